@@ -1,0 +1,1 @@
+"""DeepCausalMMM-style marketing mix modelling in torch. No Dagster imports here."""

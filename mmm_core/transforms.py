@@ -1,0 +1,80 @@
+"""Media transforms: carry-over (adstock) and diminishing returns (Hill saturation).
+
+Pure tensor functions shared by the model (``model.py``) and the simulator (``simulate.py``), so the
+simulator's ground truth and the model live in the same function family. Every function works on any
+leading dimensions; time is the second-to-last axis and channel the last: ``[..., weeks, channels]``.
+Parameters are per channel, shape ``[channels]`` (or broadcastable to ``[..., channels]``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+DEFAULT_MAX_LAG = 13
+"""Weeks of carry-over kept by the finite adstock kernel (one quarter)."""
+
+
+def adstock_weights(decay: torch.Tensor, peak_lag: torch.Tensor | None = None,
+                    max_lag: int = DEFAULT_MAX_LAG, normalize: bool = True) -> torch.Tensor:
+    """Carry-over kernel per channel, shape ``[channels, max_lag]`` (lag 0 first).
+
+    Geometric adstock when ``peak_lag`` is None: ``w_l = decay**l``. Delayed adstock otherwise:
+    ``w_l = decay**((l - peak_lag)**2)`` (Jin et al. 2017), whose largest weight sits at ``peak_lag``.
+    ``decay`` in [0, 1); ``peak_lag`` in weeks, >= 0. With ``normalize`` the weights sum to 1, so an
+    adstocked series keeps the units (and the long-run level) of its input: a constant weekly input x
+    maps to x once the kernel is full.
+    """
+    decay = torch.as_tensor(decay)
+    lags = torch.arange(max_lag, dtype=decay.dtype, device=decay.device)
+    exponent = lags if peak_lag is None else (lags - torch.as_tensor(peak_lag, dtype=decay.dtype)[..., None]) ** 2
+    # decay ** exponent written through exp/log so decay == 0 gives [1, 0, 0, ...] without NaN gradients.
+    log_decay = torch.log(decay.clamp_min(1e-12))[..., None]
+    weights = torch.exp(exponent * log_decay)
+    if normalize:
+        weights = weights / weights.sum(dim=-1, keepdim=True)
+    return weights
+
+
+def adstock(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Apply a carry-over kernel along time.
+
+    x: ``[..., weeks, channels]`` non-negative activity. weights: ``[channels, max_lag]`` from
+    :func:`adstock_weights`. Returns the adstocked series, same shape as ``x``:
+    ``out[..., t, c] = sum_l weights[c, l] * x[..., t - l, c]`` with x = 0 before the first week.
+    Causal: week t never sees weeks after t, so running over train + future weeks continues the
+    carry-over state from the training weeks into the forecast.
+    """
+    *lead, n_weeks, n_channels = x.shape
+    max_lag = weights.shape[-1]
+    series = x.reshape(-1, n_weeks, n_channels).transpose(1, 2)  # [B, C, T]
+    padded = F.pad(series, (max_lag - 1, 0))
+    kernel = weights.flip(-1).unsqueeze(1).to(series.dtype)  # [C, 1, L], conv1d correlates
+    out = F.conv1d(padded, kernel, groups=n_channels)
+    return out.transpose(1, 2).reshape(*lead, n_weeks, n_channels)
+
+
+def hill(x: torch.Tensor, half_saturation: torch.Tensor, slope: torch.Tensor) -> torch.Tensor:
+    """Hill saturation ``x**s / (x**s + k**s)`` in [0, 1).
+
+    x: ``[..., channels]`` non-negative (adstocked activity). half_saturation k > 0 in x's units
+    (the response is 1/2 at x = k); slope s > 0 (s <= 1 concave, s > 1 S-shaped). Written as
+    ``sigmoid(s * (log x - log k))`` for numerical stability; x = 0 gives exactly 0.
+    """
+    log_ratio = torch.log(x.clamp_min(1e-30)) - torch.log(half_saturation)
+    return torch.where(x > 0, torch.sigmoid(slope * log_ratio), torch.zeros_like(x))
+
+
+def propagate_dag(x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+    """Total activity after effects flow along a DAG among channels.
+
+    x: ``[..., channels]`` exogenous (own) activity, already in a common scale. adjacency:
+    ``[channels, channels]``, ``adjacency[p, c]`` = units of channel c's activity caused by one unit
+    of channel p's activity; it must be acyclic (nilpotent). Returns ``x (I - A)^-1``, i.e.
+    ``x + x A + x A^2 + ...``: a parent's activity reaches children and grandchildren, so setting a
+    channel's own activity to zero also removes what it caused downstream.
+    """
+    n = adjacency.shape[-1]
+    eye = torch.eye(n, dtype=adjacency.dtype, device=adjacency.device)
+    total_effect = torch.linalg.inv(eye - adjacency)
+    return x @ total_effect.to(x.dtype)
