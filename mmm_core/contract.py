@@ -194,6 +194,20 @@ class Panel:
         return replace(self, weeks=self.weeks[s], kpi=self.kpi[:, s], spend=self.spend[:, s],
                        activity=self.activity[:, s], controls=self.controls[:, s], observed=self.observed[:, s])
 
+    def window(self, last_week: Any, n_weeks: int) -> "Panel":
+        """The ``n_weeks`` weeks ending with ``last_week`` (inclusive), or fewer at the panel's start.
+
+        Raises when ``last_week`` is not a week of the panel: a refresh for a week the data does not
+        reach yet must fail loudly, not silently train on older data.
+        """
+        last = np.datetime64(last_week, "D")
+        hits = np.flatnonzero(self.weeks == last)
+        if not len(hits):
+            raise DataContractError(f"week {last} is not in the data (weeks {self.weeks[0]} .. {self.weeks[-1]})",
+                                    column=WEEK, value=str(last))
+        stop = int(hits[0]) + 1
+        return self.slice_weeks(max(0, stop - n_weeks), stop)
+
     def replace(self, **changes: Any) -> "Panel":
         """A copy with some arrays replaced (validated again), e.g. a counterfactual spend."""
         return replace(self, **changes)

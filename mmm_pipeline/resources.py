@@ -58,6 +58,19 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         return Path(self.root) / "reports"
 
 
+class QualityGatesResource(dg.ConfigurableResource):
+    """Thresholds of the model checks. A refresh that fails a blocking gate is never published."""
+
+    min_holdout_r2: float = 0.5
+    """Floor of the holdout R² (the view below) of the model's forecast."""
+    holdout_r2_view: str = "pooled"
+    """'pooled', 'within_region' or 'national' (see model_metrics)."""
+    max_additivity_error: float = 1e-6
+    """Largest relative gap between the sum of components and the prediction."""
+    max_roi_change: float = 0.5
+    """Warn (not block) when a channel's ROI moves by more than this fraction since the previous refresh."""
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     root = data_dir()
     warehouse = Path(os.environ.get("MMM_WAREHOUSE_PATH", root / "warehouse.duckdb"))
@@ -67,4 +80,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "dataset": DatasetResource(spec_path=os.environ.get("MMM_SPEC_PATH", str(root / "sample" / "spec.yaml"))),
         "compute": ComputeResource(device=os.environ.get("MMM_DEVICE", "auto")),
         "artifacts": ArtifactStoreResource(root=str(root)),
+        "quality_gates": QualityGatesResource(),
     }

@@ -1,7 +1,6 @@
 """Raw spend ingestion: the files a dataset spec names → the warehouse's raw layer, plus contract checks."""
 
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from mmm_core.contract import DataContractError

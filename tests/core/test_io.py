@@ -50,7 +50,7 @@ def test_bad_cell_is_named_by_file_column_row_and_value(tmp_path, column, value,
     err = _reject(tmp_path, frame)
     assert problem in str(err)
     assert err.column == column and err.row == 18  # 1-based data row
-    assert str(tmp_path / "toy.csv") in str(err) and f"row 18" in str(err)
+    assert str(tmp_path / "toy.csv") in str(err) and "row 18" in str(err)
 
 
 def test_missing_column(tmp_path):

@@ -83,3 +83,53 @@ def test_user_column_names_are_quoted(tmp_path, instance, name):
     assert _ingest(tmp_path, spec_path, instance).success
     quoted = '"' + name.replace('"', '""') + '"'
     assert _query(tmp_path, f"SELECT sum({quoted}) FROM raw_marketing")[0][0] == pytest.approx(frame[name].sum())
+
+
+def _set(column, row, value):
+    def mutate(frame):
+        frame[column] = frame[column].astype(object)
+        frame.loc[row - 1, column] = value
+        return frame
+    return mutate
+
+
+BROKEN_FILES = [
+    # (id, mutate the toy frame, expected column, expected row)
+    ("missing_column", lambda f: f.drop(columns=["price"]), "price", "header"),
+    ("non_numeric", _set("tv_spend", 7, "12,5"), "tv_spend", 7),
+    ("nan", _set("price", 9, "NaN"), "price", 9),
+    ("inf", _set("search_spend", 11, "inf"), "search_spend", 11),
+    ("negative_spend", _set("tv_spend", 13, "-1"), "tv_spend", 13),
+    ("negative_activity", _set("tv_grps", 14, "-2"), "tv_grps", 14),
+    ("negative_kpi", _set("sales", 15, "-3"), "sales", 15),
+    ("duplicate_key", lambda f: pd.concat([f, f.iloc[[4]]], ignore_index=True), "region", 121),
+    ("off_grid_date", _set("week", 20, "2023-05-17"), "week", 20),
+    ("too_few_weeks", lambda f: f[f.week < "2023-09-01"].reset_index(drop=True), "week", "all rows"),
+    ("dead_channel", lambda f: f.assign(search_spend=0.0), "search_spend", "all rows"),
+]
+
+
+@pytest.mark.parametrize("mutate,column,row", [b[1:] for b in BROKEN_FILES], ids=[b[0] for b in BROKEN_FILES])
+def test_each_rejection_names_file_column_row_and_writes_nothing(tmp_path, instance, mutate, column, row):
+    spec_path = write_dataset(tmp_path / "in", mutate(toy_frame()))
+    result = _ingest(tmp_path, spec_path, instance, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.step_failure_data.error)
+    assert "toy.csv" in message and f"column '{column}'" in message and f"row {row}" in message, message
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        tables = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "raw_marketing" in tables:
+            assert conn.execute("SELECT count(*) FROM raw_marketing").fetchone()[0] == 0
+
+
+def test_empty_file_is_rejected_and_writes_nothing(tmp_path, instance):
+    spec_path = write_dataset(tmp_path / "in")
+    (tmp_path / "in" / "toy.csv").write_bytes(b"")
+    result = _ingest(tmp_path, spec_path, instance, raise_on_error=False)
+    assert not result.success
+    message = str(next(e for e in result.all_events if e.is_step_failure).step_failure_data.error)
+    assert "toy.csv" in message and "empty" in message
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        assert not conn.execute("SELECT count(*) FROM information_schema.tables "
+                                "WHERE table_name = 'raw_marketing'").fetchone()[0]

@@ -1,0 +1,130 @@
+"""Yearly seasonality per region, indexed by calendar position so that it extrapolates.
+
+The profile of region r is ``profile[r](t) = pooled(t) + sum_j coef[r, j] * basis_j(t)``:
+
+* ``pooled`` is one smooth yearly shape shared by all regions: ``POOLED_HARMONICS`` Fourier terms of
+  the day of year fitted to the cross-region mean of the scaled KPI minus its trend. The trend is
+  statsmodels' ``seasonal_decompose`` trend (centred 52-week moving average, additive) when the window
+  holds two full years, else a straight line. Averaging over regions first keeps one region's noise
+  out. The shape is smooth on purpose: a free 52-week table would also copy last year's media flights
+  into this year's "seasonality" (see ``ModelConfig.season_week_effects`` for an opt-in table,
+  indexed by ``calendar_row`` so fixed-date holidays keep their row).
+* ``coef`` ``[regions, 2 * n_harmonics]`` is each region's smooth departure from the pooled shape
+  (low-order Fourier terms of the day of year), fitted by least squares per region.
+
+A week is looked up by its own calendar row, so a future week, or a week in another year, gets the
+value of its place in the year, never a copy of some other week's.
+Units: the units of the series fitted (scaled KPI, region mean 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+WEEKS_PER_YEAR = 52
+DAYS_PER_YEAR = 365.25
+POOLED_HARMONICS = 6
+"""Fourier harmonics of the shared yearly shape (periods down to about two months)."""
+
+
+def year_phase(weeks: np.ndarray) -> np.ndarray:
+    """Position of each week's midpoint in its calendar year, in [0, 1). weeks: ``datetime64[D]`` [T]."""
+    weeks = np.asarray(weeks, dtype="datetime64[D]")
+    mid = weeks + np.timedelta64(3, "D")
+    year_start = mid.astype("datetime64[Y]").astype("datetime64[D]")
+    return (mid - year_start).astype(np.float64) / DAYS_PER_YEAR
+
+
+def fourier_basis(weeks: np.ndarray, n_harmonics: int) -> np.ndarray:
+    """``[T, 2 * n_harmonics]`` columns sin(2πkφ), cos(2πkφ) for k = 1..n_harmonics, φ = year_phase."""
+    phase = year_phase(weeks)[:, None] * 2.0 * np.pi * np.arange(1, n_harmonics + 1)[None, :]
+    return np.concatenate([np.sin(phase), np.cos(phase)], axis=1)
+
+
+def calendar_row(weeks: np.ndarray) -> np.ndarray:
+    """``[T]`` int in 0..51: whole weeks from the most recent 25 December to the week's last day (Sunday).
+
+    Row 0 is the week containing Christmas, row 51 the week before it (rows 51 and 52 merge), so the
+    weeks around fixed-date holidays keep their rows from one year to the next. weeks: Monday dates."""
+    sunday = np.asarray(weeks, dtype="datetime64[D]") + np.timedelta64(6, "D")
+    year = sunday.astype("datetime64[Y]").astype(int) + 1970
+    christmas = np.array([np.datetime64(f"{y}-12-25") for y in year], dtype="datetime64[D]")
+    last = np.where(sunday >= christmas, christmas,
+                    np.array([np.datetime64(f"{y - 1}-12-25") for y in year], dtype="datetime64[D]"))
+    return np.minimum((sunday - last).astype(int) // 7, WEEKS_PER_YEAR - 1)
+
+
+@dataclass
+class YearlySeasonality:
+    """Calendar-indexed yearly profiles.
+
+    Attributes:
+        n_harmonics: Fourier harmonics of the per-region departures.
+        pooled_coef: ``[2 * POOLED_HARMONICS]`` Fourier coefficients of the shared yearly shape.
+        coef: ``[regions, 2 * n_harmonics]`` per-region departures.
+    """
+
+    n_harmonics: int = 2
+    pooled_coef: np.ndarray | None = None
+    coef: np.ndarray | None = None
+
+    def fit(self, weeks: np.ndarray, series: np.ndarray, observed: np.ndarray | None = None) -> "YearlySeasonality":
+        """weeks ``[T]``; series ``[R, T]`` (scaled KPI); observed ``[R, T]`` bool (default all True)."""
+        series = np.asarray(series, dtype=np.float64)
+        R, T = series.shape
+        observed = np.ones((R, T), bool) if observed is None else np.asarray(observed, bool)
+        self._fit_pooled(weeks, series, observed)
+        pooled = fourier_basis(weeks, POOLED_HARMONICS) @ self.pooled_coef
+        basis = fourier_basis(weeks, self.n_harmonics)  # [T, 2H]
+        t = np.arange(T, dtype=np.float64) / WEEKS_PER_YEAR
+        design = np.column_stack([np.ones(T), t, pooled, basis])
+        coef = np.zeros((R, basis.shape[1]))
+        for r in range(R):
+            mask = observed[r]
+            if self.n_harmonics and mask.sum() >= WEEKS_PER_YEAR:
+                sol, *_ = np.linalg.lstsq(design[mask], series[r, mask], rcond=None)
+                coef[r] = sol[3:]
+        self.coef = coef
+        return self
+
+    def _fit_pooled(self, weeks: np.ndarray, series: np.ndarray, observed: np.ndarray) -> None:
+        T = series.shape[1]
+        count = observed.sum(axis=0)
+        mean = np.where(observed, series, 0.0).sum(axis=0) / np.maximum(count, 1)  # [T]
+        have = count > 0
+        values = np.zeros(2 * POOLED_HARMONICS)
+        if have.sum() >= WEEKS_PER_YEAR // 2:
+            t = np.arange(T, dtype=np.float64)
+            if T >= 2 * WEEKS_PER_YEAR and have.all():
+                from statsmodels.tsa.seasonal import seasonal_decompose
+
+                trend = seasonal_decompose(mean, model="additive", period=WEEKS_PER_YEAR,
+                                           extrapolate_trend=WEEKS_PER_YEAR // 2).trend
+            else:
+                slope, level = np.polyfit(t[have], mean[have], 1)
+                trend = level + slope * t
+            detrended = mean - trend
+            basis = fourier_basis(weeks, POOLED_HARMONICS)
+            sol, *_ = np.linalg.lstsq(basis[have], detrended[have], rcond=None)
+            values = sol
+        self.pooled_coef = values
+
+    def positions(self, weeks: np.ndarray) -> np.ndarray:
+        """``[T]`` int in 0..51: the table row of each week (``calendar_row``), for week-of-year effects."""
+        return calendar_row(weeks)
+
+    def profile(self, weeks: np.ndarray) -> np.ndarray:
+        """``[R, T]`` seasonal profile for any weeks (training, future or past)."""
+        pooled = fourier_basis(weeks, POOLED_HARMONICS) @ self.pooled_coef
+        return pooled[None, :] + self.coef @ fourier_basis(weeks, self.n_harmonics).T
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {"pooled_coef": self.pooled_coef, "coef": self.coef}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> "YearlySeasonality":
+        coef = np.asarray(state["coef"], dtype=np.float64)
+        return cls(n_harmonics=coef.shape[1] // 2, pooled_coef=np.asarray(state["pooled_coef"], np.float64),
+                   coef=coef)

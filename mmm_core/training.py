@@ -1,0 +1,239 @@
+"""``TrainConfig`` and ``fit``: full-batch training of an ``MMMNet`` with early stopping.
+
+The loss is built in one function (``compute_loss``). Training runs over all regions at once; the last
+``validation_weeks`` of the training window are held out of the fit term and used for early stopping,
+which restores the best weights; a short refit that includes them follows (``refit_fraction``). The
+fit term is masked by ``Panel.observed`` and skips the first ``burn_in_weeks`` (never padded with fake
+targets). Deterministic for a seed on a given device and thread count.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .model import MMMNet, ModelInputs, ModelOutput
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training and loss settings. Loss weights are in scaled-KPI units (KPI / region mean)."""
+
+    epochs: int = 1500
+    """Maximum epochs (full-batch steps) of the first phase; early stopping usually ends it sooner."""
+    learning_rate: float = 0.03
+    warm_start: bool = False
+    """Start linear parameters at a least-squares fit with the initial curves (``MMMNet.warm_start``)."""
+    seed: int = 0
+    holdout_weeks: int = 13
+    """Weeks at the end that evaluation (not ``fit``) keeps out; the caller slices them off."""
+    validation_weeks: int = 8
+    """Last weeks of the training window used for early stopping (0 disables it)."""
+    patience: int = 100
+    """Epochs without a validation improvement before stopping."""
+    min_epochs: int = 300
+    refit_fraction: float = 0.25
+    """After restoring the best weights, train this fraction of the best epoch count more on all weeks."""
+    device: str = "auto"
+    """'auto' (cuda when available), 'cpu' or 'cuda'."""
+    threads: int | None = None
+    """torch CPU threads (None leaves torch's setting)."""
+    loss: str = "huber"
+    """'huber' or 'mse'."""
+    huber_delta: float = 0.25
+    """Huber transition in scaled KPI units (a quarter of the region mean)."""
+    l1: float = 1e-4
+    """L1 on media coefficients (mean over region-weeks, summed over channels): no effect without evidence."""
+    l2: float = 1e-4
+    """L2 on control coefficients, trend slope and the learnable seasonal corrections."""
+    region_l2: float = 1e-2
+    """L2 pulling per-region deviations (media, controls, trend, seasonality) toward the shared value."""
+    modulation_l2: float = 0.3
+    """L2 on the GRU modulation: time variation of coefficients has to earn its place."""
+    hill_shape_l2: float = 1e-3
+    """Shape prior (not an answer prior): L2 on log(hill_slope) (toward 1) and on log(half-saturation)
+    minus its data-based start. Where activity barely varies (always-on channels) the level of a
+    channel's effect hinges on its curve's shape; without this the optimiser buys fit with steep
+    S-curves and tiny levels. A world without media effects still gets ~0 (the prior is on shape)."""
+    dag_weight: float = 1.0
+    """Weight of the structure loss (SEM fit + sparsity + acyclicity); 0 turns DAG learning off."""
+    dag_l1: float = 0.01
+    dag_acyclicity: float = 10.0
+    dag_nonnegativity: float = 10.0
+    """Weight of the hinge keeping each channel's own activity ``X - X A`` non-negative (orients edges)."""
+    attribution_prior_share: float | None = None
+    """Optional target media share of the predicted KPI. OFF (None) by default: no built-in answer."""
+    attribution_prior_weight: float = 0.0
+    grad_clip: float = 1.0
+    """Max global gradient norm."""
+    burn_in_weeks: int = 2
+    """First weeks left out of the fit term (carry-over warm-up); their predictions are still made."""
+    log_every: int = 10
+    """Callback every this many epochs (and at the last)."""
+
+    def replace(self, **changes) -> "TrainConfig":
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
+        return TrainConfig(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+
+
+@dataclass
+class TrainingData:
+    """What ``fit`` needs: inputs (scaled), target ``[R, T]`` scaled KPI, observed ``[R, T]`` bool, and for
+    the DAG the within-region activity covariance ``[C, C]`` and the observed scaled activity rows ``[n, C]``."""
+
+    inputs: ModelInputs
+    target: torch.Tensor
+    observed: torch.Tensor
+    activity_covariance: torch.Tensor
+    activity_rows: torch.Tensor
+
+
+@dataclass(frozen=True)
+class TrainEvent:
+    """Progress report passed to the callback."""
+
+    epoch: int
+    train_loss: float
+    val_metric: float | None
+    phase: str  # 'fit' or 'refit'
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    history: list[TrainEvent]
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+    device: str
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+    return torch.device(name)
+
+
+def fit_term(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    """Masked mean of the Huber (or squared) error, scalar."""
+    if config.loss == "huber":
+        err = F.huber_loss(prediction, target, reduction="none", delta=config.huber_delta)
+    elif config.loss == "mse":
+        err = (prediction - target) ** 2
+    else:
+        raise ValueError(f"loss must be 'huber' or 'mse', got {config.loss!r}")
+    weight = mask.to(err.dtype)
+    return (err * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def compute_loss(net: MMMNet, out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,
+                 covariance: torch.Tensor, activity_rows: torch.Tensor, config: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """The whole training objective in one place; returns (loss, parts for logging)."""
+    parts: dict[str, torch.Tensor] = {"fit": fit_term(out.prediction, target, mask, config)}
+    weight = mask.to(out.prediction.dtype)[..., None]
+    n = weight.sum().clamp_min(1.0)
+    parts["l1"] = config.l1 * (out.media_coef * weight).sum() / n
+    parts["l2"] = config.l2 * (net.control_coef.square().sum() + net.trend_slope.square()
+                               + net.season_week_effect.square().sum() + net.season_shape_correction.square().sum())
+    parts["region_l2"] = config.region_l2 * (net.media_region.square().mean()
+                                             + (net.control_region.square().mean() if net.n_controls else 0.0)
+                                             + net.trend_slope_region.square().mean()
+                                             + net.season_coef_region.square().mean())
+    parts["hill_shape"] = config.hill_shape_l2 * (torch.log(net.hill_slope()).square().sum()
+                                                  + (net.hill_log_half_saturation
+                                                     - net.hill_log_half_saturation_prior).square().sum())
+    parts["modulation_l2"] = config.modulation_l2 * (out.modulation.square() * weight).sum() / (n * out.modulation.shape[-1])
+    if net.dag is not None and config.dag_weight > 0:
+        parts["dag"] = config.dag_weight * net.dag.penalty(covariance, activity_rows, config.dag_l1,
+                                                          config.dag_acyclicity, config.dag_nonnegativity)
+    if config.attribution_prior_share is not None and config.attribution_prior_weight > 0:
+        media_total = (out.media.sum(-1) * weight[..., 0]).sum()
+        share = media_total / (out.prediction * weight[..., 0]).sum().clamp_min(1e-8)
+        parts["attribution_prior"] = config.attribution_prior_weight * (share - config.attribution_prior_share) ** 2
+    total = sum(parts.values())
+    return total, {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in parts.items()}
+
+
+def _masks(observed: torch.Tensor, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(fit mask, validation mask) ``[R, T]``; validation None when disabled or the window is too short."""
+    R, T = observed.shape
+    fit_mask = observed.clone()
+    fit_mask[:, : config.burn_in_weeks] = False
+    v = config.validation_weeks
+    if v <= 0 or T - v - config.burn_in_weeks < 26:
+        return fit_mask, None
+    val_mask = fit_mask.clone()
+    val_mask[:, : T - v] = False
+    fit_mask[:, T - v:] = False
+    return fit_mask, val_mask
+
+
+def fit(net: MMMNet, data: TrainingData, config: TrainConfig = TrainConfig(),
+        callback: Callable[[TrainEvent], None] | None = None) -> TrainResult:
+    """Train ``net`` in place (float32 on the chosen device); on return it holds the restored best weights
+    (plus the refit) on the CPU in float32."""
+    torch.set_flush_denormal(True)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    net.to(device=device, dtype=torch.float32)
+    inputs = data.inputs.to(device, torch.float32)
+    target = data.target.to(device, torch.float32)
+    cov = data.activity_covariance.to(device, torch.float32)
+    rows = data.activity_rows.to(device, torch.float32)
+    observed = data.observed.to(device)
+    fit_mask, val_mask = _masks(observed, config)
+    history: list[TrainEvent] = []
+    start = time.perf_counter()
+    dag_params = list(net.dag.parameters()) if net.dag is not None else []
+    dag_ids = {id(p) for p in dag_params}
+    param_groups = [[p for p in net.parameters() if id(p) not in dag_ids], dag_params]
+
+    def run_phase(mask: torch.Tensor, n_epochs: int, phase: str, lr: float) -> tuple[int, int]:
+        optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+        best, best_epoch, best_state, epoch = float("inf"), 0, None, 0
+        for epoch in range(1, n_epochs + 1):
+            out = net(inputs)
+            loss, _ = compute_loss(net, out, target, mask, cov, rows, config)
+            val = None
+            if phase == "fit" and val_mask is not None:
+                with torch.no_grad():
+                    val = float(fit_term(out.prediction, target, val_mask, config.replace(loss="mse")))
+                if val < best:
+                    best, best_epoch = val, epoch
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:  # separately, so the structure loss never throttles the KPI model
+                for group in param_groups:
+                    torch.nn.utils.clip_grad_norm_(group, config.grad_clip)
+            optimizer.step()
+            if net.dag is not None:
+                net.dag.project()
+            if callback is not None and (epoch % config.log_every == 0 or epoch == n_epochs):
+                callback(TrainEvent(epoch, float(loss.detach()), val, phase, time.perf_counter() - start))
+            history.append(TrainEvent(epoch, float(loss.detach()), val, phase, time.perf_counter() - start))
+            if best_state is not None and epoch >= config.min_epochs and epoch - best_epoch >= config.patience:
+                break
+        if best_state is not None:
+            net.load_state_dict(best_state)  # weights as they were when validation was best
+        return (best_epoch if best_state is not None else epoch), epoch
+
+    best_epoch, epochs_run = run_phase(fit_mask, config.epochs, "fit", config.learning_rate)
+    if val_mask is not None and config.refit_fraction > 0:
+        full_mask = fit_mask | val_mask
+        n_refit = max(1, int(round(config.refit_fraction * best_epoch)))
+        _, extra = run_phase(full_mask, n_refit, "refit", config.learning_rate * 0.3)
+        epochs_run += extra
+    net.to(device="cpu", dtype=torch.float32)
+    return TrainResult(history, best_epoch, epochs_run, time.perf_counter() - start, str(device))

@@ -1,0 +1,43 @@
+"""Rows for model_runs and model_metrics from one refresh's fit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from mmm_core.backtest import HoldoutFit
+from mmm_core.contract import Panel
+from mmm_pipeline.artifacts import code_version, config_hash
+
+
+def run_record(fit: HoldoutFit, panel: Panel, refresh_week: dt.date, run_id: str, overrides: dict,
+               seed: int, artifact_path: Path) -> pd.DataFrame:
+    model = fit.model
+    full_config = {"model": asdict(model.model_config_), "train": asdict(model.train_config_)}
+    holdout_start = panel.weeks[panel.n_weeks - fit.holdout_weeks]
+    return pd.DataFrame([{
+        "run_id": run_id, "code_version": code_version(), "config_hash": config_hash(full_config), "seed": seed,
+        "window_start": pd.Timestamp(panel.weeks[0]), "window_end": pd.Timestamp(panel.weeks[-1]),
+        "holdout_start": pd.Timestamp(holdout_start),
+        "n_regions": panel.n_regions, "n_weeks": panel.n_weeks, "n_channels": panel.n_channels,
+        "epochs": fit.epochs, "refit_epochs": fit.refit_epochs,
+        "train_r2": fit.metric("train", "pooled", "r2"),
+        "holdout_r2": fit.metric("holdout", "pooled", "r2"),
+        "holdout_r2_within_region": fit.metric("holdout", "within_region", "r2"),
+        "holdout_r2_national": fit.metric("holdout", "national", "r2"),
+        "holdout_rmse": fit.metric("holdout", "pooled", "rmse"),
+        "holdout_mape": fit.metric("holdout", "pooled", "mape"),
+        "best_baseline_holdout_r2_within_region": fit.best_baseline("holdout", "within_region"),
+        "wall_time_s": fit.seconds, "device": str(getattr(model.train_result_, "device", "cpu")),
+        "artifact_path": str(artifact_path),
+        "created_at": pd.Timestamp(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)),
+        "config_json": json.dumps({**full_config, "overrides": overrides}, default=str),
+    }])
+
+
+def metrics_rows(fit: HoldoutFit) -> pd.DataFrame:
+    return fit.metrics[["split", "series", "view", "metric", "value"]].copy()

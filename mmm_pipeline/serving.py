@@ -1,0 +1,115 @@
+"""Publish refresh outputs for SQL consumers without ever letting them touch the working warehouse.
+
+DuckDB locks a database file per process: while the pipeline writes the warehouse nobody else can
+open it, and a reader holding it would make the pipeline's writes fail. So consumers read a
+*serving copy*: a new DuckDB file built from the warehouse and renamed over the previous one
+(``os.replace`` is atomic on POSIX). A reader's open connection keeps the file it opened; a new
+connection sees the new refresh. A reader never sees a mix, and cannot block a publish.
+Parquet exports per refresh (``parquet/refresh_week=YYYY-MM-DD/<table>.parquet``) are written to a
+temporary folder and renamed into place the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from mmm_pipeline.tables import OUTPUT_TABLES, ensure_table
+from mmm_pipeline.warehouse import quote_ident
+
+SERVING_FILE = "mmm_serving.duckdb"
+PUBLISHED_TABLES = ("model_runs", "model_metrics", "contributions", "channel_summary", "channel_parameters",
+                    "dag_edges", "scaling_params", "response_curves", "response_curve_points", "budget_scenarios",
+                    "budget_allocation")
+"""Tables copied to the serving file; each gets a ``latest_<table>`` view over the newest refresh."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    serving_path: Path
+    parquet_dir: Path
+    refresh_weeks: list[str]
+    row_counts: dict[str, int]
+
+
+def mark_published(conn: duckdb.DuckDBPyConnection, refresh_week: dt.date, run_id: str) -> None:
+    """Record in the warehouse that this refresh passed its checks and may be served."""
+    ensure_table(conn, "published_refreshes")
+    conn.execute("BEGIN TRANSACTION")
+    conn.execute("DELETE FROM published_refreshes WHERE refresh_week = ?", [refresh_week])
+    conn.execute("INSERT INTO published_refreshes VALUES (?, ?, ?)",
+                 [refresh_week, run_id, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)])
+    conn.execute("COMMIT")
+
+
+def build_serving_copy(warehouse_path: str | Path, serving_dir: str | Path,
+                       tables: tuple[str, ...] = PUBLISHED_TABLES) -> PublishResult:
+    """Rebuild the serving file from every published refresh in the warehouse and swap it in.
+
+    The caller must hold no connection to the warehouse (it is attached read-only here).
+    """
+    serving_dir = Path(serving_dir)
+    serving_dir.mkdir(parents=True, exist_ok=True)
+    final = serving_dir / SERVING_FILE
+    tmp = serving_dir / f".{SERVING_FILE}.{uuid.uuid4().hex}.tmp"
+    counts: dict[str, int] = {}
+    try:
+        with duckdb.connect(str(tmp)) as conn:
+            conn.execute(f"ATTACH {_sql_string(str(warehouse_path))} AS wh (READ_ONLY)")
+            conn.execute("CREATE TABLE published_refreshes AS SELECT * FROM wh.published_refreshes")
+            for table in tables:
+                cols = ", ".join(f"{quote_ident(c)} {t}" for c, t in OUTPUT_TABLES[table].items())
+                conn.execute(f"CREATE TABLE {quote_ident(table)} ({cols})")
+                exists = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' "
+                                      "AND table_name = ?", [table]).fetchone()[0]
+                if exists:
+                    conn.execute(f"INSERT INTO {quote_ident(table)} SELECT * FROM wh.{quote_ident(table)} "
+                                 "WHERE refresh_week IN (SELECT refresh_week FROM published_refreshes)")
+                conn.execute(f"CREATE VIEW {quote_ident('latest_' + table)} AS SELECT * FROM {quote_ident(table)} "
+                             "WHERE refresh_week = (SELECT max(refresh_week) FROM published_refreshes)")
+                counts[table] = conn.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
+            weeks = [str(r[0]) for r in conn.execute(
+                "SELECT refresh_week FROM published_refreshes ORDER BY 1").fetchall()]
+            conn.execute("DETACH wh")
+            conn.execute("CHECKPOINT")
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return PublishResult(final, serving_dir / "parquet", weeks, counts)
+
+
+def export_parquet(serving_path: str | Path, parquet_dir: str | Path, refresh_week: dt.date,
+                   tables: tuple[str, ...] = PUBLISHED_TABLES) -> Path:
+    """Write one refresh's rows of every published table as Parquet, swapped in as a whole folder."""
+    parquet_dir = Path(parquet_dir)
+    target = parquet_dir / f"refresh_week={refresh_week.isoformat()}"
+    staging = parquet_dir / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    try:
+        with duckdb.connect(str(serving_path), read_only=True) as conn:
+            for table in tables:
+                out = staging / f"{table}.parquet"
+                conn.execute(f"COPY (SELECT * FROM {quote_ident(table)} "
+                             f"WHERE refresh_week = DATE '{refresh_week.isoformat()}') "
+                             f"TO {_sql_string(str(out))} (FORMAT parquet)")
+        old = None
+        if target.exists():
+            old = parquet_dir / f".old-{uuid.uuid4().hex}"
+            os.replace(target, old)
+        os.replace(staging, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

@@ -1,0 +1,172 @@
+"""Budget allocation on hand-written Hill curves whose optimum is known in closed form.
+
+With slope-1 Hill curves ``f(x) = A x / (x + k)`` the marginal return is ``A k / (x + k)^2``; at the
+optimum of an interior allocation every channel has the same marginal return ``lam``, so
+``x* = sqrt(A k / lam) - k`` and the budget that makes ``lam`` optimal is ``sum x*``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mmm_core.budget as budget
+from mmm_core.budget import METHODS, ResponseCurve, allocate_to_target_mroi, optimise_budget, optimise_region_budget
+from mmm_core.budget_constraints import BudgetScenario, InfeasibleBudgetError, SpendBounds
+
+LAM = 0.5
+
+
+def known_optimum(tops, ks, lam=LAM) -> np.ndarray:
+    return np.sqrt(np.asarray(tops) * np.asarray(ks) / lam) - np.asarray(ks)
+
+
+def concave_curves(seed=0, n=5, region="national"):
+    rng = np.random.default_rng(seed)
+    tops, ks = rng.uniform(100, 400, n), rng.uniform(20, 60, n)
+    optimum = known_optimum(tops, ks)
+    assert (optimum > 0).all()
+    current = np.full(n, optimum.sum() / n)  # an even split: clearly not optimal
+    curves = [ResponseCurve(f"c{i}", tops[i], 0.0, ks[i], 1.0, current[i], region) for i in range(n)]
+    return curves, optimum
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_reaches_the_known_optimum(method):
+    curves, optimum = concave_curves()
+    best = sum(float(c.response(x)) for c, x in zip(curves, optimum))
+    result = optimise_budget(optimum.sum(), curves, method=method)
+    assert result.converged, result.message
+    assert result.response_optimal >= 0.995 * best
+    assert result.response_optimal <= best * (1 + 1e-9)
+    assert result.allocation.optimal_spend.sum() == pytest.approx(optimum.sum(), rel=1e-12)
+    assert (result.allocation.optimal_spend >= 0).all()
+    assert result.incremental_response > 0
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_binding_bounds_and_the_budget_hold_exactly(method):
+    curves, optimum = concave_curves(seed=1)
+    bounds = SpendBounds(0.8, 1.1)  # × current spend: binds for the channels the optimum moves most
+    result = optimise_budget(optimum.sum(), curves, bounds, method=method)
+    alloc = result.allocation
+    assert (alloc.optimal_spend >= alloc.lower_bound).all() and (alloc.optimal_spend <= alloc.upper_bound).all()
+    assert alloc.optimal_spend.sum() == pytest.approx(optimum.sum(), rel=1e-12)
+    at_bound = np.isclose(alloc.optimal_spend, alloc.upper_bound, rtol=1e-9) | \
+        np.isclose(alloc.optimal_spend, alloc.lower_bound, rtol=1e-9)
+    assert at_bound.any()
+    # free channels share one marginal return (KKT), within the solver's tolerance
+    free = alloc[(alloc.optimal_spend > alloc.lower_bound + 1e-6) & (alloc.optimal_spend < alloc.upper_bound - 1e-6)]
+    if len(free) > 1:
+        assert free.mroi_optimal.max() / free.mroi_optimal.min() < 1.01
+
+
+def test_two_identical_channels_split_equally():
+    curves = [ResponseCurve(name, 100.0, 0.0, 30.0, 1.4, cur) for name, cur in (("a", 10.0), ("b", 50.0))]
+    result = optimise_budget(60.0, curves)
+    assert result.allocation.optimal_spend.to_numpy() == pytest.approx([30.0, 30.0], rel=1e-4)
+
+
+def test_absolute_bounds_per_channel():
+    curves, optimum = concave_curves(seed=2, n=3)
+    bounds = {"c0": SpendBounds(lower=5.0, upper=6.0, kind="absolute")}
+    result = optimise_budget(optimum.sum(), curves, bounds)
+    spend = result.optimal()
+    assert 5.0 <= spend["c0"] <= 6.0
+    assert spend.sum() == pytest.approx(optimum.sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("budget_total, bounds, match", [
+    (1e9, SpendBounds(0.5, 2.0), "exceeds the sum of upper bounds"),
+    (1.0, SpendBounds(0.5, 2.0), "below the sum of lower bounds"),
+    (-1.0, None, "budget_total"),
+])
+def test_infeasible_constraints_raise(budget_total, bounds, match):
+    curves, _ = concave_curves()
+    with pytest.raises(InfeasibleBudgetError, match=match):
+        optimise_budget(budget_total, curves, bounds)
+
+
+def test_invalid_bounds_and_scenarios_raise_at_construction():
+    with pytest.raises(ValueError, match="below lower"):
+        SpendBounds(2.0, 1.0)
+    with pytest.raises(ValueError, match="exactly one"):
+        BudgetScenario("both", budget_multiplier=1.0, budget_total=5.0)
+    with pytest.raises(ValueError, match="exactly one"):
+        BudgetScenario("none")
+    assert BudgetScenario.from_multiplier(1.2).name == "budget_+20pct"
+    assert BudgetScenario.from_multiplier(0.8).budget_for(100.0) == pytest.approx(80.0)
+
+
+def test_unknown_method_and_unknown_channel_raise():
+    curves, optimum = concave_curves()
+    with pytest.raises(ValueError, match="method"):
+        optimise_budget(optimum.sum(), curves, method="newton")
+    with pytest.raises(ValueError, match="unknown channels"):
+        optimise_budget(optimum.sum(), curves, {"nope": SpendBounds()})
+
+
+def test_a_solver_that_ends_worse_than_current_says_so(monkeypatch):
+    curves, optimum = concave_curves()
+
+    def broken(stack, x0, lower, upper, budget_total, maxiter=500):
+        x = np.zeros_like(x0)
+        x[0] = budget_total  # everything on one channel: much worse than the even split
+        return budget._Solution(x, True, "SLSQP: pretend success", 1)
+
+    monkeypatch.setattr(budget, "_slsqp", broken)
+    result = optimise_budget(optimum.sum(), curves)
+    assert not result.converged
+    assert "below the (projected) current" in result.message
+
+
+def test_target_mroi_spends_until_the_marginal_return_falls_to_the_target():
+    curves, optimum = concave_curves(seed=3)
+    result = allocate_to_target_mroi(curves, LAM)
+    assert result.allocation.optimal_spend.to_numpy() == pytest.approx(optimum, rel=1e-6)
+    assert result.allocation.mroi_optimal.to_numpy() == pytest.approx(LAM, rel=1e-6)
+    capped = allocate_to_target_mroi(curves, LAM, SpendBounds(0.0, 1.0))
+    assert (capped.allocation.optimal_spend <= capped.allocation.current_spend + 1e-9).all()
+
+
+def region_curves(n_regions=8, n_channels=3, seed=4):
+    rng = np.random.default_rng(seed)
+    curves, optima = [], []
+    for r in range(n_regions):
+        tops, ks = rng.uniform(100, 400, n_channels), rng.uniform(20, 60, n_channels)
+        opt = known_optimum(tops, ks)
+        optima.append(opt)
+        for c in range(n_channels):
+            curves.append(ResponseCurve(f"c{c}", tops[c], 0.0, ks[c], 1.0, float(opt.mean()), f"r{r}"))
+    return curves, np.concatenate(optima)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_region_by_channel_allocation_reaches_the_known_optimum(method):
+    curves, optimum = region_curves()
+    best = sum(float(c.response(x)) for c, x in zip(curves, optimum))
+    result = optimise_region_budget(optimum.sum(), curves, method=method)
+    assert result.converged, result.message
+    assert result.response_optimal >= 0.995 * best
+    assert result.allocation.optimal_spend.sum() == pytest.approx(optimum.sum(), rel=1e-12)
+    assert len(result.allocation) == len(curves)
+
+
+@pytest.mark.parametrize("method", ["slsqp", "trust-constr"])
+def test_region_budget_bounds_are_respected(method):
+    curves, optimum = region_curves(seed=5)
+    region_bounds = SpendBounds(0.95, 1.05)  # × each region's current total
+    result = optimise_region_budget(optimum.sum(), curves, SpendBounds(0.0, 5.0), region_bounds, method=method)
+    alloc = result.allocation
+    per_region = alloc.groupby("region")[["current_spend", "optimal_spend"]].sum()
+    assert (per_region.optimal_spend >= 0.95 * per_region.current_spend * (1 - 1e-7)).all()
+    assert (per_region.optimal_spend <= 1.05 * per_region.current_spend * (1 + 1e-7)).all()
+    assert alloc.optimal_spend.sum() == pytest.approx(optimum.sum(), rel=1e-9)
+    unbounded = optimise_region_budget(optimum.sum(), curves, SpendBounds(0.0, 5.0), method=method)
+    assert result.response_optimal <= unbounded.response_optimal * (1 + 1e-6)
+
+
+def test_infeasible_region_bounds_raise():
+    curves, optimum = region_curves()
+    with pytest.raises(InfeasibleBudgetError, match="region"):
+        optimise_region_budget(optimum.sum(), curves, SpendBounds(0.0, 1.0), SpendBounds(1.5, 2.0))

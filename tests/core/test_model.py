@@ -1,0 +1,100 @@
+"""MMMNet: an additive, causal forward pass with bounded modulation and reachable curve shapes."""
+
+import numpy as np
+import pytest
+import torch
+
+from mmm_core.model import MMMNet, ModelConfig, ModelInputs, trend_time
+
+R, T, C, K = 3, 60, 2, 2
+
+
+def _inputs(seed=0, media_scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    media = torch.rand(R, T, C, generator=g, dtype=torch.float64) * 2 * media_scale
+    controls = torch.randn(R, T, K, generator=g, dtype=torch.float64)
+    profile = torch.sin(torch.arange(T, dtype=torch.float64) / 52 * 6.28)[None].repeat(R, 1)
+    basis = torch.randn(T, 12, generator=g, dtype=torch.float64)
+    position = torch.arange(T) % 52
+    return ModelInputs(media, controls, profile, basis, position, trend_time(0, T, T, 0.95).double())
+
+
+def _net(**config):
+    torch.manual_seed(0)
+    net = MMMNet(R, C, K, ModelConfig(**config)).double()
+    with torch.no_grad():  # a non-trivial state: random modulation head, nonzero coefficients
+        net.head.weight.normal_(0, 0.5)
+        net.control_coef.fill_(0.1)
+        net.trend_slope.fill_(0.05)
+    return net
+
+
+def test_prediction_is_the_sum_of_its_parts():
+    out = _net()(_inputs())
+    parts = out.baseline + out.trend + out.seasonality + out.controls.sum(-1) + out.media.sum(-1)
+    torch.testing.assert_close(out.prediction, parts, rtol=1e-12, atol=1e-12)
+    assert out.prediction.shape == (R, T) and out.media.shape == (R, T, C) and out.controls.shape == (R, T, K)
+
+
+def test_zero_media_gives_zero_media_contribution():
+    inputs = _inputs()
+    inputs.media = torch.zeros_like(inputs.media)
+    out = _net(presample="zero")(inputs)
+    assert torch.count_nonzero(out.media) == 0
+
+
+def test_modulation_is_bounded():
+    out = _net(modulation_max=0.3)(_inputs())
+    assert out.modulation.abs().max() <= 0.3 + 1e-12
+
+
+def test_forward_is_causal_future_media_never_changes_the_past():
+    net = _net()
+    inputs = _inputs()
+    base = net(inputs).prediction
+    changed = _inputs()
+    changed.media[:, 40:] *= 3.0
+    changed.controls[:, 40:] += 1.0
+    other = net(changed).prediction
+    torch.testing.assert_close(base[:, :40], other[:, :40], rtol=0, atol=1e-12)
+    assert not torch.allclose(base[:, 40:], other[:, 40:])
+
+
+def test_hill_slope_reaches_concave_and_s_shaped_and_decay_stays_in_range():
+    net = _net()
+    with torch.no_grad():
+        net.hill_slope_raw.copy_(torch.tensor([-20.0, 20.0]))
+        net.adstock_decay_raw.copy_(torch.tensor([-30.0, 30.0]))
+    slope, decay = net.hill_slope(), net.adstock_decay()
+    assert slope[0] < 0.5 and slope[1] > 4.0
+    assert 0.0 <= decay[0] < 1e-6 and decay[1] <= net.config.adstock_decay_max
+
+
+def test_half_saturation_is_initialised_from_the_data():
+    net = _net(adstock_peak_lag=False)
+    inputs = _inputs(media_scale=10.0)
+    net.initialise_from_data(inputs.media, torch.ones(R, T, dtype=torch.bool))
+    k = net.hill_half_saturation()
+    assert torch.all((k > 5.0) & (k < 15.0))  # around the median of activity in [0, 20]
+
+
+def test_media_override_changes_only_the_media_response():
+    net = _net()
+    inputs = _inputs()
+    out = net(inputs)
+    off = net(inputs, media_override=torch.zeros_like(inputs.media))
+    torch.testing.assert_close(out.modulation, off.modulation)
+    torch.testing.assert_close(out.prediction - out.media.sum(-1), off.prediction - off.media.sum(-1))
+
+
+def test_trend_time_is_linear_in_training_and_damped_after():
+    tt = trend_time(0, 80, 52, damping=0.9).numpy()
+    np.testing.assert_allclose(np.diff(tt[:52]), 1 / 52)
+    steps = np.diff(tt[51:])
+    assert np.all(steps[1:] < steps[:-1]) and tt[-1] < tt[51] + 10 / 52
+
+
+def test_config_replace_rejects_unknown_fields():
+    assert ModelConfig().replace(hidden_size=8).hidden_size == 8
+    with pytest.raises(ValueError, match="unknown"):
+        ModelConfig().replace(hidden=8)

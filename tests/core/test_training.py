@@ -1,0 +1,103 @@
+"""Training: deterministic for a seed, early stopping restores the best weights, the fit term ignores
+unobserved and burn-in weeks, callbacks report progress, the optional attribution prior is off by default."""
+
+import numpy as np
+import pytest
+import torch
+
+from mmm_core.estimator import MMM
+from mmm_core.training import TrainConfig, fit_term
+
+FAST = {"epochs": 40, "min_epochs": 10, "patience": 10, "validation_weeks": 0, "threads": 1}
+
+
+@pytest.fixture(scope="module")
+def train_panel(tiny_panel):
+    return tiny_panel.slice_weeks(0, tiny_panel.n_weeks - 13)
+
+
+def _params(mmm):
+    return {k: v.clone() for k, v in mmm.net_.state_dict().items()}
+
+
+def test_fit_is_deterministic_for_a_seed(train_panel):
+    a = _params(MMM(overrides={"train": FAST}).fit(train_panel))
+    b = _params(MMM(overrides={"train": FAST}).fit(train_panel))
+    c = _params(MMM(overrides={"train": {**FAST, "seed": 1}}).fit(train_panel))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def _fit_net(mmm, panel, target, observed, config):
+    """Train a fresh net on fixed inputs (scalers from ``mmm``) against ``target`` [R, T] scaled."""
+    from mmm_core import training
+    from mmm_core.model import MMMNet
+
+    torch.manual_seed(config.seed)
+    inputs = mmm._inputs(panel, dtype=torch.float32)
+    net = MMMNet(panel.n_regions, panel.n_channels, panel.n_controls, mmm.model_config_)
+    data = training.TrainingData(inputs, torch.as_tensor(target, dtype=torch.float32), torch.as_tensor(observed),
+                                 torch.eye(panel.n_channels), inputs.media[torch.as_tensor(observed)])
+    training.fit(net, data, config)
+    return net.state_dict()
+
+
+def test_unobserved_and_burn_in_weeks_do_not_enter_the_fit(train_panel):
+    mmm = MMM(overrides={"train": FAST}).fit(train_panel)
+    config = mmm.train_config_
+    observed = train_panel.observed.copy()
+    observed[0, 30:35] = False
+    target = mmm.scaler_.kpi.forward(train_panel.kpi)
+    changed = target.copy()
+    changed[:, : config.burn_in_weeks] += 5.0  # burn-in weeks
+    changed[0, 30:35] = -7.0  # unobserved cells
+    a = _fit_net(mmm, train_panel, target, observed, config)
+    b = _fit_net(mmm, train_panel, changed, observed, config)
+    assert config.burn_in_weeks == 2
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    c = _fit_net(mmm, train_panel, np.where(np.arange(target.shape[1]) == 40, changed + 1.0, changed),
+                 observed, config)
+    assert any(not torch.equal(a[k], c[k]) for k in a)  # an observed week after burn-in does count
+
+
+def test_fit_term_masks_cells():
+    pred, target = torch.zeros(2, 3), torch.ones(2, 3)
+    target[0, 0] = 100.0
+    mask = torch.ones(2, 3, dtype=torch.bool)
+    mask[0, 0] = False
+    assert fit_term(pred, target, mask, TrainConfig(loss="mse")).item() == pytest.approx(1.0)
+    assert fit_term(pred, target, mask, TrainConfig(loss="huber", huber_delta=0.5)).item() == pytest.approx(0.375)
+    with pytest.raises(ValueError, match="loss"):
+        fit_term(pred, target, mask, TrainConfig(loss="l1"))
+
+
+def test_early_stopping_restores_the_best_weights_and_reports_progress(train_panel):
+    events = []
+    mmm = MMM(overrides={"train": {"epochs": 200, "min_epochs": 20, "patience": 15, "validation_weeks": 8,
+                                   "refit_fraction": 0.0, "log_every": 1, "threads": 1}})
+    mmm.fit(train_panel, callback=events.append)
+    result = mmm.train_result_
+    vals = [e.val_metric for e in result.history if e.phase == "fit"]
+    assert result.best_epoch == int(np.argmin(vals)) + 1
+    assert events and {"epoch", "train_loss", "val_metric"} <= set(vars(events[0]))
+    # The restored weights are the ones that scored best: recompute the validation metric with them.
+    inputs = mmm._inputs(train_panel, dtype=torch.float32)
+    target = torch.as_tensor(mmm.scaler_.kpi.forward(train_panel.kpi), dtype=torch.float32)
+    mask = torch.as_tensor(train_panel.observed).clone()
+    mask[:, : train_panel.n_weeks - 8] = False
+    with torch.no_grad():
+        val = fit_term(mmm.net_(inputs).prediction, target, mask, TrainConfig(loss="mse")).item()
+    assert val == pytest.approx(min(vals), rel=1e-4)
+
+
+def test_attribution_prior_is_off_by_default_and_pulls_when_on(train_panel):
+    assert TrainConfig().attribution_prior_share is None
+    cfg = {**FAST, "epochs": 150}
+    free = MMM(overrides={"train": cfg}).fit(train_panel)
+    pulled = MMM(overrides={"train": {**cfg, "attribution_prior_share": 0.6, "attribution_prior_weight": 10.0}}).fit(train_panel)
+
+    def media_share(m):
+        d = m.decompose(train_panel)
+        return d.values[..., [k == "channel" for k in d.component_kinds]].sum() / d.prediction.sum()
+
+    assert media_share(pulled) > media_share(free) + 0.05

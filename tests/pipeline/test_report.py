@@ -1,0 +1,148 @@
+"""The refresh dashboard: written by the pipeline, linked from the materialization, numbers equal to SQL on
+the serving file, and every panel drawn in a real (headless) browser without a JavaScript error."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pytest
+
+from mmm_core.report import ERROR_HOOK, STATUS_SCRIPT, build_panels
+from mmm_core.simulate import PRESETS, simulate, write_simulation
+from mmm_pipeline.definitions import defs
+from mmm_pipeline.report_data import read_dashboard_data, read_inputs
+from mmm_pipeline.serving import SERVING_FILE
+from tests.browser import figures_in_html, find_chromium, render, report_status
+
+WEEK = "2023-12-25"  # the tiny preset's last week
+FAST = {"ops": {"mmm_model": {"config": {"epochs": 40, "holdout_weeks": 8}},
+                "model_features": {"config": {"window_weeks": 104}}}}
+OPTIONAL_PANELS = {"panel-14-response-curves": "response_curve_points", "panel-15-budget-allocation": "budget_allocation"}
+
+
+@pytest.fixture(scope="module")
+def refreshed(tmp_path_factory):
+    """One refresh of the tiny simulated panel through the whole job, report included."""
+    root = tmp_path_factory.mktemp("report")
+    write_simulation(simulate(PRESETS["tiny"], seed=3), root / "input", name="tiny")
+    with pytest.MonkeyPatch.context() as mp, dg.instance_for_test() as instance:
+        mp.setenv("MMM_DATA_DIR", str(root))
+        mp.setenv("MMM_SPEC_PATH", str(root / "input" / "spec.yaml"))
+        mp.setenv("MMM_WAREHOUSE_PATH", str(root / "warehouse.duckdb"))
+        mp.setenv("MMM_DEVICE", "cpu")
+        result = defs().resolve_job_def("mmm_refresh").execute_in_process(
+            partition_key=WEEK, instance=instance, run_config=FAST)
+    assert result.success
+    return root, result
+
+
+def sql(root: Path, query: str, params=(WEEK,)):
+    with duckdb.connect(str(root / "serving" / SERVING_FILE), read_only=True) as conn:
+        return conn.execute(query, list(params)).fetchall()
+
+
+def test_report_is_written_per_refresh_and_linked_from_its_materialization(refreshed):
+    root, result = refreshed
+    [materialization] = result.asset_materializations_for_node("report")
+    metadata = materialization.metadata
+    path = Path(metadata["dashboard"].path)
+    assert path == root / "reports" / WEEK / "dashboard.html" and path.exists()
+    summary = metadata["summary"].md_str
+    assert "holdout R² within region" in summary and "top channels by ROI" in summary
+    top = sql(root, "SELECT channel FROM channel_summary WHERE refresh_week = ? ORDER BY total_contribution DESC LIMIT 1")
+    assert f"top channels by contribution: {top[0][0]}" in summary
+    assert metadata["panels"].value >= 16
+
+
+def test_report_numbers_equal_sql_on_the_serving_file(refreshed):
+    root, _ = refreshed
+    page = (root / "reports" / WEEK / "dashboard.html").read_text(encoding="utf-8")
+    drawn = figures_in_html(page)
+
+    # panel 4: total contribution per channel
+    bars = drawn["panel-04-channel-contributions-plot"][1]
+    expected = dict(sql(root, "SELECT channel, total_contribution FROM channel_summary WHERE refresh_week = ?"))
+    assert dict(zip(bars["y"], bars["x"])) == pytest.approx(expected, rel=1e-12)
+    # panel 6: the waterfall's total is the summed prediction
+    [[total]] = sql(root, "SELECT sum(value) FROM contributions WHERE refresh_week = ?")
+    assert drawn["panel-06-waterfall-plot"][0]["y"][-1] == pytest.approx(total, rel=1e-12)
+    # panel 2: national predicted KPI per week
+    weekly = sql(root, "SELECT week, sum(value) FROM contributions WHERE refresh_week = ? GROUP BY week ORDER BY week")
+    predicted = drawn["panel-02-actual-vs-predicted-plot"][1]
+    np.testing.assert_allclose(predicted["y"], [v for _, v in weekly], rtol=1e-12)
+    # panel 16: ROI per channel
+    roi = dict(sql(root, "SELECT channel, roi FROM channel_summary WHERE refresh_week = ?"))
+    for trace in drawn["panel-16-roi-history-plot"]:
+        if trace.get("mode") == "lines+markers":
+            assert trace["y"][-1] == pytest.approx(roi[trace["name"]], rel=1e-12)
+    # header: the numbers JSON behind the key-metric cards
+    numbers = json.loads(page.split("id='mmm-report-numbers'>")[1].split("</script>")[0])
+    [[holdout_r2]] = sql(root, "SELECT holdout_r2 FROM model_runs WHERE refresh_week = ?")
+    assert numbers["metrics"]["holdout R² pooled"] == f"{holdout_r2:.3f}"
+
+
+def test_every_panel_renders_in_headless_chromium_without_errors(refreshed, tmp_path):
+    if find_chromium() is None:
+        pytest.skip("no chromium binary: `make browser` installs Debian's chromium (apt-get needs root and a network)")
+    root, _ = refreshed
+    run = render(root / "reports" / WEEK / "dashboard.html", tmp_path)
+    status = report_status(run.dom)
+    assert status["errors"] == []
+    assert status["total"] >= 16
+    tables = {r[0] for r in sql(root, "SELECT table_name FROM duckdb_tables()", ())}
+    for panel, state in status["panels"].items():
+        if panel in OPTIONAL_PANELS and OPTIONAL_PANELS[panel] not in tables:
+            assert state == "unavailable", panel
+        else:
+            assert state == "rendered", f"{panel}: {state}"
+    assert run.screenshot is not None and run.screenshot.stat().st_size > 100_000, run.stderr[-2000:]
+
+
+def test_budget_panels_show_the_published_same_budget_allocation(refreshed):
+    root, _ = refreshed
+    drawn = figures_in_html((root / "reports" / WEEK / "dashboard.html").read_text(encoding="utf-8"))
+    rows = sql(root, "SELECT channel, current_spend, optimal_spend FROM budget_allocation WHERE refresh_week = ? "
+                     "AND scope = 'national' AND scenario = 'budget_current'")
+    assert rows, "the pipeline publishes a same-budget scenario"
+    optimal = {channel: spend for channel, _, spend in rows}
+    bars = [t for t in drawn["panel-15-budget-allocation-plot"] if t["name"] == "optimal" and t.get("visible", True)]
+    assert dict(zip(bars[0]["x"], bars[0]["y"])) == pytest.approx(optimal, rel=1e-12)
+    markers = {t["name"].removesuffix(" optimal"): t["x"][0] for t in drawn["panel-14-response-curves-plot"]
+               if t["name"].endswith(" optimal")}
+    assert markers == pytest.approx(optimal, rel=1e-12)
+
+
+def test_a_serving_file_without_curve_tables_makes_panels_14_and_15_say_so(refreshed, tmp_path):
+    root, _ = refreshed
+    serving = tmp_path / SERVING_FILE
+    shutil.copy(root / "serving" / SERVING_FILE, serving)
+    with duckdb.connect(str(serving)) as conn:  # as written by a pipeline version before the curve tables
+        for table in ("response_curves", "response_curve_points", "budget_scenarios", "budget_allocation"):
+            conn.execute(f"DROP VIEW IF EXISTS latest_{table}")
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as conn:
+        inputs = read_inputs(conn, dt.date.fromisoformat(WEEK))
+    panels = {p.number: p for p in build_panels(read_dashboard_data(serving, dt.date.fromisoformat(WEEK), inputs))}
+    assert "no response_curve_points table" in panels[14].unavailable_reason
+    assert "no budget_allocation table" in panels[15].unavailable_reason
+    assert all(p.unavailable_reason is None for n, p in panels.items() if n not in (14, 15))
+
+
+def test_the_browser_check_sees_script_errors_and_undrawn_panels(tmp_path):
+    """The status script is not vacuous: a failing page reports its errors and its empty panel."""
+    if find_chromium() is None:
+        pytest.skip("no chromium binary: `make browser` installs Debian's chromium (apt-get needs root and a network)")
+    page = (f"<html><head><script>{ERROR_HOOK}</script></head><body>"
+            "<section data-panel='1' id='panel-01-broken' data-available='true'></section>"
+            "<pre id='mmm-report-status'></pre><script>console.error('boom'); notDefined();</script>"
+            f"<script>{STATUS_SCRIPT}</script></body></html>")
+    (tmp_path / "broken.html").write_text(page)
+    status = report_status(render(tmp_path / "broken.html", tmp_path / "chromium").dom)
+    assert status["panels"] == {"panel-01-broken": "not drawn"}
+    assert any("boom" in e for e in status["errors"]) and any("notDefined" in e for e in status["errors"])
