@@ -23,7 +23,7 @@ from .model import MMMNet, ModelInputs, ModelOutput
 class TrainConfig:
     """Training and loss settings. Loss weights are in scaled-KPI units (KPI / region mean)."""
 
-    epochs: int = 1500
+    epochs: int = 1200
     """Maximum epochs (full-batch steps) of the first phase; early stopping usually ends it sooner."""
     learning_rate: float = 0.03
     warm_start: bool = False
@@ -33,7 +33,7 @@ class TrainConfig:
     """Weeks at the end that evaluation (not ``fit``) keeps out; the caller slices them off."""
     validation_weeks: int = 8
     """Last weeks of the training window used for early stopping (0 disables it)."""
-    patience: int = 100
+    patience: int = 200
     """Epochs without a validation improvement before stopping."""
     min_epochs: int = 300
     refit_fraction: float = 0.25

@@ -14,7 +14,7 @@ from mmm_core.simulate import simulate
 from mmm_core.training import TrainConfig
 
 HOLDOUT = 13
-QUICK = {"threads": 2, "min_epochs": 150, "patience": 60}
+QUICK = {"threads": 2, "epochs": 400, "min_epochs": 150, "patience": 60}
 
 
 def _split(panel):
@@ -123,7 +123,7 @@ def test_spend_sensitivity_follows_the_truth(fitted):
 
 def test_strong_dag_edge_is_found_in_the_right_direction():
     sim = simulate("strong_dag_edge", seed=0)
-    mmm = MMM(overrides={"train": {**QUICK, "epochs": 300}}).fit(_split(sim.panel))
+    mmm = MMM(overrides={"train": {**QUICK, "epochs": 200}}).fit(_split(sim.panel))
     edges = {(p, c) for p, c in zip(mmm.dag()["parent"], mmm.dag()["child"])}
     assert ("tv", "search") in edges
     assert ("search", "tv") not in edges
@@ -164,3 +164,13 @@ def test_recovers_the_truth_on_the_sample_panel():
 
     ceiling = forecast_report(train, sim.panel, sim.truth.kpi_noiseless)["holdout_r2"]["model"]["pooled"]
     assert report["holdout_r2"]["model"]["pooled"] >= ceiling - 0.05
+
+
+def test_core_never_imports_dagster_or_duckdb():
+    import subprocess
+    import sys
+
+    code = ("import sys, mmm_core.estimator, mmm_core.training, mmm_core.decomposition; "
+            "print([m for m in sys.modules if m.split('.')[0] in ('dagster', 'duckdb', 'mmm_pipeline')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
