@@ -111,9 +111,17 @@ def _parse_weeks(values: pd.Series, spec: DatasetSpec, file: str) -> tuple[pd.Se
         as_int = pd.Series(idx.astype(np.int64), index=values.index)
         dates = pd.Timestamp(spec.week_start) + pd.to_timedelta(as_int * 7, unit="D")
         return as_int, pd.Series(dates.to_numpy(dtype="datetime64[ns]"), index=values.index)
-    parsed = pd.to_datetime(values.astype(str).str.strip() if values.dtype == object else values,
-                            errors="coerce", format="mixed") if not pd.api.types.is_datetime64_any_dtype(values) \
-        else values
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        text = values.astype(str).str.strip() if values.dtype == object else values
+        try:
+            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        except (ValueError, TypeError, OverflowError) as exc:
+            # pandas refuses some columns as a whole (a time zone beside naive dates): name the first such row
+            i = _first_zoned_row(text)
+            raise DataContractError(f"week dates mix time zones or formats ({exc})", file=file, column=col,
+                                    row=i + 1, value=str(values.iloc[i])[:80]) from exc
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
         i = int(bad[0])
@@ -125,6 +133,17 @@ def _parse_weeks(values: pd.Series, spec: DatasetSpec, file: str) -> tuple[pd.Se
         raise DataContractError("week date has a time of day", file=file, column=col, row=i + 1,
                                 value=str(values.iloc[i]))
     return dates, dates
+
+
+def _first_zoned_row(values: pd.Series) -> int:
+    """Position of the first value that parses alone to a zoned timestamp (or not at all); 0 if none does."""
+    for i, value in enumerate(values):
+        try:
+            if pd.Timestamp(value).tzinfo is not None:
+                return i
+        except (ValueError, TypeError, OverflowError):
+            return i
+    return 0
 
 
 def validate_file(path: str | Path, spec: DatasetSpec) -> ValidatedFile:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 
 import dagster as dg
@@ -15,6 +16,7 @@ import duckdb
 
 from mmm_core.io import load_panel
 from mmm_pipeline.definitions import defs
+from mmm_pipeline.recovery import release_dead_runs
 from mmm_pipeline.resources import default_resources
 from mmm_pipeline.serving import PUBLISHED_TABLES, SERVING_FILE
 
@@ -29,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     resources = default_resources()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--refresh-week", help="partition key (a Monday); default: the data's latest week")
+    parser.add_argument("--run-config", type=json.loads, default=None,
+                        help='run config as JSON, e.g. \'{"ops": {"mmm_model": {"config": {"epochs": 30}}}}\'')
     args = parser.parse_args(argv)
     spec_path = resources["dataset"].spec_path
     week = args.refresh_week or latest_refresh_week(spec_path)
@@ -36,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     definitions = defs()
     job = definitions.resolve_job_def("mmm_refresh")
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(partition_key=week, instance=instance, raise_on_error=False)
+        for run_id in release_dead_runs(instance):  # a killed earlier run would hold the training pool forever
+            print(f"released run {run_id}: its worker process is gone", flush=True)
+        result = job.execute_in_process(partition_key=week, instance=instance, run_config=args.run_config,
+                                        raise_on_error=False)
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         for event in failures:

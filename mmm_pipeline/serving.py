@@ -7,14 +7,22 @@ open it, and a reader holding it would make the pipeline's writes fail. So consu
 connection sees the new refresh. A reader never sees a mix, and cannot block a publish.
 Parquet exports per refresh (``parquet/refresh_week=YYYY-MM-DD/<table>.parquet``) are written to a
 temporary folder and renamed into place the same way.
+
+Publishes are serialised by an exclusive ``flock`` on ``serving/.publish.lock`` (released by the kernel
+when a publisher dies, even by SIGKILL). Whoever holds the lock first deletes the temporary files a
+killed publisher left behind (``.mmm_serving.duckdb.*.tmp``, ``parquet/.staging-*``, ``parquet/.old-*``):
+while the lock is held, no other publisher can own them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +32,7 @@ from mmm_pipeline.tables import OUTPUT_TABLES, ensure_table
 from mmm_pipeline.warehouse import quote_ident
 
 SERVING_FILE = "mmm_serving.duckdb"
+LOCK_FILE = ".publish.lock"
 PUBLISHED_TABLES = ("model_runs", "model_metrics", "contributions", "channel_summary", "channel_parameters",
                     "dag_edges", "scaling_params", "response_curves", "response_curve_points", "budget_scenarios",
                     "budget_allocation")
@@ -46,6 +55,33 @@ def mark_published(conn: duckdb.DuckDBPyConnection, refresh_week: dt.date, run_i
     conn.execute("INSERT INTO published_refreshes VALUES (?, ?, ?)",
                  [refresh_week, run_id, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)])
     conn.execute("COMMIT")
+
+
+@contextmanager
+def publish_lock(serving_dir: str | Path) -> Iterator[list[Path]]:
+    """Hold the publish lock of ``serving_dir``; yields the stale temporary paths it removed on entry."""
+    serving_dir = Path(serving_dir)
+    serving_dir.mkdir(parents=True, exist_ok=True)
+    with open(serving_dir / LOCK_FILE, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # blocks while another publish runs; freed if its process dies
+        try:
+            yield remove_stale_temporaries(serving_dir)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def remove_stale_temporaries(serving_dir: str | Path) -> list[Path]:
+    """Delete what an interrupted publish left behind. Call only while holding :func:`publish_lock`."""
+    serving_dir = Path(serving_dir)
+    parquet = serving_dir / "parquet"
+    stale = [*serving_dir.glob(f".{SERVING_FILE}.*.tmp"), *serving_dir.glob(f".{SERVING_FILE}.*.tmp.wal"),
+             *parquet.glob(".staging-*"), *parquet.glob(".old-*")]
+    for path in stale:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return stale
 
 
 def build_serving_copy(warehouse_path: str | Path, serving_dir: str | Path,

@@ -6,8 +6,8 @@ import dagster as dg
 import numpy as np
 from dagster_duckdb import DuckDBResource
 
-from mmm_core.estimator import MMM
 from mmm_core.features import panel_from_features
+from mmm_pipeline.artifacts import load_model
 from mmm_pipeline.defs.training import mmm_model
 from mmm_pipeline.partitions import weekly_refresh
 from mmm_pipeline.policies import WAREHOUSE_RETRY
@@ -24,7 +24,7 @@ def load_refresh(refresh_week: dt.date, dataset: DatasetResource, warehouse: Duc
     with warehouse.get_connection() as conn:
         features = read_partition(conn, "features", refresh_week)
     panel = panel_from_features(features, tuple(c.name for c in spec.channels), tuple(spec.controls))
-    return MMM.load(artifacts.models_dir / refresh_week.isoformat()), panel
+    return load_model(artifacts.models_dir / refresh_week.isoformat()), panel
 
 
 @dg.multi_asset(

@@ -19,8 +19,9 @@ from mmm_pipeline.resources import DatasetResource
 )
 def raw_marketing_data(context: dg.AssetExecutionContext, dataset: DatasetResource,
                        warehouse: DuckDBResource) -> dg.MaterializeResult:
-    spec = dataset.load_spec()
     try:
+        # A bad spec is bad input too: rejected the same way, never retried.
+        spec = dataset.load_spec()
         # Validate every file completely before the first write: a bad file reaches no table.
         files = validate_dataset(spec, allow_outside_paths=dataset.allow_outside_paths)
     except DataContractError as exc:

@@ -11,7 +11,7 @@ from mmm_pipeline.defs.training import mmm_model
 from mmm_pipeline.partitions import weekly_refresh
 from mmm_pipeline.policies import WAREHOUSE_RETRY
 from mmm_pipeline.resources import ArtifactStoreResource
-from mmm_pipeline.serving import build_serving_copy, export_parquet, mark_published
+from mmm_pipeline.serving import build_serving_copy, export_parquet, mark_published, publish_lock
 from mmm_pipeline.tables import read_partition
 
 
@@ -31,8 +31,14 @@ def serving_tables(context: dg.AssetExecutionContext, warehouse: DuckDBResource,
             raise dg.Failure(f"refresh {refresh_week} has no model run to publish", allow_retries=False)
         mark_published(conn, refresh_week, str(run.run_id.iloc[0]))
     # No warehouse connection is open from here on: the serving build attaches the warehouse read-only.
-    result = build_serving_copy(warehouse.database, artifacts.serving_dir)
-    parquet = export_parquet(result.serving_path, result.parquet_dir, refresh_week)
+    # The lock orders concurrent publishes (each build starts after its own mark, so the last swap has every
+    # marked refresh) and lets the holder delete what a killed publish left behind.
+    with publish_lock(artifacts.serving_dir) as stale:
+        if stale:
+            context.log.warning(f"removed {len(stale)} temporary files of an interrupted publish: "
+                                + ", ".join(p.name for p in stale))
+        result = build_serving_copy(warehouse.database, artifacts.serving_dir)
+        parquet = export_parquet(result.serving_path, result.parquet_dir, refresh_week)
     return dg.MaterializeResult(metadata={
         "serving_database": dg.MetadataValue.path(str(result.serving_path)),
         "parquet_folder": dg.MetadataValue.path(str(parquet)),

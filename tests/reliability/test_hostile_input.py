@@ -1,0 +1,171 @@
+"""Hostile input, fuzzed: every broken file or spec ends in a clean ingest or one clear DataContractError.
+
+Two levels. ``mmm_core``: loading the spec and ``validate_dataset`` raise nothing but ``DataContractError``,
+and that error names the file (and, for a broken cell, its column and row). Pipeline: the ingest asset
+either succeeds and the warehouse gains exactly the file's rows, or it fails with ``dagster.Failure``
+("input rejected: ...") and the warehouse is byte-for-byte the same as before (same rows, same loads).
+The default suite runs a few dozen examples per property; ``make test-slow`` runs hundreds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster_duckdb import DuckDBResource
+from hypothesis import HealthCheck, given, settings
+
+from mmm_core.contract import DataContractError
+from mmm_core.io import validate_dataset
+from mmm_core.spec import DatasetSpec
+from mmm_pipeline.defs.ingest import raw_marketing_data
+from mmm_pipeline.resources import DatasetResource
+from tests.reliability import hostile
+
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+THOROUGH = settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+FAST_INGEST = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+THOROUGH_INGEST = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def _validate(case: hostile.Case, folder: Path):
+    """(validated files, None) or (None, DataContractError); any other exception escapes and fails the test."""
+    spec_path = case.write(folder)
+    try:
+        spec = DatasetSpec.from_yaml(spec_path)
+        return validate_dataset(spec), None
+    except DataContractError as exc:
+        return None, exc
+
+
+def check_contract(case: hostile.Case) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        files, error = _validate(case, Path(tmp) / "in")
+    if error is None:
+        n_rows = len(case.frame)
+        assert sum(len(f.frame) for f in files) == n_rows, case.broken
+        return
+    assert error.file is not None, f"{case.broken}: error names no file: {error}"
+    assert str(error) and "Traceback" not in str(error)
+    if case.cell is not None and error.column == case.cell[0] and isinstance(error.row, int):
+        # a rejection of the broken cell's column points at that cell, or at an earlier row it clashes with
+        assert error.row <= case.cell[1] or "duplicate" in error.problem or "grid" in error.problem, (case.broken, error)
+    if case.cell is not None and case.cell[0] in hostile.NUMERIC and case.raw is None:
+        column, row = case.cell
+        value = case.frame.loc[row - 1, column]
+        if _is_bad_number(value, column):
+            assert (error.column, error.row) == (column, row), (case.broken, str(error))
+
+
+def _is_bad_number(value, column: str) -> bool:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return True
+    if number != number or number in (float("inf"), float("-inf")):
+        return True
+    return column in hostile.NONNEGATIVE and number < 0
+
+
+@FAST
+@given(case=hostile.any_case)
+def test_validation_raises_only_data_contract_errors(case):
+    check_contract(case)
+
+
+@pytest.mark.slow
+@THOROUGH
+@given(case=hostile.any_case)
+def test_validation_raises_only_data_contract_errors_thoroughly(case):
+    check_contract(case)
+
+
+# -- the ingest asset and the warehouse ------------------------------------------------------------------
+
+def _warehouse_state(path: Path) -> tuple:
+    """Everything ingestion can change: row count and a digest of every raw row and load."""
+    if not path.exists():
+        return ()
+    with duckdb.connect(str(path), read_only=True) as conn:
+        tables = [r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
+        state = []
+        for table in tables:
+            rows = conn.execute(f'SELECT * FROM "{table}"').fetchall()
+            digest = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
+            state.append((table, len(rows), digest))
+        views = conn.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()
+    return tuple(state), tuple(views)
+
+
+def _run_ingest(spec_path: Path, warehouse: Path) -> dg.MaterializeResult:
+    context = dg.build_asset_context()
+    return raw_marketing_data(context, dataset=DatasetResource(spec_path=str(spec_path)),
+                              warehouse=DuckDBResource(database=str(warehouse)))
+
+
+@pytest.fixture(scope="module")
+def loaded_warehouse(tmp_path_factory) -> Path:
+    """A warehouse holding one good load of the base frame (the state every hostile ingest starts from)."""
+    root = tmp_path_factory.mktemp("wh")
+    spec_path = hostile.Case(hostile.base_frame(), hostile._spec(), "good").write(root / "good")
+    _run_ingest(spec_path, root / "warehouse.duckdb")
+    return root / "warehouse.duckdb"
+
+
+def check_ingest(case: hostile.Case, template: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        warehouse = tmp / "warehouse.duckdb"
+        shutil.copy(template, warehouse)
+        before = _warehouse_state(warehouse)
+        with duckdb.connect(str(warehouse), read_only=True) as conn:
+            raw_before = conn.execute("SELECT count(*) FROM raw_marketing").fetchone()[0]
+        spec_path = case.write(tmp / "in")
+        try:
+            result = _run_ingest(spec_path, warehouse)
+        except dg.Failure as failure:
+            assert failure.description.startswith("input rejected: "), failure.description
+            assert "file " in failure.description, failure.description
+            assert _warehouse_state(warehouse) == before, f"{case.broken}: a rejected file changed the warehouse"
+            return
+        added = result.metadata["rows_added"]
+        added = getattr(added, "value", added)
+        with duckdb.connect(str(warehouse), read_only=True) as conn:
+            raw_after = conn.execute("SELECT count(*) FROM raw_marketing").fetchone()[0]
+            new_rows = conn.execute("SELECT count(*), min(source_row), max(source_row) FROM raw_marketing "
+                                    "WHERE load_seq = (SELECT max(load_seq) FROM raw_loads)").fetchone()
+        assert raw_after - raw_before == added
+        if added:  # a new load holds exactly the file's rows, numbered 1..n
+            assert new_rows == (len(case.frame), 1, len(case.frame)), (case.broken, new_rows)
+
+
+@FAST_INGEST
+@given(case=hostile.any_case)
+def test_ingest_is_all_or_nothing(case, loaded_warehouse):
+    check_ingest(case, loaded_warehouse)
+
+
+@pytest.mark.slow
+@THOROUGH_INGEST
+@given(case=hostile.any_case)
+def test_ingest_is_all_or_nothing_thoroughly(case, loaded_warehouse):
+    check_ingest(case, loaded_warehouse)
+
+
+@pytest.mark.parametrize("name", hostile.HOSTILE_NAMES)
+def test_every_hostile_column_name_ingests_verbatim(tmp_path, name):
+    """A control named like SQL (or with quotes, spaces, unicode) is stored under exactly that name."""
+    frame = hostile.base_frame().rename(columns={"price": name})
+    case = hostile.Case(frame, hostile._rename(hostile._spec(), "price", name), name)
+    _run_ingest(case.write(tmp_path / "in"), tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        quoted = '"' + name.replace('"', '""') + '"'
+        total = conn.execute(f"SELECT sum({quoted}), count(*) FROM raw_marketing").fetchone()
+        tables = {r[0] for r in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert total == (pytest.approx(frame[name].sum()), len(frame))
+    assert {"raw_marketing", "raw_loads"} <= tables
