@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         print(conn.execute("SELECT channel, round(spend) AS spend, round(total_contribution) AS total_contribution, "
                            "round(share, 3) AS share, round(roi, 3) AS roi FROM latest_channel_summary "
                            "ORDER BY total_contribution DESC").df().to_string(index=False))
+    dashboard = resources["artifacts"].reports_dir / week / "dashboard.html"
     print(f"\nwarehouse: {resources['warehouse'].database}\nparquet:   {serving.parent / 'parquet'}"
+          f"\ndashboard: {dashboard}"
           f"\nUI:        make ui  (then http://127.0.0.1:3000)")
     return 0
 
