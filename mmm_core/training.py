@@ -54,11 +54,13 @@ class TrainConfig:
     """L2 pulling per-region deviations (media, controls, trend, seasonality) toward the shared value."""
     modulation_l2: float = 0.3
     """L2 on the GRU modulation: time variation of coefficients has to earn its place."""
-    hill_shape_l2: float = 1e-3
+    hill_shape_l2: float = 1e-4
     """Shape prior (not an answer prior): L2 on log(hill_slope) (toward 1) and on log(half-saturation)
     minus its data-based start. Where activity barely varies (always-on channels) the level of a
     channel's effect hinges on its curve's shape; without this the optimiser buys fit with steep
-    S-curves and tiny levels. A world without media effects still gets ~0 (the prior is on shape)."""
+    S-curves and tiny levels. A world without media effects still gets ~0 (the prior is on shape).
+    1e-3 was too strong against the fit term (scaled MSE ~1e-3): it pinned every slope at 1, also where
+    flights identify an S-shape, and a concave curve on a pulsed channel's floor takes always-on credit."""
     dag_weight: float = 1.0
     """Weight of the structure loss (SEM fit + sparsity + acyclicity); 0 turns DAG learning off."""
     dag_l1: float = 0.01

@@ -124,9 +124,6 @@ def test_allocation_on_true_curves_beats_the_current_one_under_the_true_response
     assert gains[1] >= gains[0] * 0.99  # region × channel has more freedom than national multipliers
 
 
-@pytest.mark.xfail(strict=True, reason="model recovery, not the optimiser: on tiny (seed 7) the fitted model's "
-                                       "marginal returns rank the channels unlike the truth (it over-credits search "
-                                       "and learns no tv -> search edge), so its allocation loses under the truth")
 def test_model_allocation_beats_the_current_one_under_the_true_response(fitted, curves, tiny_simulation):
     model, train = fitted
     window, spend = curves.window, curves.points.spend
