@@ -270,9 +270,21 @@ class MMM:
 
     @classmethod
     def load(cls, directory: str | Path) -> "MMM":
+        """Rebuild a saved model (no pickle). A missing, truncated or mismatched file raises ``ValueError``
+        naming the folder and the reason, never a bare library error."""
+        directory = Path(directory)
+        from safetensors import SafetensorError
+
+        try:
+            return cls._load(directory)
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
+            raise ValueError(f"{directory}: not a loadable model (config.json + weights.safetensors): "
+                             f"{type(exc).__name__}: {exc}") from exc
+
+    @classmethod
+    def _load(cls, directory: Path) -> "MMM":
         from safetensors.torch import load_file
 
-        directory = Path(directory)
         config = json.loads((directory / "config.json").read_text())
         if config.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unsupported model format {config.get('format_version')!r}")
