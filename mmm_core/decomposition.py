@@ -54,16 +54,22 @@ class Decomposition:
         """``[R, T]`` contribution of one channel."""
         return self.values[..., self.components.index(f"channel:{name}")]
 
-    def to_frame(self) -> pd.DataFrame:
-        """Long form: one row per (region, week, component) with columns region, week, component, kind, value."""
+    def to_frame(self, observed: np.ndarray | None = None) -> pd.DataFrame:
+        """Long form: one row per (region, week, component) with columns region, week, component, kind, value.
+
+        ``observed`` ``[R, T]`` bool keeps only those region-weeks (e.g. ``panel.observed``: weeks absent
+        from the input are predicted but are not data)."""
         R, T, N = self.values.shape
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             REGION: np.repeat(np.asarray(self.regions, dtype=object), T * N),
             WEEK: np.tile(np.repeat(pd.to_datetime(self.weeks).values, N), R),
             "component": np.tile(np.asarray(self.components, dtype=object), R * T),
             "kind": np.tile(np.asarray(self.component_kinds, dtype=object), R * T),
             "value": self.values.reshape(-1),
         })
+        if observed is None:
+            return frame
+        return frame[np.repeat(np.asarray(observed, dtype=bool).reshape(-1), N)].reset_index(drop=True)
 
 
 def build_decomposition(regions, weeks, channels, control_names, scale: np.ndarray,

@@ -36,7 +36,7 @@ class LoadResult:
     n_rows: int
 
 
-def _sql_type(spec: DatasetSpec, column: str, series: pd.Series) -> str:
+def _sql_type(spec: DatasetSpec, column: str) -> str:
     if column == spec.region_column:
         return "VARCHAR"
     if column == spec.week_column:
@@ -62,7 +62,7 @@ def _ensure_columns(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, frame: p
     existing = {row[0]: row[1] for row in conn.execute(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [RAW_TABLE]).fetchall()}
     for column in spec.columns:
-        wanted = _sql_type(spec, column, frame[column])
+        wanted = _sql_type(spec, column)
         if column not in existing:
             conn.execute(f"ALTER TABLE {RAW_TABLE} ADD COLUMN {quote_ident(column)} {wanted}")
         elif existing[column] != wanted:

@@ -3,7 +3,6 @@
 import datetime as dt
 
 import dagster as dg
-import numpy as np
 from dagster_duckdb import DuckDBResource
 
 from mmm_core.features import panel_from_features
@@ -47,10 +46,8 @@ def decomposition(context: dg.AssetExecutionContext, dataset: DatasetResource, w
     refresh_week = dt.date.fromisoformat(context.partition_key)
     model, panel = load_refresh(refresh_week, dataset, warehouse, artifacts)
     decomposition_ = model.decompose(panel)
-    # Region-weeks absent from the input (late starts, gaps) are predicted but not published as data.
-    observed_rows = np.repeat(panel.observed.reshape(-1), len(decomposition_.components))
     frames = {
-        "contributions": decomposition_.to_frame()[observed_rows],
+        "contributions": decomposition_.to_frame(observed=panel.observed),
         "channel_summary": model.contributions(panel),
         "dag_edges": model.dag(),
         "channel_parameters": model.channel_parameters(),

@@ -52,3 +52,16 @@ def test_channel_table_shares_and_roi():
     assert table["share"].sum() == pytest.approx(1.0)
     assert table.loc[0, "share"] == pytest.approx(0.75)
     assert table.loc[0, "roi"] == pytest.approx(0.4) and table.loc[0, "direct_roi"] == pytest.approx(0.3)
+
+
+def test_to_frame_keeps_only_observed_region_weeks():
+    from mmm_core.decomposition import Decomposition
+
+    values = np.arange(2 * 3 * 2, dtype=float).reshape(2, 3, 2)
+    d = Decomposition(("a", "b"), np.array(["2024-01-01", "2024-01-08", "2024-01-15"], dtype="datetime64[D]"),
+                      ("baseline", "channel:tv"), ("baseline", "channel"), values, values.sum(-1))
+    observed = np.array([[True, False, True], [False, False, True]])
+    frame = d.to_frame(observed=observed)
+    assert len(frame) == observed.sum() * 2
+    assert list(frame.drop_duplicates(["region", "week"]).region) == ["a", "a", "b"]
+    assert frame.value.sum() == values[observed].sum()
