@@ -111,9 +111,17 @@ class MMM:
             net.warm_start(inputs, target, observed)
         activity_scaled = self.scaler_.media.forward(panel.activity)
         covariance = within_covariance(activity_scaled, panel.observed)
-        data = training.TrainingData(inputs, target, observed,
-                                     torch.as_tensor(covariance, dtype=torch.float32),
-                                     torch.as_tensor(activity_scaled[panel.observed], dtype=torch.float32))
+        # For the ROI prior: region scales turn scaled contributions into KPI units; spend only matters
+        # in ratios, so it is divided by its largest value (float32-safe for any currency).
+        region_weight = self.scaler_.kpi.scale / self.scaler_.kpi.scale.mean()
+        spend = np.where(panel.observed[..., None], np.nan_to_num(panel.spend), 0.0)
+        spend = spend / max(float(spend.max()), 1e-12)
+        as_f32 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
+        pooling_weight = training.level_extrapolation(as_f32(np.where(panel.observed[..., None], activity_scaled, 0.0)),
+                                                      observed)
+        data = training.TrainingData(inputs, target, observed, as_f32(covariance),
+                                     as_f32(activity_scaled[panel.observed]), as_f32(region_weight), as_f32(spend),
+                                     pooling_weight)
         self.train_result_: TrainResult = training.fit(net, data, train_config, callback)
         self.net_ = net
         self._net64 = None

@@ -67,6 +67,18 @@ class TrainConfig:
     dag_acyclicity: float = 10.0
     dag_nonnegativity: float = 10.0
     """Weight of the hinge keeping each channel's own activity ``X - X A`` non-negative (orients edges)."""
+    roi_pooling: float = 3e-3
+    """Weight of the exchangeable-ROI prior (in the spirit of Meridian's one default ROI prior for every
+    channel): squared relative deviation of each channel's ROI (direct contribution / spend over the fit
+    weeks) from the pooled ROI of all channels, weighted per channel by ``level_extrapolation`` (0 for a
+    channel the data see at zero activity, ~0.75 for one that never leaves ±25 % of its mean). Why: an
+    always-on channel's level is barely identified (the fit sees the slope of its curve, not what sits
+    under it); without the prior such channels ended at 0.1-0.3x their true contribution, their credit
+    going to the baseline and to pulsed channels. The pooled ROI is learned from the data, so this is no
+    answer prior: a world without media effects pools at 0. 0 turns it off."""
+    roi_pooling_floor: float = 0.01
+    """Media share of the KPI below which the ROI deviations are measured against this share instead
+    (keeps the prior weak where the model finds almost no media)."""
     attribution_prior_share: float | None = None
     """Optional target media share of the predicted KPI. OFF (None) by default: no built-in answer."""
     attribution_prior_weight: float = 0.0
@@ -95,6 +107,12 @@ class TrainingData:
     observed: torch.Tensor
     activity_covariance: torch.Tensor
     activity_rows: torch.Tensor
+    region_weight: torch.Tensor | None = None
+    """``[R]`` KPI scale of each region (scaled -> KPI units), for totals in KPI units (ROI prior)."""
+    spend: torch.Tensor | None = None
+    """``[R, T, C]`` spend (any currency scale), for the ROI prior."""
+    pooling_weight: torch.Tensor | None = None
+    """``[C]`` in [0, 1]: how much each channel's ROI leans on the prior (see ``level_extrapolation``)."""
 
 
 @dataclass(frozen=True)
@@ -137,8 +155,47 @@ def fit_term(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
     return (err * weight).sum() / weight.sum().clamp_min(1.0)
 
 
+def level_extrapolation(activity: torch.Tensor, observed: torch.Tensor, quantile: float = 0.1) -> torch.Tensor:
+    """``[C]`` in [0, 1]: how far a channel's level must be extrapolated from its data, as the low
+    ``quantile`` of its activity relative to each region's mean. A flighted channel is seen at zero
+    (0: its level is measured); an always-on channel that never drops below ~75 % of its mean gets ~0.75
+    (its level is a guess about a part of the curve the data never visit). activity ``[R, T, C]``,
+    observed ``[R, T]`` bool."""
+    mask = observed[..., None].to(activity.dtype)
+    mean = (activity * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp_min(1.0)  # [R, 1, C]
+    relative = activity / mean.clamp_min(1e-12)
+    out = torch.zeros(activity.shape[-1], dtype=activity.dtype)
+    for c in range(activity.shape[-1]):
+        values = relative[..., c][observed & (mean[..., c] > 0)]
+        if values.numel():
+            out[c] = torch.quantile(values.double(), quantile).clamp(0.0, 1.0).to(activity.dtype)
+    return out
+
+
+def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor, region_weight: torch.Tensor,
+                     spend: torch.Tensor, floor: float, channel_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over channels of ``w_c * ((a_c - m * b_c) / (b_c * max(m, floor)))**2``: a_c each channel's
+    direct contribution as a share of the KPI, b_c its share of spend, m = sum a_c (so a_c / (b_c m) is
+    the channel's ROI relative to the pooled ROI), w_c ``channel_weight`` (ones when None). Shapes: mask
+    ``[R, T]``, region_weight ``[R]``, spend ``[R, T, C]``; channels without spend are left out."""
+    w = mask.to(out.media.dtype) * region_weight[:, None]  # [R, T]
+    kpi_total = (target * w).sum().clamp_min(1e-12)
+    share = (out.media * w[..., None]).sum((0, 1)) / kpi_total  # [C]
+    spend_total = (spend * mask[..., None].to(spend.dtype)).sum((0, 1))
+    has_spend = spend_total > 0
+    if not bool(has_spend.any()):
+        return out.media.new_zeros(())
+    spend_share = spend_total / spend_total.sum().clamp_min(1e-12)
+    media_share = share[has_spend].sum()  # pooled over the channels that have an ROI
+    scale = spend_share * media_share.clamp_min(floor)  # not detached: the penalty is scale-free above the floor
+    dev = (share - media_share * spend_share) / scale.clamp_min(1e-12)
+    penalty = dev.square() if channel_weight is None else channel_weight * dev.square()
+    return penalty[has_spend].mean()
+
+
 def compute_loss(net: MMMNet, out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,
-                 covariance: torch.Tensor, activity_rows: torch.Tensor, config: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+                 covariance: torch.Tensor, activity_rows: torch.Tensor, config: TrainConfig,
+                 data: TrainingData | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The whole training objective in one place; returns (loss, parts for logging)."""
     parts: dict[str, torch.Tensor] = {"fit": fit_term(out.prediction, target, mask, config)}
     weight = mask.to(out.prediction.dtype)[..., None]
@@ -157,6 +214,10 @@ def compute_loss(net: MMMNet, out: ModelOutput, target: torch.Tensor, mask: torc
     if net.dag is not None and config.dag_weight > 0:
         parts["dag"] = config.dag_weight * net.dag.penalty(covariance, activity_rows, config.dag_l1,
                                                           config.dag_acyclicity, config.dag_nonnegativity)
+    if config.roi_pooling > 0 and data is not None and data.spend is not None:
+        parts["roi_pooling"] = config.roi_pooling * roi_pooling_term(out, target, mask, data.region_weight,
+                                                                     data.spend, config.roi_pooling_floor,
+                                                                     data.pooling_weight)
     if config.attribution_prior_share is not None and config.attribution_prior_weight > 0:
         media_total = (out.media.sum(-1) * weight[..., 0]).sum()
         share = media_total / (out.prediction * weight[..., 0]).sum().clamp_min(1e-8)
@@ -194,6 +255,11 @@ def fit(net: MMMNet, data: TrainingData, config: TrainConfig = TrainConfig(),
     cov = data.activity_covariance.to(device, torch.float32)
     rows = data.activity_rows.to(device, torch.float32)
     observed = data.observed.to(device)
+    prior_data = None
+    if data.spend is not None and data.region_weight is not None:
+        weight = None if data.pooling_weight is None else data.pooling_weight.to(device, torch.float32)
+        prior_data = TrainingData(inputs, target, observed, cov, rows, data.region_weight.to(device, torch.float32),
+                                  data.spend.to(device, torch.float32), weight)
     fit_mask, val_mask = _masks(observed, config)
     history: list[TrainEvent] = []
     start = time.perf_counter()
@@ -206,7 +272,7 @@ def fit(net: MMMNet, data: TrainingData, config: TrainConfig = TrainConfig(),
         best, best_epoch, best_state, epoch = float("inf"), 0, None, 0
         for epoch in range(1, n_epochs + 1):
             out = net(inputs)
-            loss, _ = compute_loss(net, out, target, mask, cov, rows, config)
+            loss, _ = compute_loss(net, out, target, mask, cov, rows, config, prior_data)
             val = None
             if phase == "fit" and val_mask is not None:
                 with torch.no_grad():

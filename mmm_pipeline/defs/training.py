@@ -30,6 +30,8 @@ class TrainingConfig(dg.Config):
     epochs: int | None = None
     hidden_size: int | None = None
     learning_rate: float | None = None
+    roi_pooling: float | None = None
+    """Weight of the exchangeable-ROI prior (``mmm_core.training.TrainConfig.roi_pooling``); 0 turns it off."""
 
     def overrides(self, compute: ComputeResource) -> dict[str, dict]:
         train = {"seed": self.seed, "holdout_weeks": self.holdout_weeks, "device": compute.device}
@@ -39,6 +41,8 @@ class TrainingConfig(dg.Config):
             train["epochs"] = self.epochs
         if self.learning_rate is not None:
             train["learning_rate"] = self.learning_rate
+        if self.roi_pooling is not None:
+            train["roi_pooling"] = self.roi_pooling
         model = {} if self.hidden_size is None else {"hidden_size": self.hidden_size}
         return {"model": model, "train": train}
 

@@ -101,3 +101,67 @@ def test_attribution_prior_is_off_by_default_and_pulls_when_on(train_panel):
         return d.values[..., [k == "channel" for k in d.component_kinds]].sum() / d.prediction.sum()
 
     assert media_share(pulled) > media_share(free) + 0.05
+
+
+def _output_with_media(media: torch.Tensor):
+    from mmm_core.model import ModelOutput
+
+    R, T, C = media.shape
+    zeros = torch.zeros(R, T)
+    return ModelOutput(zeros, zeros, zeros, zeros, torch.zeros(R, T, 0), media, media, torch.zeros(R, T, C))
+
+
+def test_roi_pooling_term_measures_each_channels_roi_against_the_pooled_one():
+    from mmm_core.training import roi_pooling_term
+
+    R, T = 3, 10
+    mask = torch.ones(R, T, dtype=torch.bool)
+    mask[0, :4] = False  # unobserved cells count in neither contributions nor spend
+    target = torch.ones(R, T)
+    weight = torch.tensor([1.0, 2.0, 0.5])
+    spend = torch.rand(R, T, 3, generator=torch.Generator().manual_seed(0)) + 0.1
+    equal_roi = 0.2 * spend / weight[:, None, None]  # every channel returns 0.2 KPI per unit of spend
+    assert float(roi_pooling_term(_output_with_media(equal_roi), target, mask, weight, spend, 0.01)) < 1e-10
+    # Channel 0 at twice the pooled ROI and the others below it: a clear, scale-free penalty.
+    skewed = equal_roi * torch.tensor([2.0, 1.0, 1.0])
+    penalty = float(roi_pooling_term(_output_with_media(skewed), target, mask, weight, spend, 0.01))
+    doubled = float(roi_pooling_term(_output_with_media(2 * skewed), target, mask, weight, spend, 0.01))
+    assert penalty > 0.05 and doubled == pytest.approx(penalty, rel=1e-5)
+    # A channel whose level the data measure (weight 0) keeps its own ROI.
+    only_first_off = float(roi_pooling_term(_output_with_media(skewed), target, mask, weight, spend, 0.01,
+                                            torch.tensor([0.0, 1.0, 1.0])))
+    assert 0.0 < only_first_off < penalty
+    # No media at all, or no spend at all: nothing to pool, no penalty.
+    assert float(roi_pooling_term(_output_with_media(torch.zeros(R, T, 3)), target, mask, weight, spend, 0.01)) == 0.0
+    assert float(roi_pooling_term(_output_with_media(skewed), target, mask, weight, torch.zeros(R, T, 3), 0.01)) == 0.0
+
+
+def test_roi_pooling_pulls_an_always_on_channels_roi_toward_the_pooled_one(train_panel):
+    cfg = {**FAST, "epochs": 150}
+    free = MMM(overrides={"train": {**cfg, "roi_pooling": 0.0}}).fit(train_panel)
+    pooled = MMM(overrides={"train": {**cfg, "roi_pooling": 0.03}}).fit(train_panel)
+
+    def relative_roi(m, channel):
+        table = m.contributions(train_panel).set_index("channel")
+        pooled_roi = table["direct_contribution"].sum() / table["spend"].sum()
+        return table.loc[channel, "direct_contribution"] / table.loc[channel, "spend"] / pooled_roi
+
+    assert abs(relative_roi(pooled, "search") - 1.0) < 0.5 * abs(relative_roi(free, "search") - 1.0)
+
+
+def test_level_extrapolation_tells_flighted_from_always_on_channels():
+    from mmm_core.training import level_extrapolation
+
+    rng = np.random.default_rng(0)
+    R, T = 4, 60
+    flighted = np.where(rng.random((R, T)) < 0.5, 0.0, rng.uniform(0.5, 2.0, (R, T)))
+    always_on = rng.uniform(0.8, 1.2, (R, T)) * np.array([1.0, 5.0, 20.0, 0.1])[:, None]  # any region size
+    constant = np.full((R, T), 3.0)
+    activity = torch.as_tensor(np.stack([flighted, always_on, constant], axis=-1))
+    observed = torch.ones(R, T, dtype=torch.bool)
+    observed[:, :10] = False
+    activity[:, :10] = 0.0  # unobserved weeks (zero-filled) must not read as "seen at zero"
+    level = level_extrapolation(activity, observed).numpy()
+    assert level[0] == 0.0
+    assert 0.8 <= level[1] <= 0.9
+    assert level[2] == pytest.approx(1.0)
