@@ -17,6 +17,11 @@ import pandas as pd
 from mmm_core.contract import MIN_WEEKS, NATIONAL_REGION, DataContractError, Panel
 from mmm_core.spec import DatasetSpec
 
+MIN_WEEK_DATE, MAX_WEEK_DATE = "1900-01-01", "2200-12-31"
+"""Accepted range of week dates (inside the nanosecond timestamps that pandas and the warehouse use)."""
+MAX_WEEK_INDEX = 10_000
+"""Largest integer week index (about 190 years of weeks after ``week_start``)."""
+
 SUPPORTED_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -108,6 +113,10 @@ def _parse_weeks(values: pd.Series, spec: DatasetSpec, file: str) -> tuple[pd.Se
         if len(frac):
             raise DataContractError("week index is not a whole number", file=file, column=col,
                                     row=int(frac[0]) + 1, value=float(idx[frac[0]]))
+        too_late = np.flatnonzero(idx > MAX_WEEK_INDEX)
+        if len(too_late):
+            raise DataContractError(f"week index above {MAX_WEEK_INDEX} (beyond {MAX_WEEK_DATE})", file=file,
+                                    column=col, row=int(too_late[0]) + 1, value=float(idx[too_late[0]]))
         as_int = pd.Series(idx.astype(np.int64), index=values.index)
         dates = pd.Timestamp(spec.week_start) + pd.to_timedelta(as_int * 7, unit="D")
         return as_int, pd.Series(dates.to_numpy(dtype="datetime64[ns]"), index=values.index)
@@ -128,6 +137,12 @@ def _parse_weeks(values: pd.Series, spec: DatasetSpec, file: str) -> tuple[pd.Se
         raise DataContractError("not a date", file=file, column=col, row=i + 1, value=str(values.iloc[i])[:80])
     parsed = parsed.dt.tz_localize(None) if getattr(parsed.dt, "tz", None) is not None else parsed
     dates = parsed.dt.normalize()
+    # Timestamps are stored in nanoseconds (range 1677-2262); refuse implausible years before converting.
+    outside = ((dates < pd.Timestamp(MIN_WEEK_DATE)) | (dates > pd.Timestamp(MAX_WEEK_DATE))).to_numpy()
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise DataContractError(f"week date outside {MIN_WEEK_DATE}..{MAX_WEEK_DATE}", file=file, column=col,
+                                row=i + 1, value=str(values.iloc[i])[:80])
     if (dates != parsed).any():
         i = int(np.flatnonzero((dates != parsed).to_numpy())[0])
         raise DataContractError("week date has a time of day", file=file, column=col, row=i + 1,

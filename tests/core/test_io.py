@@ -72,6 +72,24 @@ def test_week_off_the_weekly_grid(tmp_path):
     assert "weekly grid" in str(err) and err.row == 31 and err.column == "week"
 
 
+@pytest.mark.parametrize("date", ["2262-04-12", "9999-12-27", "1066-10-12"])
+def test_week_date_outside_the_supported_range(tmp_path, date):
+    # found by hypothesis: a date past pandas' nanosecond range overflowed instead of being named
+    frame = toy_frame()
+    frame["week"] = frame["week"].astype(object)
+    frame.loc[1, "week"] = date
+    err = _reject(tmp_path, frame)
+    assert "outside" in str(err) and err.row == 2 and err.column == "week" and date in str(err)
+
+
+def test_huge_integer_week_index(tmp_path):
+    frame = toy_frame()
+    frame["week"] = frame.groupby("region").cumcount()
+    frame.loc[3, "week"] = 10**15
+    err = _reject(tmp_path, frame, dict(SPEC, week_start="2023-01-02"))
+    assert "week index" in str(err) and err.row == 4 and err.column == "week"
+
+
 def test_fewer_than_52_weeks(tmp_path):
     err = _reject(tmp_path, toy_frame(n_weeks=40))
     assert "52" in str(err) and err.column == "week"
