@@ -67,15 +67,16 @@ class TrainConfig:
     dag_acyclicity: float = 10.0
     dag_nonnegativity: float = 10.0
     """Weight of the hinge keeping each channel's own activity ``X - X A`` non-negative (orients edges)."""
-    roi_pooling: float = 3e-3
+    roi_pooling: float = 1e-2
     """Weight of the exchangeable-ROI prior (in the spirit of Meridian's one default ROI prior for every
-    channel): squared relative deviation of each channel's ROI (direct contribution / spend over the fit
-    weeks) from the pooled ROI of all channels, weighted per channel by ``level_extrapolation`` (0 for a
-    channel the data see at zero activity, ~0.75 for one that never leaves ±25 % of its mean). Why: an
-    always-on channel's level is barely identified (the fit sees the slope of its curve, not what sits
-    under it); without the prior such channels ended at 0.1-0.3x their true contribution, their credit
-    going to the baseline and to pulsed channels. The pooled ROI is learned from the data, so this is no
-    answer prior: a world without media effects pools at 0. 0 turns it off."""
+    channel), only where the data cannot measure a channel's level: the squared relative deviation of
+    each channel's ROI (direct contribution / spend over the fit weeks) from the pooled ROI of the
+    channels whose level is measured, weighted per channel by ``level_extrapolation`` (0 for a channel
+    the data see at zero activity, ~0.75 for one that never leaves ±25 % of its mean). Why: an always-on
+    channel shows the fit the slope of its curve, not what sits under it; without the prior such channels
+    ended at 0.1-0.3x their true contribution, their credit going to the baseline and to pulsed
+    channels. The anchor ROI is learned from the data, so this is no answer prior (a world without
+    media effects anchors at 0), and measured channels are never pulled. 0 turns it off."""
     roi_pooling_floor: float = 0.01
     """Media share of the KPI below which the ROI deviations are measured against this share instead
     (keeps the prior weak where the model finds almost no media)."""
@@ -174,10 +175,14 @@ def level_extrapolation(activity: torch.Tensor, observed: torch.Tensor, quantile
 
 def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor, region_weight: torch.Tensor,
                      spend: torch.Tensor, floor: float, channel_weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean over channels of ``w_c * ((a_c - m * b_c) / (b_c * max(m, floor)))**2``: a_c each channel's
-    direct contribution as a share of the KPI, b_c its share of spend, m = sum a_c (so a_c / (b_c m) is
-    the channel's ROI relative to the pooled ROI), w_c ``channel_weight`` (ones when None). Shapes: mask
-    ``[R, T]``, region_weight ``[R]``, spend ``[R, T, C]``; channels without spend are left out."""
+    """Mean over channels of ``w_c * ((roi_c - anchor) / max(anchor, floor))**2``.
+
+    roi_c = a_c / b_c, with a_c the channel's direct contribution as a share of the KPI and b_c its share
+    of spend (the ROI up to one constant); w_c = ``channel_weight`` (ones when None). ``anchor`` is the
+    pooled ROI of the channels whose level the data measure, weighted by ``1 - w_c`` (all channels
+    alike when none is), and held fixed: the prior moves extrapolated channels toward the measured ones,
+    never the other way. Shapes: mask ``[R, T]``, region_weight ``[R]``, spend ``[R, T, C]``; channels
+    without spend are left out."""
     w = mask.to(out.media.dtype) * region_weight[:, None]  # [R, T]
     kpi_total = (target * w).sum().clamp_min(1e-12)
     share = (out.media * w[..., None]).sum((0, 1)) / kpi_total  # [C]
@@ -185,12 +190,16 @@ def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,
     has_spend = spend_total > 0
     if not bool(has_spend.any()):
         return out.media.new_zeros(())
-    spend_share = spend_total / spend_total.sum().clamp_min(1e-12)
-    media_share = share[has_spend].sum()  # pooled over the channels that have an ROI
-    scale = spend_share * media_share.clamp_min(floor)  # not detached: the penalty is scale-free above the floor
-    dev = (share - media_share * spend_share) / scale.clamp_min(1e-12)
-    penalty = dev.square() if channel_weight is None else channel_weight * dev.square()
-    return penalty[has_spend].mean()
+    spend_share = spend_total / spend_total.sum()
+    present = has_spend.to(share.dtype)
+    weight = present if channel_weight is None else channel_weight * present
+    measured = (1.0 - weight) * present
+    if float(measured.sum()) < 1e-6:
+        measured = present
+    anchor = ((measured * share).sum() / (measured * spend_share).sum()).detach()
+    roi = share / spend_share.clamp_min(1e-12)
+    dev = (roi - anchor) / anchor.clamp_min(floor)
+    return (weight * dev.square())[has_spend].mean()
 
 
 def compute_loss(net: MMMNet, out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,

@@ -127,10 +127,11 @@ def test_roi_pooling_term_measures_each_channels_roi_against_the_pooled_one():
     penalty = float(roi_pooling_term(_output_with_media(skewed), target, mask, weight, spend, 0.01))
     doubled = float(roi_pooling_term(_output_with_media(2 * skewed), target, mask, weight, spend, 0.01))
     assert penalty > 0.05 and doubled == pytest.approx(penalty, rel=1e-5)
-    # A channel whose level the data measure (weight 0) keeps its own ROI.
-    only_first_off = float(roi_pooling_term(_output_with_media(skewed), target, mask, weight, spend, 0.01,
-                                            torch.tensor([0.0, 1.0, 1.0])))
-    assert 0.0 < only_first_off < penalty
+    # Channel 0's level is measured (weight 0): it anchors the pooled ROI and is not pulled itself; the
+    # others sit at half its ROI, a relative deviation of -1/2 each.
+    anchored = float(roi_pooling_term(_output_with_media(skewed), target, mask, weight, spend, 1e-9,
+                                      torch.tensor([0.0, 1.0, 1.0])))
+    assert anchored == pytest.approx((0.25 + 0.25) / 3, rel=1e-5)
     # No media at all, or no spend at all: nothing to pool, no penalty.
     assert float(roi_pooling_term(_output_with_media(torch.zeros(R, T, 3)), target, mask, weight, spend, 0.01)) == 0.0
     assert float(roi_pooling_term(_output_with_media(skewed), target, mask, weight, torch.zeros(R, T, 3), 0.01)) == 0.0
