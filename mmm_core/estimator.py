@@ -27,6 +27,7 @@ from . import training
 from .contract import Panel
 from .dag import prune_to_dag, remove_channel, within_covariance
 from .decomposition import Decomposition, build_decomposition, channel_table
+from .holidays import holiday_indicators
 from .model import MMMNet, ModelConfig, ModelInputs, ModelOutput, trend_time
 from .scaling import PanelScaler
 from .seasonality import POOLED_HARMONICS, YearlySeasonality, fourier_basis
@@ -156,7 +157,8 @@ class MMM:
         as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)  # noqa: E731
         return ModelInputs(as_t(media), as_t(controls), as_t(self.seasonality_.profile(panel.weeks)),
                            as_t(fourier_basis(panel.weeks, POOLED_HARMONICS)),
-                           torch.as_tensor(self.seasonality_.positions(panel.weeks), dtype=torch.int64), tt.to(dtype))
+                           torch.as_tensor(self.seasonality_.positions(panel.weeks), dtype=torch.int64), tt.to(dtype),
+                           as_t(holiday_indicators(panel.weeks, (self.model_config_ or ModelConfig()).holidays)))
 
     def _inference_net(self) -> MMMNet:
         if getattr(self, "_net64", None) is None:
@@ -296,6 +298,7 @@ class MMM:
         config = json.loads((directory / "config.json").read_text())
         if config.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unsupported model format {config.get('format_version')!r}")
+        config["model_config"].setdefault("holidays", [])  # models saved before holiday terms existed
         model_config, train_config = ModelConfig(**config["model_config"]), TrainConfig(**config["train_config"])
         self = cls(model_config, train_config)
         self.model_config_, self.train_config_ = model_config, train_config

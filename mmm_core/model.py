@@ -29,6 +29,7 @@ from torch import nn
 
 from . import transforms
 from .dag import ChannelDag
+from .holidays import DEFAULT_HOLIDAYS, check_holidays
 from .seasonality import POOLED_HARMONICS, WEEKS_PER_YEAR
 
 
@@ -67,12 +68,18 @@ class ModelConfig:
     season_week_effects: bool = False
     """Add a learnable week-of-year table (52 values) to the data-derived profile. Off by default: it
     competes with nationally flighted media for the same national weekly variation."""
+    holidays: tuple[str, ...] = DEFAULT_HOLIDAYS
+    """Holiday weeks with a learnable lift each (see ``holidays.py``); () for none."""
     dag: bool = True
     dag_upper_triangular: bool = False
     """Restrict edges to p < c (a known causal order by column); default learns direction from data."""
     presample: str = "mean"
     """Media/controls assumed before the first week, for adstock and GRU warm-up: 'mean' of the first
     ``adstock_max_lag_weeks`` weeks, or 'zero'."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "holidays", tuple(self.holidays))  # JSON gives a list
+        check_holidays(self.holidays)
 
     def replace(self, **changes) -> "ModelConfig":
         known = {f.name for f in fields(self)}
@@ -90,7 +97,7 @@ class ModelInputs:
     season_basis ``[T, 2H]`` (Fourier terms of the weeks' calendar position, for the learnable correction
     of the shared shape), season_position ``[T]`` int64 (row 0..51 of the week's calendar position, for the learnable
     week-of-year table), trend_time ``[T]`` (trend regressor in years, linear inside the training window,
-    damped after it).
+    damped after it), holidays ``[T, H]`` 0/1 holiday-week indicators (None: no holiday terms).
     """
 
     media: torch.Tensor
@@ -99,11 +106,13 @@ class ModelInputs:
     season_basis: torch.Tensor
     season_position: torch.Tensor
     trend_time: torch.Tensor
+    holidays: torch.Tensor | None = None
 
     def to(self, device=None, dtype=None) -> "ModelInputs":
         cast = lambda t: t.to(device=device, dtype=dtype)  # noqa: E731
         return ModelInputs(cast(self.media), cast(self.controls), cast(self.season_profile),
-                           cast(self.season_basis), self.season_position.to(device=device), cast(self.trend_time))
+                           cast(self.season_basis), self.season_position.to(device=device), cast(self.trend_time),
+                           None if self.holidays is None else cast(self.holidays))
 
 
 @dataclass
@@ -143,6 +152,9 @@ class MMMNet(nn.Module):
         self.season_coef_region = nn.Parameter(torch.zeros(R))
         self.season_week_effect = nn.Parameter(torch.zeros(WEEKS_PER_YEAR))
         self.season_shape_correction = nn.Parameter(torch.zeros(2 * POOLED_HARMONICS))
+        n_holidays = len(config.holidays)
+        self.holiday_coef = nn.Parameter(torch.zeros(n_holidays))
+        self.holiday_region = nn.Parameter(torch.zeros(R, n_holidays))
         d = config.adstock_decay_init / config.adstock_decay_max
         self.adstock_decay_raw = nn.Parameter(torch.full((C,), _logit(d)))
         p = config.adstock_peak_lag_init_weeks / config.adstock_peak_lag_max_weeks
@@ -302,6 +314,9 @@ class MMMNet(nn.Module):
         if self.config.season_week_effects:
             profile = profile + self.season_week_effect[inputs.season_position][None, :]
         season = (self.season_coef + self.season_coef_region)[:, None] * profile
+        if inputs.holidays is not None and self.holiday_coef.numel():
+            # holiday lifts are part of the seasonality component (scaled KPI: share of the region mean)
+            season = season + ((self.holiday_coef + self.holiday_region)[:, None, :] * inputs.holidays[None]).sum(-1)
         prediction = baseline + trend + season + control_part.sum(-1) + media_part.sum(-1)
         return ModelOutput(prediction, baseline, trend, season, control_part, media_part, media_coef, mod)
 

@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 
 HOLIDAYS = ("black_friday", "pre_christmas", "christmas")
-"""Holiday weeks with their own KPI lift: the week of Black Friday (4th Friday of November), the week
+"""Holiday weeks with their own KPI lift: the week of Black Friday (the day after the 4th Thursday of November), the week
 before the week of 25 December, and the week of 25 December."""
 
 
@@ -31,9 +31,10 @@ def week_dates(start_date: str, n_weeks: int) -> np.ndarray:
 
 
 def _black_friday(year: int) -> dt.date:
+    """The day after the 4th Thursday of November (not always the 4th Friday: 2019, 2024, 2030)."""
     nov1 = dt.date(year, 11, 1)
-    first_friday = nov1 + dt.timedelta(days=(4 - nov1.weekday()) % 7)
-    return first_friday + dt.timedelta(weeks=3)
+    first_thursday = nov1 + dt.timedelta(days=(3 - nov1.weekday()) % 7)
+    return first_thursday + dt.timedelta(weeks=3, days=1)
 
 
 def calendar(weeks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

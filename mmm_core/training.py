@@ -81,7 +81,7 @@ class TrainConfig:
     """Media share of the KPI below which the ROI deviations are measured against this share instead
     (keeps the prior weak where the model finds almost no media)."""
     attribution_prior_share: float | None = None
-    """Optional target media share of the predicted KPI. OFF (None) by default: no built-in answer."""
+    """Optional target media share of the observed KPI. OFF (None) by default: no built-in answer."""
     attribution_prior_weight: float = 0.0
     grad_clip: float = 1.0
     """Max global gradient norm."""
@@ -211,11 +211,13 @@ def compute_loss(net: MMMNet, out: ModelOutput, target: torch.Tensor, mask: torc
     n = weight.sum().clamp_min(1.0)
     parts["l1"] = config.l1 * (out.media_coef * weight).sum() / n
     parts["l2"] = config.l2 * (net.control_coef.square().sum() + net.trend_slope.square()
-                               + net.season_week_effect.square().sum() + net.season_shape_correction.square().sum())
+                               + net.season_week_effect.square().sum() + net.season_shape_correction.square().sum()
+                               + net.holiday_coef.square().sum())
     parts["region_l2"] = config.region_l2 * (net.media_region.square().mean()
                                              + (net.control_region.square().mean() if net.n_controls else 0.0)
                                              + net.trend_slope_region.square().mean()
-                                             + net.season_coef_region.square().mean())
+                                             + net.season_coef_region.square().mean()
+                                             + (net.holiday_region.square().mean() if net.holiday_region.numel() else 0.0))
     parts["hill_shape"] = config.hill_shape_l2 * (torch.log(net.hill_slope()).square().sum()
                                                   + (net.hill_log_half_saturation
                                                      - net.hill_log_half_saturation_prior).square().sum())
@@ -229,7 +231,9 @@ def compute_loss(net: MMMNet, out: ModelOutput, target: torch.Tensor, mask: torc
                                                                      data.pooling_weight)
     if config.attribution_prior_share is not None and config.attribution_prior_weight > 0:
         media_total = (out.media.sum(-1) * weight[..., 0]).sum()
-        share = media_total / (out.prediction * weight[..., 0]).sum().clamp_min(1e-8)
+        # of the observed KPI, not the prediction: a ratio to the prediction can be raised by shrinking
+        # the prediction itself, and training with a strong prior then ran away from the data
+        share = media_total / (target * weight[..., 0]).sum().clamp_min(1e-8)
         parts["attribution_prior"] = config.attribution_prior_weight * (share - config.attribution_prior_share) ** 2
     total = sum(parts.values())
     return total, {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in parts.items()}
