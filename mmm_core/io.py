@@ -70,7 +70,19 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataContractError(f"file cannot be parsed: {exc}", file=str(path)) from exc
     if len(frame) == 0:
         raise DataContractError("file has a header but no data rows", file=str(path))
+    if kind == "csv" and not _ends_with_line_break(path):
+        # A cut-off upload can end inside a number ("2000.0" -> "2") and still parse: refuse rather than
+        # ingest a row that may be partial. Every CSV writer we know of ends the last row with a newline.
+        raise DataContractError("file does not end with a line break, so its last row may be cut off "
+                                "(truncated copy?); if the row is complete, add a newline at the end",
+                                file=str(path), row=len(frame))
     return frame
+
+
+def _ends_with_line_break(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) in (b"\n", b"\r")
 
 
 def _to_number(values: pd.Series, file: str, column: str, nonnegative: bool) -> np.ndarray:

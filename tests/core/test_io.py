@@ -90,6 +90,14 @@ def test_huge_integer_week_index(tmp_path):
     assert "week index" in str(err) and err.row == 4 and err.column == "week"
 
 
+def test_csv_cut_off_inside_its_last_row_is_refused(tmp_path):
+    # found by hypothesis: a copy cut inside the last number ("2000.0" -> "2") still parses as a row
+    data = toy_frame().to_csv(index=False).encode()
+    cut = data[:data.rindex(b"\n", 0, len(data) - 1) + 1] + data[data.rindex(b"\n", 0, len(data) - 1) + 1:][:30]
+    err = _reject(tmp_path, toy_frame(), raw_csv=cut)
+    assert "line break" in str(err) and err.row == len(toy_frame()) and str(tmp_path / "toy.csv") in str(err)
+
+
 def test_fewer_than_52_weeks(tmp_path):
     err = _reject(tmp_path, toy_frame(n_weeks=40))
     assert "52" in str(err) and err.column == "week"
