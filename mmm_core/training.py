@@ -81,8 +81,9 @@ class TrainConfig:
     channels. The anchor ROI is learned from the data, so this is no answer prior (a world without
     media effects anchors at 0), and measured channels are never pulled. 0 turns it off."""
     roi_pooling_floor: float = 0.01
-    """Media share of the KPI below which the ROI deviations are measured against this share instead
-    (keeps the prior weak where the model finds almost no media)."""
+    """Lower bound of the anchor ROI in the relative deviations, in media-share-of-KPI units (the anchor
+    equals the media share when every ROI is equal): keeps the prior weak where the model finds almost
+    no media."""
     attribution_prior_share: float | None = None
     """Optional target media share of the observed KPI. OFF (None) by default: no built-in answer."""
     attribution_prior_weight: float = 0.0
@@ -117,6 +118,13 @@ class TrainingData:
     """``[R, T, C]`` spend (any currency scale), for the ROI prior."""
     pooling_weight: torch.Tensor | None = None
     """``[C]`` in [0, 1]: how much each channel's ROI leans on the prior (see ``level_extrapolation``)."""
+
+    def to(self, device: torch.device) -> "TrainingData":
+        """A copy on ``device`` in float32 (``observed`` stays bool)."""
+        cast = lambda t: None if t is None else t.to(device, torch.float32)  # noqa: E731
+        return TrainingData(self.inputs.to(device, torch.float32), cast(self.target), self.observed.to(device),
+                            cast(self.activity_covariance), cast(self.activity_rows), cast(self.region_weight),
+                            cast(self.spend), cast(self.pooling_weight))
 
 
 @dataclass(frozen=True)
@@ -205,10 +213,11 @@ def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,
     return (weight * dev.square())[has_spend].mean()
 
 
-def compute_loss(net: MMMNet, out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,
-                 covariance: torch.Tensor, activity_rows: torch.Tensor, config: TrainConfig,
-                 data: TrainingData | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-    """The whole training objective in one place; returns (loss, parts for logging)."""
+def compute_loss(net: MMMNet, out: ModelOutput, data: TrainingData, mask: torch.Tensor,
+                 config: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """The whole training objective in one place; returns (loss, parts for logging). ``mask`` ``[R, T]``
+    selects the region-weeks of the fit term and of every per-week penalty."""
+    target = data.target
     parts: dict[str, torch.Tensor] = {"fit": fit_term(out.prediction, target, mask, config)}
     weight = mask.to(out.prediction.dtype)[..., None]
     n = weight.sum().clamp_min(1.0)
@@ -226,9 +235,10 @@ def compute_loss(net: MMMNet, out: ModelOutput, target: torch.Tensor, mask: torc
                                                      - net.hill_log_half_saturation_prior).square().sum())
     parts["modulation_l2"] = config.modulation_l2 * (out.modulation.square() * weight).sum() / (n * out.modulation.shape[-1])
     if net.dag is not None and config.dag_weight > 0:
-        parts["dag"] = config.dag_weight * net.dag.penalty(covariance, activity_rows, config.dag_l1,
-                                                          config.dag_acyclicity, config.dag_nonnegativity)
-    if config.roi_pooling > 0 and data is not None and data.spend is not None:
+        parts["dag"] = config.dag_weight * net.dag.penalty(data.activity_covariance, data.activity_rows,
+                                                          config.dag_l1, config.dag_acyclicity,
+                                                          config.dag_nonnegativity)
+    if config.roi_pooling > 0 and data.spend is not None and data.region_weight is not None:
         parts["roi_pooling"] = config.roi_pooling * roi_pooling_term(out, target, mask, data.region_weight,
                                                                      data.spend, config.roi_pooling_floor,
                                                                      data.pooling_weight)
@@ -266,16 +276,8 @@ def fit(net: MMMNet, data: TrainingData, config: TrainConfig = TrainConfig(),
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     net.to(device=device, dtype=torch.float32)
-    inputs = data.inputs.to(device, torch.float32)
-    target = data.target.to(device, torch.float32)
-    cov = data.activity_covariance.to(device, torch.float32)
-    rows = data.activity_rows.to(device, torch.float32)
-    observed = data.observed.to(device)
-    prior_data = None
-    if data.spend is not None and data.region_weight is not None:
-        weight = None if data.pooling_weight is None else data.pooling_weight.to(device, torch.float32)
-        prior_data = TrainingData(inputs, target, observed, cov, rows, data.region_weight.to(device, torch.float32),
-                                  data.spend.to(device, torch.float32), weight)
+    data = data.to(device)
+    inputs, target, observed = data.inputs, data.target, data.observed
     fit_mask, val_mask = _masks(observed, config)
     history: list[TrainEvent] = []
     start = time.perf_counter()
@@ -288,7 +290,7 @@ def fit(net: MMMNet, data: TrainingData, config: TrainConfig = TrainConfig(),
         best, best_epoch, best_state, epoch = float("inf"), 0, None, 0
         for epoch in range(1, n_epochs + 1):
             out = net(inputs)
-            loss, _ = compute_loss(net, out, target, mask, cov, rows, config, prior_data)
+            loss, _ = compute_loss(net, out, data, mask, config)
             val = None
             if phase == "fit" and val_mask is not None:
                 with torch.no_grad():
