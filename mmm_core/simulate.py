@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from mmm_core.contract import Panel
-from mmm_core.simulate_config import PRESETS, SimulationConfig, channel_templates, control_templates
+from mmm_core.simulate_config import PRESETS, SimulationConfig, control_templates
 from mmm_core.simulate_drivers import (HOLIDAYS, ar1, calendar, control_values, media_intensity,
                                        national_promos, observed_mask, population, week_dates)
 from mmm_core.simulate_io import write_simulation
@@ -118,7 +118,7 @@ def _controls(rng: np.random.Generator, config: SimulationConfig) -> dict:
 
 def _channel_parameters(rng: np.random.Generator, config: SimulationConfig) -> dict:
     """Transform parameters ``[C]`` plus the draws that set contribution shares, budgets and costs."""
-    templates = [t for _, t in channel_templates(config.n_channels)]
+    templates = [t for _, t in config.channels]
 
     def draw(attr: str) -> np.ndarray:
         return np.array([rng.uniform(*getattr(t, attr)) for t in templates])
@@ -140,7 +140,7 @@ def _media_activity(rng: np.random.Generator, config: SimulationConfig, observed
     Own activity is drawn with mean 1 per channel, propagated along the DAG drawn in those units, and
     each channel is then divided by its mean where active; the adjacency is rescaled to match."""
     R, T = config.n_regions, config.n_weeks
-    templates = channel_templates(config.n_channels)
+    templates = config.channels
     patterns = [t.pattern for _, t in templates]
     budget_factor = np.exp(ar1(rng, (1, T), 0.8, 0.1)[0]) * (1.0 + 0.3 * q4)  # [T], shared: correlates channels
     own = np.stack([media_intensity(rng, p, R, T, q4, budget_factor) for p in patterns], axis=-1)
@@ -164,7 +164,7 @@ def simulate(config: SimulationConfig | str = "sample", seed: int | None = None)
     rng = np.random.default_rng(seed)
     R, T, C = config.n_regions, config.n_weeks, config.n_channels
     names = config.channel_names
-    has_activity = tuple(t.has_activity for _, t in channel_templates(C))
+    has_activity = tuple(t.has_activity for _, t in config.channels)
     regions = tuple(f"R{r + 1:0{max(3, len(str(R)))}d}" for r in range(R))
 
     weeks = week_dates(config.start_date, T)

@@ -89,10 +89,17 @@ def _numbered(base: str, repeat: int) -> str:
     return base if repeat == 0 else f"{base}_{repeat + 1}"
 
 
-def channel_templates(n_channels: int) -> list[tuple[str, ChannelTemplate]]:
-    """(name, template) for the first ``n_channels`` channels."""
-    n = len(CHANNEL_TEMPLATES)
-    return [(_numbered(CHANNEL_TEMPLATES[i % n].kind, i // n), CHANNEL_TEMPLATES[i % n]) for i in range(n_channels)]
+def channel_templates(n_channels: int, kinds: tuple[str, ...] | None = None) -> list[tuple[str, ChannelTemplate]]:
+    """(name, template) for the first ``n_channels`` channels, or for ``kinds`` in that order (a kind
+    that repeats gets ``_2``, ``_3``)."""
+    if kinds is None:
+        n = len(CHANNEL_TEMPLATES)
+        return [(_numbered(CHANNEL_TEMPLATES[i % n].kind, i // n), CHANNEL_TEMPLATES[i % n]) for i in range(n_channels)]
+    by_kind = {t.kind: t for t in CHANNEL_TEMPLATES}
+    unknown = sorted(set(kinds) - set(by_kind))
+    if unknown:
+        raise ValueError(f"unknown channel kinds {unknown}; known: {sorted(by_kind)}")
+    return [(_numbered(k, kinds[:i].count(k)), by_kind[k]) for i, k in enumerate(kinds)]
 
 
 def control_templates(n_controls: int) -> list[tuple[str, ControlTemplate]]:
@@ -131,6 +138,8 @@ class SimulationConfig:
         population_sigma: sigma of the lognormal region population (heavy tail).
         kpi_per_capita: mean weekly base KPI per capita (KPI units per person per week).
         kpi_unit, currency: informational units written to the spec.
+        channel_kinds: template kinds of the channels in order (``("tv", "radio", "tv")``), None for
+            the first ``n_channels`` templates; when given, ``n_channels`` must equal its length.
     """
 
     n_regions: int = 40
@@ -153,6 +162,7 @@ class SimulationConfig:
     kpi_per_capita: float = 2.0
     kpi_unit: str = "EUR"
     currency: str = "EUR"
+    channel_kinds: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.n_regions < 1 or self.n_channels < 1 or self.n_controls < 0:
@@ -169,10 +179,19 @@ class SimulationConfig:
             raise ValueError("missing_fraction must be in [0, 0.5), late_start_fraction in [0, 1]")
         if self.max_lag < 1:
             raise ValueError("max_lag must be >= 1")
+        if self.channel_kinds is not None:
+            if len(self.channel_kinds) != self.n_channels:
+                raise ValueError(f"channel_kinds has {len(self.channel_kinds)} kinds for n_channels={self.n_channels}")
+            channel_templates(self.n_channels, self.channel_kinds)  # unknown kinds fail here
+
+    @property
+    def channels(self) -> list[tuple[str, ChannelTemplate]]:
+        """(name, template) of every channel, in order."""
+        return channel_templates(self.n_channels, self.channel_kinds)
 
     @property
     def channel_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in channel_templates(self.n_channels))
+        return tuple(name for name, _ in self.channels)
 
     @property
     def control_names(self) -> tuple[str, ...]:
@@ -195,6 +214,10 @@ PRESETS: dict[str, SimulationConfig] = {
                               late_start_fraction=0.05),
     # A world where media does nothing: a model should find contributions near 0.
     "zero_media": replace(_TINY, n_regions=12, zero_media=True, media_share=0.0),
+    # Every channel flighted: the data see each channel at zero and at full weight, so each level is
+    # measured (no always-on channel whose level only a prior can settle). Recovery targets are tested here.
+    "flighted": SimulationConfig(n_regions=40, n_weeks=156, n_channels=6, n_controls=4, missing_fraction=0.01,
+                                 late_start_fraction=0.1, channel_kinds=("tv", "radio", "ooh", "print", "tv", "radio")),
     # Exactly one strong edge (tv -> search) and balanced data: a DAG-recovery check.
     "strong_dag_edge": replace(_TINY, n_regions=20, missing_fraction=0.0, late_start_fraction=0.0,
                                dag_edges=(("tv", "search", 0.8),)),

@@ -195,6 +195,25 @@ def test_presets_have_stated_sizes(name, sizes):
     assert len(set(config.channel_names)) == config.n_channels
 
 
+def test_channel_kinds_pick_templates_in_order_and_number_repeats():
+    config = replace(PRESETS["tiny"], n_channels=4, channel_kinds=("radio", "tv", "radio", "search"), dag_edges=())
+    assert config.channel_names == ("radio", "tv", "radio_2", "search")
+    sim = simulate(config, seed=1)
+    assert sim.panel.channels == config.channel_names
+    flighted = PRESETS["flighted"]
+    patterns = {t.pattern for _, t in flighted.channels}
+    assert patterns == {"flighted"} and flighted.channel_names[-2:] == ("tv_2", "radio_2")
+    # the default order is untouched by the option
+    assert PRESETS["sample"].channel_names[:3] == ("tv", "search", "radio")
+
+
+@pytest.mark.parametrize("kinds, match", [(("tv", "radio"), "channel_kinds has 2 kinds"),
+                                          (("tv", "radio", "blimp"), "unknown channel kinds")])
+def test_channel_kinds_are_checked(kinds, match):
+    with pytest.raises(ValueError, match=match):
+        replace(PRESETS["tiny"], channel_kinds=kinds)
+
+
 def test_sample_preset_panel_shape():
     panel = simulate("sample", seed=0).panel
     assert (panel.n_regions, panel.n_weeks, panel.n_channels, panel.n_controls) == (40, 156, 8, 4)
