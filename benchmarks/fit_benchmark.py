@@ -5,7 +5,9 @@
 
 Prints: wall time of ``fit``, s/epoch, epochs, peak RSS; holdout R² (pooled / within-region / national)
 beside the naive baselines and the noise ceiling; recovery against the simulator's truth (direct share
-MAE in percentage points, Spearman rank correlation of ROI, DAG precision/recall/F1). Never run in tests.
+MAE in percentage points, Spearman rank correlation of ROI, DAG precision/recall/F1), beside the same
+scores of an oracle that knows the true curves and graph (``mmm_core.recovery``: what the data allow).
+Never run in tests.
 """
 
 from __future__ import annotations
@@ -17,12 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from scipy.stats import spearmanr
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmm_core.estimator import MMM  # noqa: E402
+from mmm_core.recovery import dag_scores, oracle_contributions, recovery_scores, true_contributions  # noqa: E402
 from mmm_core.simulate import simulate  # noqa: E402
 
 
@@ -37,15 +37,6 @@ def parse_overrides(items: list[str]) -> dict[str, dict]:
         section, name = key.split(".", 1)
         out.setdefault(section, {})[name] = json.loads(value)
     return out
-
-
-def dag_scores(true_adj: np.ndarray, found: set[tuple[int, int]]) -> dict[str, float]:
-    truth = {(int(p), int(c)) for p, c in zip(*np.nonzero(true_adj))}
-    tp = len(truth & found)
-    precision = tp / len(found) if found else float(not truth)
-    recall = tp / len(truth) if truth else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "n_true": len(truth), "n_found": len(found)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -87,23 +78,23 @@ def main(argv: list[str] | None = None) -> dict:
     print("holdout R2:", json.dumps(evaluation.get("holdout_r2", evaluation), default=float), flush=True)
     print("noise ceiling (noiseless KPI) holdout:", json.dumps({k: round(v, 4) for k, v in ceiling.items()}), flush=True)
 
-    table = mmm.contributions(train).set_index("channel")
-    observed = train.observed
-    T = train.n_weeks
-    direct_true = truth.direct_contribution_weekly[:, :T][observed].sum(axis=0)
-    share_true = direct_true / direct_true.sum() if direct_true.sum() > 0 else np.zeros_like(direct_true)
-    total_true = np.array([sim.total_contribution_weekly(c)[:, :T][observed].sum() for c in panel.channels])
-    spend_train = np.where(observed[..., None], train.spend, 0.0).sum(axis=(0, 1))
-    roi_true = total_true / spend_train
-    share_mae_pp = float(np.abs(table["share"].to_numpy() - share_true).mean() * 100)
-    roi_rank = float(spearmanr(table["roi"].to_numpy(), roi_true).statistic)
+    table = mmm.contributions(train)
+    truth_table = true_contributions(sim, train)
+    observed, T = train.observed, train.n_weeks
     found = {(panel.channels.index(p), panel.channels.index(c)) for p, c in zip(mmm.dag()["parent"], mmm.dag()["child"])}
-    report["recovery"] = {"share_mae_pp": round(share_mae_pp, 3), "roi_spearman": round(roi_rank, 3),
-                          "media_share_true": float(direct_true.sum() / truth.kpi_noiseless[:, :T][observed].sum()),
+    report["recovery"] = {**recovery_scores(truth_table, table),
+                          "media_share_true": float(truth_table["direct_contribution"].sum()
+                                                    / truth.kpi_noiseless[:, :T][observed].sum()),
                           "media_share_model": float(table["direct_contribution"].sum() / mmm.predict(train)[observed].sum()),
                           "dag": dag_scores(truth.dag_adjacency, found)}
+    # What the data allow: least squares that knows the true curves and graph (see mmm_core.recovery).
+    oracle = oracle_contributions(sim, train)
+    report["oracle_recovery"] = recovery_scores(truth_table, oracle)
     print("recovery:", json.dumps(report["recovery"]), flush=True)
-    print(table.assign(share_true=share_true, roi_true=roi_true)[["share", "share_true", "roi", "roi_true"]].round(4))
+    print("oracle (true equation, coefficients by least squares):", json.dumps(report["oracle_recovery"]), flush=True)
+    print(table.set_index("channel")[["share", "roi"]]
+          .assign(share_true=truth_table["share"].to_numpy(), roi_true=truth_table["roi"].to_numpy(),
+                  share_oracle=oracle["share"].to_numpy(), roi_oracle=oracle["roi"].to_numpy()).round(4))
     report["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=float))

@@ -64,6 +64,11 @@ def dag_scores(true_adjacency: np.ndarray, found: set[tuple[int, int]]) -> dict[
     return {"precision": precision, "recall": recall, "f1": f1, "n_true": len(truth), "n_found": len(found)}
 
 
+def _residual(design: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` minus their least-squares projection on the columns of ``design``."""
+    return values - design @ np.linalg.lstsq(design, values, rcond=None)[0]
+
+
 def oracle_contributions(sim: Simulation, panel: Panel) -> pd.DataFrame:
     """The oracle's contributions table (columns as ``true_contributions``) on ``panel``, the first
     ``panel.n_weeks`` weeks of ``sim``; see the module docstring. Without noise it returns the truth."""
@@ -86,10 +91,8 @@ def oracle_contributions(sim: Simulation, panel: Panel) -> pd.DataFrame:
         m = observed[r]
         if m.sum() <= region_design.shape[1]:
             continue
-        z = region_design[m]
-        project = lambda a: a - z @ np.linalg.lstsq(z, a, rcond=None)[0]  # noqa: E731
-        rows_x.append(project(shared[r, m]))
-        rows_y.append(project(y[r, m]))
+        rows_x.append(_residual(region_design[m], shared[r, m]))
+        rows_y.append(_residual(region_design[m], y[r, m]))
     beta = np.linalg.lstsq(np.concatenate(rows_x), np.concatenate(rows_y), rcond=None)[0][-C:]  # [C]
     per_unit = beta * media_size[:, None, None]  # KPI units per unit of response
     weekly = response * per_unit  # [R, T, C]
