@@ -6,7 +6,7 @@
 Prints: wall time of ``fit``, s/epoch, epochs, peak RSS; holdout R² (pooled / within-region / national)
 beside the naive baselines and the noise ceiling; recovery against the simulator's truth (direct share
 MAE in percentage points, Spearman rank correlation of ROI, DAG precision/recall/F1), beside the same
-scores of an oracle that knows the true curves and graph (``mmm_core.recovery``: what the data allow).
+scores of an oracle that knows the true curves and graph (``mmm_core.simulate_recovery``: what the data allow).
 Never run in tests.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmm_core.estimator import MMM  # noqa: E402
-from mmm_core.recovery import dag_scores, oracle_contributions, recovery_scores, true_contributions  # noqa: E402
+from mmm_core.simulate_recovery import dag_scores, oracle_contributions, recovery_scores, true_contributions  # noqa: E402
 from mmm_core.simulate import simulate  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                     / truth.kpi_noiseless[:, :T][observed].sum()),
                           "media_share_model": float(table["direct_contribution"].sum() / mmm.predict(train)[observed].sum()),
                           "dag": dag_scores(truth.dag_adjacency, found)}
-    # What the data allow: least squares that knows the true curves and graph (see mmm_core.recovery).
+    # What the data allow: least squares that knows the true curves and graph (see mmm_core.simulate_recovery).
     oracle = oracle_contributions(sim, train)
     report["oracle_recovery"] = recovery_scores(truth_table, oracle)
     print("recovery:", json.dumps(report["recovery"]), flush=True)

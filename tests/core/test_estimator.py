@@ -10,7 +10,7 @@ import pytest
 
 from mmm_core.estimator import MMM, NotFittedError, forecast_report
 from mmm_core.model import ModelConfig
-from mmm_core.recovery import oracle_contributions, recovery_scores, true_contributions
+from mmm_core.simulate_recovery import oracle_contributions, recovery_scores, true_contributions
 from mmm_core.simulate import simulate
 from mmm_core.training import TrainConfig
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mmm_core.recovery import dag_scores, oracle_contributions, recovery_scores, true_contributions
+from mmm_core.simulate_recovery import dag_scores, oracle_contributions, recovery_scores, true_contributions
 from mmm_core.simulate import PRESETS, simulate
 
 
