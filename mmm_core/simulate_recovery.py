@@ -23,6 +23,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from mmm_core.contract import Panel
+from mmm_core.scaling import KpiScaler
 from mmm_core.simulate_truth import Simulation, media_response
 
 
@@ -77,8 +78,7 @@ def oracle_contributions(sim: Simulation, panel: Panel) -> pd.DataFrame:
     shape = (truth.dag_adjacency, truth.adstock_kernel(), truth.hill_half_saturation, truth.hill_slope)
     own = truth.activity_index(truth.own_activity[:, :T])
     response = media_response(own, *shape)  # [R, T, C] in [0, 1)
-    kpi_scale = np.array([panel.kpi[r, observed[r]].mean() if observed[r].any() else 1.0 for r in range(R)])
-    kpi_scale = np.where(kpi_scale > 0, kpi_scale, 1.0)
+    kpi_scale = KpiScaler().fit(panel).scale  # [R] region means, as the model scales them
     y = panel.kpi / kpi_scale[:, None]  # region mean 1: regions weigh alike
     media_size = truth.population * truth.region_media_multiplier  # [R] how media scale with the region
     control_size = truth.base_level / kpi_scale  # [R] how controls scale with the region
