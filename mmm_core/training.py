@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .model import MMMNet, ModelInputs, ModelOutput
+from .projection import project_linear, projected_parameters
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,14 @@ class TrainConfig:
     attribution_prior_share: float | None = None
     """Optional target media share of the observed KPI. OFF (None) by default: no built-in answer."""
     attribution_prior_weight: float = 0.0
+    projection_every: int = 0
+    """Every this many epochs, solve the linear scales (baselines, trend slopes, seasonal amplitudes,
+    control and channel multipliers) exactly given the current curves (``projection.project_linear``,
+    variable projection); 0 never. Off by default because it measured as noise on recovery: every 50
+    epochs, benchmark seeds 0/1 share MAE 1.11/1.97 -> 1.02/1.96 pp; flighted 0-2 ROI Spearman
+    0.94/0.89/0.94 -> 1.0/1.0/0.94 but share MAE 0.69/0.57/0.69 -> 0.70/0.40/0.86; sample 0-2 Spearman
+    0.67/0.60/0.55 -> 0.40/0.69/0.64; large seed 0 unchanged (1.59 pp), with ~1.5x the epochs. Where
+    the data leave a level open it is the ROI prior, not the optimiser, that settles it."""
     grad_clip: float = 1.0
     """Max global gradient norm."""
     burn_in_weeks: int = 2
@@ -310,6 +319,13 @@ def fit(net: MMMNet, data: TrainingData, config: TrainConfig = TrainConfig(),
             optimizer.step()
             if net.dag is not None:
                 net.dag.project()
+            if config.projection_every and epoch % config.projection_every == 0:
+                project_linear(net, inputs, target, mask, quadratic_weight=0.5 if config.loss == "huber" else 1.0,
+                               l1=config.l1, roi_pooling=config.roi_pooling, region_weight=data.region_weight,
+                               spend=data.spend, pooling_weight=data.pooling_weight,
+                               pooling_floor=config.roi_pooling_floor)
+                for p in projected_parameters(net):  # Adam's moments belong to the old point
+                    optimizer.state.pop(p, None)
             if callback is not None and (epoch % config.log_every == 0 or epoch == n_epochs):
                 callback(TrainEvent(epoch, float(loss.detach()), val, phase, time.perf_counter() - start))
             history.append(TrainEvent(epoch, float(loss.detach()), val, phase, time.perf_counter() - start))
