@@ -19,6 +19,8 @@ re-propagates through :func:`mmm_core.transforms.propagate_dag`, so its children
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -74,6 +76,12 @@ class ChannelDag(nn.Module):
         negative_own = torch.relu(activity_rows @ adj - activity_rows)
         return (sem_loss(adj, covariance) + nonnegativity_weight * negative_own.square().mean() * adj.shape[-1]
                 + l1 * adj.abs().sum() + acyclicity_weight * (h + 0.5 * h * h))
+
+
+def lasso_rate(n_rows: int, n_channels: int) -> float:
+    """``sqrt(log(C) / n)``: the rate at which a lasso's penalty should shrink with ``n`` rows of ``C``
+    variables, so that noise edges stay out while true edges are not shrunk away on big panels."""
+    return math.sqrt(math.log(max(n_channels, 2)) / max(n_rows, 1))
 
 
 def within_covariance(activity_scaled: np.ndarray, observed: np.ndarray) -> np.ndarray:

@@ -100,13 +100,24 @@ class MMM:
         self.train_weeks_ = panel.weeks.copy()
         self.scaler_ = PanelScaler.fit(panel)
         kpi_scaled = self.scaler_.kpi.forward(panel.kpi)
-        self.seasonality_ = YearlySeasonality(model_config.seasonality_harmonics).fit(
-            panel.weeks, kpi_scaled, panel.observed)
-        inputs = self._inputs(panel, dtype=torch.float32)
         torch.manual_seed(train_config.seed)
         net = MMMNet(panel.n_regions, panel.n_channels, panel.n_controls, model_config)
         observed = torch.as_tensor(panel.observed)
+        self.seasonality_ = YearlySeasonality(model_config.seasonality_harmonics)  # a flat profile until fitted
+        self.seasonality_.pooled_coef = np.zeros(2 * POOLED_HARMONICS)
+        self.seasonality_.coef = np.zeros((panel.n_regions, 2 * model_config.seasonality_harmonics))
+        inputs = self._inputs(panel, dtype=torch.float32)
         net.initialise_from_data(inputs.media, observed)
+        exog = None
+        if model_config.seasonality_beside_media:
+            # media response at the initial curves, controls and holiday weeks, fitted with the shape
+            with torch.no_grad():
+                response = net.media_response(inputs.media.double()).numpy()
+            holidays = np.broadcast_to(inputs.holidays.numpy()[None], (panel.n_regions,) + tuple(inputs.holidays.shape))
+            exog = np.concatenate([inputs.controls.numpy(), response, holidays], axis=-1)
+        self.seasonality_ = YearlySeasonality(model_config.seasonality_harmonics).fit(
+            panel.weeks, kpi_scaled, panel.observed, exog=exog)
+        inputs = self._inputs(panel, dtype=torch.float32)
         target = torch.as_tensor(kpi_scaled, dtype=torch.float32)
         if train_config.warm_start:
             net.warm_start(inputs, target, observed)

@@ -70,11 +70,15 @@ class YearlySeasonality:
     pooled_coef: np.ndarray | None = None
     coef: np.ndarray | None = None
 
-    def fit(self, weeks: np.ndarray, series: np.ndarray, observed: np.ndarray | None = None) -> "YearlySeasonality":
-        """weeks ``[T]``; series ``[R, T]`` (scaled KPI); observed ``[R, T]`` bool (default all True)."""
+    def fit(self, weeks: np.ndarray, series: np.ndarray, observed: np.ndarray | None = None,
+            exog: np.ndarray | None = None) -> "YearlySeasonality":
+        """weeks ``[T]``; series ``[R, T]`` (scaled KPI); observed ``[R, T]`` bool (default all True);
+        exog ``[R, T, M]`` optional regressors fitted jointly with the shapes (see ``_fit_jointly``)."""
         series = np.asarray(series, dtype=np.float64)
         R, T = series.shape
         observed = np.ones((R, T), bool) if observed is None else np.asarray(observed, bool)
+        if exog is not None:
+            return self._fit_jointly(weeks, series, observed, np.asarray(exog, np.float64))
         self._fit_pooled(weeks, series, observed)
         pooled = fourier_basis(weeks, POOLED_HARMONICS) @ self.pooled_coef
         basis = fourier_basis(weeks, self.n_harmonics)  # [T, 2H]
@@ -87,6 +91,45 @@ class YearlySeasonality:
                 sol, *_ = np.linalg.lstsq(design[mask], series[r, mask], rcond=None)
                 coef[r] = sol[3:]
         self.coef = coef
+        return self
+
+    def _fit_jointly(self, weeks: np.ndarray, series: np.ndarray, observed: np.ndarray,
+                     exog: np.ndarray) -> "YearlySeasonality":
+        """Shapes fitted over the whole panel in one least squares together with ``exog`` ``[R, T, M]``
+        (media response, controls, holiday weeks):
+        ``series[r, t] ~ level[r] + slope[r] t + departure[r](t) + pooled(t) + exog[r, t] @ gamma``.
+
+        Why: the KPI holds the media effects, and media are seasonal too (Q4 flights, slow national
+        drifts of always-on channels). A shape fitted to the KPI alone takes those in, and the model
+        can then no longer give them to media: an oracle that knows the true curves scored share MAE
+        7.2 pp with such a profile on the ``large`` panel, 0.5 pp with the shape fitted jointly. The
+        per-region columns (level, slope, departures; departures only for regions with a year of
+        weeks) are projected out region by region (Frisch-Waugh-Lovell); where a pooled harmonic and
+        the departures overlap, least squares' minimum-norm solution gives it to the departures, and
+        the profile, their sum, is the same either way."""
+        R, T = series.shape
+        H2, P2 = 2 * self.n_harmonics, 2 * POOLED_HARMONICS
+        self.pooled_coef, self.coef = np.zeros(P2), np.zeros((R, H2))
+        if (observed.sum(axis=0) > 0).sum() < WEEKS_PER_YEAR // 2:
+            return self
+        mask = observed.astype(np.float64)
+        t = np.arange(T, dtype=np.float64) / WEEKS_PER_YEAR
+        with_departures = (observed.sum(axis=1) >= WEEKS_PER_YEAR)[:, None, None]
+        departures = np.broadcast_to(fourier_basis(weeks, self.n_harmonics), (R, T, H2)) * with_departures
+        region_x = np.concatenate([np.stack([mask, t[None, :] * mask], axis=-1), departures * mask[..., None]],
+                                  axis=-1)  # [R, T, 2 + 2H]
+        gram = region_x.transpose(0, 2, 1) @ region_x + 1e-9 * np.eye(region_x.shape[-1])
+        shared = np.concatenate([np.broadcast_to(fourier_basis(weeks, POOLED_HARMONICS), (R, T, P2)), exog],
+                                axis=-1) * mask[..., None]  # [R, T, 12 + M]
+        y = np.where(observed, series, 0.0)[..., None]
+
+        def residual(z: np.ndarray) -> np.ndarray:
+            return z - region_x @ np.linalg.solve(gram, region_x.transpose(0, 2, 1) @ z)
+
+        sol, *_ = np.linalg.lstsq(residual(shared)[observed], residual(y)[observed][:, 0], rcond=None)
+        region = np.linalg.solve(gram, region_x.transpose(0, 2, 1) @ (y - shared @ sol[:, None]))[..., 0]
+        self.pooled_coef = sol[:P2]
+        self.coef = region[:, 2:] * with_departures[:, 0]
         return self
 
     def _fit_pooled(self, weeks: np.ndarray, series: np.ndarray, observed: np.ndarray) -> None:
@@ -117,8 +160,11 @@ class YearlySeasonality:
 
     def profile(self, weeks: np.ndarray) -> np.ndarray:
         """``[R, T]`` seasonal profile for any weeks (training, future or past)."""
-        pooled = fourier_basis(weeks, POOLED_HARMONICS) @ self.pooled_coef
-        return pooled[None, :] + self.coef @ fourier_basis(weeks, self.n_harmonics).T
+        # Row-wise sums, not matrix products: a BLAS product's rounding depends on how many weeks are
+        # asked for, and a week must get the same value in a training and in a forecast panel.
+        pooled = (fourier_basis(weeks, POOLED_HARMONICS) * self.pooled_coef).sum(-1)
+        departures = (fourier_basis(weeks, self.n_harmonics)[None, :, :] * self.coef[:, None, :]).sum(-1)
+        return pooled[None, :] + departures
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"pooled_coef": self.pooled_coef, "coef": self.coef}

@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .dag import lasso_rate
 from .model import MMMNet, ModelInputs, ModelOutput
 from .projection import project_linear, projected_parameters
 
@@ -71,7 +72,12 @@ class TrainConfig:
     1.1 / 2.5 / 1.7 pp against 1.4 / 3.2 / 1.8 with 1e-4)."""
     dag_weight: float = 1.0
     """Weight of the structure loss (SEM fit + sparsity + acyclicity); 0 turns DAG learning off."""
-    dag_l1: float = 0.01
+    dag_l1: float = 0.85
+    """L1 on the channel graph's edges, in units of the lasso rate ``sqrt(log(C) / n)`` (C channels, n
+    observed region-weeks; ``dag.lasso_rate``): the penalty weakens as the data grow, as a lasso's
+    should. 0.85 puts it at 0.01 on the benchmark panel (190 x 94 weeks, 13 channels), where that fixed
+    value was set; on ``large`` (1000 x 143, 20 channels) it is 0.0039, and the graph found went from
+    1 of 6 true edges (fixed 0.01) to 5 of 6, none false (seed 0)."""
     dag_acyclicity: float = 10.0
     dag_nonnegativity: float = 10.0
     """Weight of the hinge keeping each channel's own activity ``X - X A`` non-negative (orients edges)."""
@@ -249,7 +255,8 @@ def compute_loss(net: MMMNet, out: ModelOutput, data: TrainingData, mask: torch.
     parts["modulation_l2"] = config.modulation_l2 * (out.modulation.square() * weight).sum() / (n * out.modulation.shape[-1])
     if net.dag is not None and config.dag_weight > 0:
         parts["dag"] = config.dag_weight * net.dag.penalty(data.activity_covariance, data.activity_rows,
-                                                          config.dag_l1, config.dag_acyclicity,
+                                                          config.dag_l1 * lasso_rate(*data.activity_rows.shape),
+                                                          config.dag_acyclicity,
                                                           config.dag_nonnegativity)
     if config.roi_pooling > 0 and data.spend is not None and data.region_weight is not None:
         parts["roi_pooling"] = config.roi_pooling * roi_pooling_term(out, target, mask, data.region_weight,

@@ -75,3 +75,21 @@ def test_state_round_trip():
     season = YearlySeasonality().fit(weeks, series)
     again = YearlySeasonality.from_state(season.state_dict())
     np.testing.assert_array_equal(again.profile(weeks), season.profile(weeks))
+
+
+def test_seasonal_media_given_as_exog_stay_out_of_the_profile():
+    """Media that run every fourth quarter are seasonal too; fitted beside them, the shape is the KPI's own."""
+    rng = np.random.default_rng(1)
+    weeks, series, truth = _seasonal_panel(130)
+    R, T = series.shape
+    q4 = (year_phase(weeks) > 0.75).astype(float)  # flights in Q4, a bit stronger in some regions
+    activity = q4[None, :] * rng.uniform(0.6, 1.4, (R, 1)) * rng.uniform(0.8, 1.2, (R, T))
+    with_media = series + 0.15 * activity
+    naive = YearlySeasonality().fit(weeks, with_media).profile(weeks)
+    joint = YearlySeasonality().fit(weeks, with_media, exog=activity[..., None]).profile(weeks)
+
+    def error(profile):  # per region: what is left after the best level and amplitude of the true shape
+        return max(np.std(p - np.polyval(np.polyfit(s, p, 1), s)) for p, s in zip(profile, truth))
+
+    assert error(naive) > 0.03  # the Q4 flights went into the naive shape
+    assert error(joint) < 0.2 * error(naive)
