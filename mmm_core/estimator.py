@@ -103,9 +103,8 @@ class MMM:
         torch.manual_seed(train_config.seed)
         net = MMMNet(panel.n_regions, panel.n_channels, panel.n_controls, model_config)
         observed = torch.as_tensor(panel.observed)
-        self.seasonality_ = YearlySeasonality(model_config.seasonality_harmonics)  # a flat profile until fitted
-        self.seasonality_.pooled_coef = np.zeros(2 * POOLED_HARMONICS)
-        self.seasonality_.coef = np.zeros((panel.n_regions, 2 * model_config.seasonality_harmonics))
+        # The shapes are fitted beside the media response at the initial curves, so the net comes first.
+        self.seasonality_ = YearlySeasonality.flat(panel.n_regions, model_config.seasonality_harmonics)
         inputs = self._inputs(panel, dtype=torch.float32)
         net.initialise_from_data(inputs.media, observed)
         exog = None

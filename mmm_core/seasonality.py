@@ -70,6 +70,11 @@ class YearlySeasonality:
     pooled_coef: np.ndarray | None = None
     coef: np.ndarray | None = None
 
+    @classmethod
+    def flat(cls, n_regions: int, n_harmonics: int = 2) -> "YearlySeasonality":
+        """A profile of zeros for ``n_regions`` regions (before anything is fitted)."""
+        return cls(n_harmonics, np.zeros(2 * POOLED_HARMONICS), np.zeros((n_regions, 2 * n_harmonics)))
+
     def fit(self, weeks: np.ndarray, series: np.ndarray, observed: np.ndarray | None = None,
             exog: np.ndarray | None = None) -> "YearlySeasonality":
         """weeks ``[T]``; series ``[R, T]`` (scaled KPI); observed ``[R, T]`` bool (default all True);
