@@ -197,3 +197,11 @@ def test_load_of_a_truncated_or_missing_artefact_names_the_folder(fitted, tmp_pa
         MMM.load(folder)
     with pytest.raises(ValueError, match="not a loadable model"):
         MMM.load(tmp_path / "nowhere")
+
+
+def test_seasonality_fitted_beside_media_is_an_option_that_forecasts_consistently(tiny_simulation):
+    train, full = _split(tiny_simulation.panel), tiny_simulation.panel
+    plain = MMM(overrides={"train": QUICK}).fit(train)
+    joint = MMM(overrides={"train": QUICK, "model": {"seasonality_beside_media": True}}).fit(train)
+    assert not np.allclose(plain.seasonality_.profile(train.weeks), joint.seasonality_.profile(train.weeks))
+    np.testing.assert_array_equal(joint.predict(full)[:, : train.n_weeks], joint.predict(train))
