@@ -103,20 +103,11 @@ class MMM:
         torch.manual_seed(train_config.seed)
         net = MMMNet(panel.n_regions, panel.n_channels, panel.n_controls, model_config)
         observed = torch.as_tensor(panel.observed)
-        # The shapes are fitted beside the media response at the initial curves, so the net comes first.
-        self.seasonality_ = YearlySeasonality.flat(panel.n_regions, model_config.seasonality_harmonics)
-        inputs = self._inputs(panel, dtype=torch.float32)
-        net.initialise_from_data(inputs.media, observed)
-        exog = None
-        if model_config.seasonality_beside_media:
-            # media response at the initial curves, controls and holiday weeks, fitted with the shape
-            with torch.no_grad():
-                response = net.media_response(inputs.media.double()).numpy()
-            holidays = np.broadcast_to(inputs.holidays.numpy()[None], (panel.n_regions,) + tuple(inputs.holidays.shape))
-            exog = np.concatenate([inputs.controls.numpy(), response, holidays], axis=-1)
+        exog = self._seasonality_exog(panel, net) if model_config.seasonality_beside_media else None
         self.seasonality_ = YearlySeasonality(model_config.seasonality_harmonics).fit(
             panel.weeks, kpi_scaled, panel.observed, exog=exog)
         inputs = self._inputs(panel, dtype=torch.float32)
+        net.initialise_from_data(inputs.media, observed)
         target = torch.as_tensor(kpi_scaled, dtype=torch.float32)
         if train_config.warm_start:
             net.warm_start(inputs, target, observed)
@@ -137,6 +128,17 @@ class MMM:
         self.net_ = net
         self._net64 = None
         return self
+
+    def _seasonality_exog(self, panel: Panel, net: MMMNet) -> np.ndarray:
+        """``[R, T, K + C + H]`` what the seasonal shapes are fitted beside (``seasonality_beside_media``):
+        scaled controls, the media response at the net's initial curves, holiday weeks."""
+        self.seasonality_ = YearlySeasonality.flat(panel.n_regions, net.config.seasonality_harmonics)
+        inputs = self._inputs(panel, dtype=torch.float32)  # the profile in it is flat and not used
+        net.initialise_from_data(inputs.media, torch.as_tensor(panel.observed))
+        with torch.no_grad():
+            response = net.media_response(inputs.media.double()).numpy()
+        holidays = np.broadcast_to(inputs.holidays.numpy()[None], (panel.n_regions,) + tuple(inputs.holidays.shape))
+        return np.concatenate([inputs.controls.numpy(), response, holidays], axis=-1)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):

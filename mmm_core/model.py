@@ -29,6 +29,7 @@ from torch import nn
 
 from . import transforms
 from .dag import ChannelDag
+from .fwl import RegionProjection
 from .holidays import DEFAULT_HOLIDAYS, check_holidays
 from .seasonality import POOLED_HARMONICS, WEEKS_PER_YEAR
 
@@ -248,15 +249,11 @@ class MMMNet(nn.Module):
         shared = torch.cat([inputs.controls.to(dtype), response], dim=-1) * mask[..., None]  # [R, T, K+C]
         trend = inputs.trend_time.to(dtype)[None, :].expand_as(mask)
         region_x = torch.stack([mask, trend * mask, inputs.season_profile.to(dtype) * mask], dim=-1)  # [R, T, 3]
-        gram = region_x.transpose(1, 2) @ region_x + 1e-8 * torch.eye(3, dtype=dtype)  # [R, 3, 3]
-
-        def residual(z: torch.Tensor) -> torch.Tensor:  # z [R, T, M] minus its per-region projection
-            return z - region_x @ torch.linalg.solve(gram, region_x.transpose(1, 2) @ z)
-
-        rows = residual(shared).reshape(-1, shared.shape[-1])
+        projection = RegionProjection(region_x, ridge=1e-8)
+        rows = projection.residual(shared).reshape(-1, shared.shape[-1])
         ridge = 1e-6 * rows.shape[0] * torch.eye(rows.shape[1], dtype=dtype) / max(rows.shape[1], 1)
-        beta = torch.linalg.solve(rows.T @ rows + ridge, rows.T @ residual(y).reshape(-1, 1))  # [K+C, 1]
-        region = torch.linalg.solve(gram, region_x.transpose(1, 2) @ (y - shared @ beta))[..., 0]  # [R, 3]
+        beta = torch.linalg.solve(rows.T @ rows + ridge, rows.T @ projection.residual(y).reshape(-1, 1))  # [K+C, 1]
+        region = projection.coefficients(y - shared @ beta)[..., 0]  # [R, 3]
         beta = beta[:, 0]
         K, C = self.n_controls, self.n_channels
         cfg = self.config

@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .fwl import RegionProjection
 from .model import MMMNet, ModelInputs
 
 MIN_STEP = 0.05
@@ -39,7 +40,7 @@ def _solve_box(gram: torch.Tensor, rhs: torch.Tensor, lower: torch.Tensor, upper
     """argmin ``x'Gx/2 - rhs'x`` subject to ``lower <= x <= upper`` (±inf allowed), G positive definite:
     an active-set loop that fixes violated coordinates at their bound and re-solves the rest."""
     n = rhs.shape[0]
-    fixed = torch.zeros(n, dtype=torch.bool)
+    fixed = torch.zeros(n, dtype=torch.bool, device=rhs.device)
     x = torch.zeros_like(rhs)
     for _ in range(n + 1):
         free = ~fixed
@@ -79,14 +80,8 @@ def project_linear(net: MMMNet, inputs: ModelInputs, target: torch.Tensor, mask:
     if net.config.trend:
         columns.append(inputs.trend_time.to(dtype)[None, :].expand_as(m) * m)
     columns.append(out.seasonality.to(dtype) * m)
-    region_x = torch.stack(columns, dim=-1)  # [R, T, P]
-    P = region_x.shape[-1]
-    region_gram = region_x.transpose(1, 2) @ region_x + 1e-9 * torch.eye(P, dtype=dtype, device=device)
-
-    def residual(z: torch.Tensor) -> torch.Tensor:  # z [R, T, M] minus its per-region projection
-        return z - region_x @ torch.linalg.solve(region_gram, region_x.transpose(1, 2) @ z)
-
-    z, yr = residual(shared), residual(y)
+    projection = RegionProjection(torch.stack(columns, dim=-1))  # region columns [R, T, P]
+    z, yr = projection.residual(shared), projection.residual(y)
     K, C = net.n_controls, net.n_channels
     scale = 2.0 * quadratic_weight / n
     gram = scale * torch.einsum("rtm,rtq->mq", z, z)
@@ -129,7 +124,7 @@ def project_linear(net: MMMNet, inputs: ModelInputs, target: torch.Tensor, mask:
     else:
         coef = _solve_box(gram, rhs, lower, upper)
     b, a = coef[:K], coef[K:]
-    region = torch.linalg.solve(region_gram, region_x.transpose(1, 2) @ (y - shared @ coef[:, None]))[..., 0]  # [R, P]
+    region = projection.coefficients(y - shared @ coef[:, None])[..., 0]  # [R, P]
     _write_back(net, region, b, a)
     return {"media": a, "controls": b, "season": region[:, -1]}
 

@@ -31,6 +31,7 @@ import torch
 from scipy.stats import spearmanr
 
 from mmm_core.contract import Panel
+from mmm_core.fwl import RegionProjection
 from mmm_core.scaling import KpiScaler
 from mmm_core.simulate_truth import Simulation, media_response
 from mmm_core.transforms import adstock, hill, propagate_dag
@@ -145,12 +146,10 @@ def _profiled_curves(own: np.ndarray, adjacency: np.ndarray, kernel: torch.Tenso
     f64 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
     mask = f64(observed)
     carried = adstock(propagate_dag(f64(own), f64(adjacency)), kernel)  # [R, T, C], fixed: the oracle knows it
-    region_x = f64(region_design)[None] * mask[..., None]  # [R, T, P]
-    gram = region_x.transpose(1, 2) @ region_x + 1e-9 * torch.eye(region_x.shape[-1], dtype=torch.float64)
+    projection = RegionProjection(f64(region_design)[None] * mask[..., None])  # region columns [R, T, P]
 
     def residual(z: torch.Tensor) -> torch.Tensor:  # per-region projection removed, unobserved rows zeroed
-        z = z * mask[..., None]
-        return z - region_x @ torch.linalg.solve(gram, region_x.transpose(1, 2) @ z)
+        return projection.residual(z * mask[..., None])
 
     y_res = residual(f64(np.nan_to_num(y))[..., None])[..., 0]
     controls_res = residual(f64(controls))

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmm_core.dag import ChannelDag, acyclicity, own_activity, prune_to_dag, remove_channel, within_covariance
+from mmm_core.dag import (ChannelDag, acyclicity, lasso_rate, own_activity, prune_to_dag, remove_channel,
+                          within_covariance)
+from mmm_core.training import TrainConfig
 
 
 def test_acyclicity_is_zero_for_a_dag_and_positive_for_a_cycle():
@@ -74,3 +76,11 @@ def test_structure_loss_finds_the_edge_direction_whatever_the_column_order(order
     assert adj[parent, kid] > 0.2  # true weight in scaled units: 0.8 * 0.6 / 1.48 = 0.32
     assert abs(adj[kid, parent]) < 0.1
     assert abs(adj[parent, absent]) < 0.1 and abs(adj[absent, kid]) < 0.1
+
+
+def test_the_graph_penalty_weakens_at_the_lasso_rate_as_rows_grow():
+    benchmark = TrainConfig().dag_l1 * lasso_rate(190 * 94, 13)
+    large = TrainConfig().dag_l1 * lasso_rate(1000 * 143, 20)
+    assert benchmark == pytest.approx(0.01, rel=0.05)  # where the fixed 0.01 was set
+    assert large < 0.5 * benchmark  # 7.5x the rows: true edges on big panels are not shrunk away
+    assert lasso_rate(4 * 5000, 13) == pytest.approx(lasso_rate(5000, 13) / 2)
