@@ -1,7 +1,7 @@
 """Recovery on a generator the model was not built around (``mmm_core.simulate_outside``).
 
     .venv/bin/python benchmarks/outside_benchmark.py [--scenario flighted --scenario mixed ...]
-                     [--seeds 0,1,2] [--threads 2] [--override train.roi_pooling=0]
+                     [--seeds 0,1,2] [--regions 20] [--threads 2] [--override train.roi_pooling=0]
 
 Fits the default model on each scenario and seed (last 13 weeks held out) and prints, per fit: share MAE
 (percentage points) and ROI Spearman against the truth, media share of the KPI (model / truth), holdout
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--regions", type=int, default=20, help="1 gives national panels")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--override", action="append", default=[], help="section.field=json")
     args = parser.parse_args(argv)
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
     for scenario in args.scenario or list(SCENARIOS):
         rows = report.setdefault(scenario, [])
         for seed in (int(s) for s in args.seeds.split(",")):
-            sim = simulate_outside(scenario, seed)
+            sim = simulate_outside(scenario, seed, n_regions=args.regions)
             mmm = MMM(overrides=overrides)
             holdout = mmm._resolved_configs()[1].holdout_weeks
             panel = sim.panel
