@@ -243,19 +243,22 @@ class MMM:
         return frame.sort_values("weight", key=np.abs, ascending=False, ignore_index=True)
 
     def channel_parameters(self) -> pd.DataFrame:
-        """Per channel: adstock_decay, adstock_peak_lag (weeks), hill_half_saturation (input activity units
+        """Per channel: adstock_decay, adstock_peak_lag (weeks), adstock_tail (q of ``decay**(|l - peak|**q)``:
+        2 for the delayed kernel, 1 for geometric, in between when learned), hill_half_saturation (input activity units
         per region, averaged over regions; per capita when the panel has a population), hill_slope,
         coefficient_max (scaled KPI units: share of the region mean)."""
         self._check_fitted()
         net = self.net_
         with torch.no_grad():
-            peak = net.adstock_peak_lag()
+            peak, tail = net.adstock_peak_lag(), net.adstock_tail()
             k_scaled = net.hill_half_saturation().double().numpy()
             per_unit = self.scaler_.media.scale.mean(axis=0)  # [C] activity (per capita) per scaled unit
             return pd.DataFrame({
                 "channel": list(self.channels_),
                 "adstock_decay": net.adstock_decay().double().numpy(),
                 "adstock_peak_lag": np.zeros(len(self.channels_)) if peak is None else peak.double().numpy(),
+                "adstock_tail": np.full(len(self.channels_), 1.0 if peak is None else 2.0) if tail is None
+                else tail.double().numpy(),
                 "hill_half_saturation": k_scaled * per_unit,
                 "hill_slope": net.hill_slope().double().numpy(),
                 "coefficient_max": net.media_coef_max().double().numpy(),
@@ -311,6 +314,7 @@ class MMM:
         if config.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unsupported model format {config.get('format_version')!r}")
         config["model_config"].setdefault("holidays", [])  # models saved before holiday terms existed
+        config["model_config"].setdefault("adstock_learn_tail", False)  # ... and before the learned tail
         model_config, train_config = ModelConfig(**config["model_config"]), TrainConfig(**config["train_config"])
         self = cls(model_config, train_config)
         self.model_config_, self.train_config_ = model_config, train_config

@@ -15,19 +15,35 @@ DEFAULT_MAX_LAG = 13
 """Weeks of carry-over kept by the finite adstock kernel (one quarter)."""
 
 
+TAIL_SMOOTHING = 1e-4
+"""Squared weeks added under the power in the tail-shaped kernel, so ``|l - peak|**q`` has a gradient
+everywhere; at the peak the exponent is ``TAIL_SMOOTHING**(q / 2)`` (at most 0.01) instead of 0."""
+
+
 def adstock_weights(decay: torch.Tensor, peak_lag: torch.Tensor | None = None,
-                    max_lag: int = DEFAULT_MAX_LAG, normalize: bool = True) -> torch.Tensor:
+                    max_lag: int = DEFAULT_MAX_LAG, normalize: bool = True,
+                    tail: torch.Tensor | None = None) -> torch.Tensor:
     """Carry-over kernel per channel, shape ``[channels, max_lag]`` (lag 0 first).
 
     Geometric adstock when ``peak_lag`` is None: ``w_l = decay**l``. Delayed adstock otherwise:
     ``w_l = decay**((l - peak_lag)**2)`` (Jin et al. 2017), whose largest weight sits at ``peak_lag``.
-    ``decay`` in [0, 1); ``peak_lag`` in weeks, >= 0. With ``normalize`` the weights sum to 1, so an
-    adstocked series keeps the units (and the long-run level) of its input: a constant weekly input x
-    maps to x once the kernel is full.
+    With ``tail`` q (per channel, in [1, 2]) and a peak lag: ``w_l = decay**(|l - peak_lag|**q)``, a
+    family that holds both: q = 2 is the delayed kernel above, q = 1 falls geometrically on either side
+    of the peak (geometric adstock at peak 0). ``decay`` in [0, 1); ``peak_lag`` in weeks, >= 0. With
+    ``normalize`` the weights sum to 1, so an adstocked series keeps the units (and the long-run level)
+    of its input: a constant weekly input x maps to x once the kernel is full.
     """
     decay = torch.as_tensor(decay)
     lags = torch.arange(max_lag, dtype=decay.dtype, device=decay.device)
-    exponent = lags if peak_lag is None else (lags - torch.as_tensor(peak_lag, dtype=decay.dtype)[..., None]) ** 2
+    if peak_lag is None:
+        exponent = lags
+    else:
+        offset = lags - torch.as_tensor(peak_lag, dtype=decay.dtype)[..., None]
+        if tail is None:
+            exponent = offset ** 2
+        else:
+            q = torch.as_tensor(tail, dtype=decay.dtype)[..., None]
+            exponent = (offset ** 2 + TAIL_SMOOTHING) ** (q / 2)
     # decay ** exponent written through exp/log so decay == 0 gives [1, 0, 0, ...] without NaN gradients.
     log_decay = torch.log(decay.clamp_min(1e-12))[..., None]
     weights = torch.exp(exponent * log_decay)

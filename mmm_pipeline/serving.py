@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from mmm_pipeline.tables import OUTPUT_TABLES, ensure_table
+from mmm_pipeline.tables import OUTPUT_TABLES, ensure_table, table_columns
 from mmm_pipeline.warehouse import quote_ident
 
 SERVING_FILE = "mmm_serving.duckdb"
@@ -102,10 +102,11 @@ def build_serving_copy(warehouse_path: str | Path, serving_dir: str | Path,
             for table in tables:
                 cols = ", ".join(f"{quote_ident(c)} {t}" for c, t in OUTPUT_TABLES[table].items())
                 conn.execute(f"CREATE TABLE {quote_ident(table)} ({cols})")
-                exists = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'wh' "
-                                      "AND table_name = ?", [table]).fetchone()[0]
-                if exists:
-                    conn.execute(f"INSERT INTO {quote_ident(table)} SELECT * FROM wh.{quote_ident(table)} "
+                # by name: a warehouse from an older version may lack newer columns (NULL here)
+                shared = [c for c in table_columns(conn, table, "wh") if c in OUTPUT_TABLES[table]]
+                if shared:
+                    names = ", ".join(quote_ident(c) for c in shared)
+                    conn.execute(f"INSERT INTO {quote_ident(table)} ({names}) SELECT {names} FROM wh.{quote_ident(table)} "
                                  "WHERE refresh_week IN (SELECT refresh_week FROM published_refreshes)")
                 conn.execute(f"CREATE VIEW {quote_ident('latest_' + table)} AS SELECT * FROM {quote_ident(table)} "
                              "WHERE refresh_week = (SELECT max(refresh_week) FROM published_refreshes)")

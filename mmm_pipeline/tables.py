@@ -49,6 +49,7 @@ OUTPUT_TABLES: dict[str, dict[str, str]] = {
     "channel_parameters": {
         "refresh_week": "DATE", "channel": "VARCHAR", "adstock_decay": "DOUBLE", "adstock_peak_lag": "DOUBLE",
         "hill_half_saturation": "DOUBLE", "hill_slope": "DOUBLE", "coefficient_max": "DOUBLE",
+        "adstock_tail": "DOUBLE",  # added later: last, as ALTER TABLE appends it (see ensure_table)
     },
     "dag_edges": {
         "refresh_week": "DATE", "parent": "VARCHAR", "child": "VARCHAR", "weight": "DOUBLE",
@@ -85,9 +86,23 @@ OUTPUT_TABLES: dict[str, dict[str, str]] = {
 }
 
 
+def table_columns(conn: duckdb.DuckDBPyConnection, table: str, database: str | None = None) -> list[str]:
+    """Columns of ``table`` as they are in the file (in order), [] when it does not exist."""
+    rows = conn.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND database_name = "
+                        "coalesce(?, current_database()) AND schema_name = 'main' ORDER BY column_index",
+                        [table, database]).fetchall()
+    return [r[0] for r in rows]
+
+
 def ensure_table(conn: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Create ``table`` if missing; add columns that a newer version defines (appended, NULL in old rows),
+    so a warehouse written by an older version keeps its history and takes the new rows."""
     columns = ", ".join(f"{quote_ident(c)} {t}" for c, t in OUTPUT_TABLES[table].items())
     conn.execute(f"CREATE TABLE IF NOT EXISTS {quote_ident(table)} ({columns})")
+    present = set(table_columns(conn, table))
+    for column, sql_type in OUTPUT_TABLES[table].items():
+        if column not in present:
+            conn.execute(f"ALTER TABLE {quote_ident(table)} ADD COLUMN {quote_ident(column)} {sql_type}")
 
 
 def replace_partition(conn: duckdb.DuckDBPyConnection, table: str, refresh_week: dt.date,
@@ -103,7 +118,8 @@ def replace_partition(conn: duckdb.DuckDBPyConnection, table: str, refresh_week:
     try:
         conn.execute(f"DELETE FROM {quote_ident(table)} WHERE refresh_week = ?", [refresh_week])
         conn.register("partition_rows", frame[columns])
-        conn.execute(f"INSERT INTO {quote_ident(table)} SELECT * FROM partition_rows")
+        names = ", ".join(quote_ident(c) for c in columns)
+        conn.execute(f"INSERT INTO {quote_ident(table)} ({names}) SELECT {names} FROM partition_rows")
         conn.unregister("partition_rows")
         conn.execute("COMMIT")
     except BaseException:

@@ -90,9 +90,10 @@ def test_contributions_table(fitted):
 def test_channel_parameters_and_dag_tables(fitted):
     mmm, train, _ = fitted
     params = mmm.channel_parameters()
-    assert list(params.columns) == ["channel", "adstock_decay", "adstock_peak_lag", "hill_half_saturation",
-                                    "hill_slope", "coefficient_max"]
+    assert list(params.columns) == ["channel", "adstock_decay", "adstock_peak_lag", "adstock_tail",
+                                    "hill_half_saturation", "hill_slope", "coefficient_max"]
     assert (params["adstock_decay"].between(0, 1)).all() and (params["hill_half_saturation"] > 0).all()
+    assert params["adstock_tail"].between(1, 2).all()
     edges = mmm.dag(threshold=0.0)
     assert list(edges.columns) == ["parent", "child", "weight"]
 
@@ -107,6 +108,19 @@ def test_save_load_round_trip_is_exact(fitted, tmp_path):
     np.testing.assert_array_equal(loaded.predict(sim.panel), mmm.predict(sim.panel))
     np.testing.assert_array_equal(loaded.decompose(train).values, mmm.decompose(train).values)
     np.testing.assert_array_equal(loaded.adjacency(), mmm.adjacency())
+
+
+def test_a_model_saved_before_the_learned_adstock_tail_loads_with_its_own_kernel(tiny_simulation, tmp_path):
+    train = _split(tiny_simulation.panel)
+    old = MMM(overrides={"train": {**QUICK, "epochs": 5}, "model": {"adstock_learn_tail": False}}).fit(train)
+    old.save(tmp_path / "old")
+    config_path = tmp_path / "old" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["model_config"]["adstock_learn_tail"]  # as written before the option existed
+    config_path.write_text(json.dumps(config))
+    loaded = MMM.load(tmp_path / "old")
+    assert loaded.model_config_.adstock_learn_tail is False
+    np.testing.assert_array_equal(loaded.predict(train), old.predict(train))
 
 
 def test_spend_sensitivity_follows_the_truth(fitted):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from mmm_core.model import MMMNet, ModelConfig, ModelInputs, trend_time
+from mmm_core.transforms import adstock_weights
 
 R, T, C, K = 3, 60, 2, 2
 
@@ -68,6 +69,30 @@ def test_hill_slope_reaches_concave_and_s_shaped_and_decay_stays_in_range():
     slope, decay = net.hill_slope(), net.adstock_decay()
     assert slope[0] < 0.5 and slope[1] > 4.0
     assert 0.0 <= decay[0] < 1e-6 and decay[1] <= net.config.adstock_decay_max
+
+
+def test_tail_shape_spans_the_delayed_and_the_geometric_kernel():
+    decay = torch.tensor([0.6, 0.3], dtype=torch.float64)
+    peak = torch.tensor([1.7, 0.0], dtype=torch.float64)
+    delayed = adstock_weights(decay, peak, 13)
+    torch.testing.assert_close(adstock_weights(decay, peak, 13, tail=torch.tensor([2.0, 2.0])), delayed,
+                               rtol=2e-4, atol=1e-6)
+    geometric = adstock_weights(decay, None, 13)
+    shaped = adstock_weights(decay, torch.zeros(2, dtype=torch.float64), 13, tail=torch.ones(2))
+    # within the smoothing under the power (TAIL_SMOOTHING: the peak weight is decay**0.01, not 1)
+    torch.testing.assert_close(shaped, geometric, rtol=2e-2, atol=3e-3)
+    assert not torch.allclose(delayed[1], geometric[1], atol=1e-2)  # the two families differ
+    # the model learns q in (1, 2) per channel and its kernel uses it
+    net = _net()
+    assert net.adstock_tail().shape == (C,)
+    with torch.no_grad():
+        net.adstock_tail_raw.copy_(torch.tensor([-30.0, 30.0]))
+    q = net.adstock_tail().detach()
+    assert float(q[0]) == pytest.approx(1.0) and float(q[1]) == pytest.approx(2.0)
+    expected = adstock_weights(net.adstock_decay(), net.adstock_peak_lag(), net.config.adstock_max_lag_weeks, tail=q)
+    torch.testing.assert_close(net.adstock_kernel(), expected)
+    assert _net(adstock_learn_tail=False).adstock_tail() is None
+    assert _net(adstock_peak_lag=False).adstock_tail() is None
 
 
 def test_half_saturation_is_initialised_from_the_data():
