@@ -119,8 +119,7 @@ class MMM:
         spend = np.where(panel.observed[..., None], np.nan_to_num(panel.spend), 0.0)
         spend = spend / max(float(spend.max()), 1e-12)
         as_f32 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
-        pooling_weight = training.level_extrapolation(as_f32(np.where(panel.observed[..., None], activity_scaled, 0.0)),
-                                                      observed)
+        pooling_weight = self._level_extrapolation(panel, activity_scaled)
         data = training.TrainingData(inputs, target, observed, as_f32(covariance),
                                      as_f32(activity_scaled[panel.observed]), as_f32(region_weight), as_f32(spend),
                                      pooling_weight)
@@ -128,6 +127,15 @@ class MMM:
         self.net_ = net
         self._net64 = None
         return self
+
+    def _level_extrapolation(self, panel: Panel, activity_scaled: np.ndarray | None = None) -> torch.Tensor:
+        """``[C]`` float32: how far each channel's level lies outside its data (``training.level_extrapolation``
+        of the scaled activity over observed region-weeks), the per-channel weight of the ROI prior."""
+        if activity_scaled is None:
+            activity_scaled = self.scaler_.media.forward(panel.activity)
+        masked = np.ascontiguousarray(np.where(panel.observed[..., None], activity_scaled, 0.0))
+        return training.level_extrapolation(torch.as_tensor(masked, dtype=torch.float32),
+                                            torch.as_tensor(panel.observed))
 
     def _seasonality_exog(self, panel: Panel, net: MMMNet) -> np.ndarray:
         """``[R, T, K + C + H]`` what the seasonal shapes are fitted beside (``seasonality_beside_media``):
@@ -223,14 +231,20 @@ class MMM:
     def contributions(self, panel: Panel) -> pd.DataFrame:
         """Per channel over all observed region-weeks of ``panel``: spend, direct_contribution (the
         decomposition's), total_contribution (prediction minus prediction with the channel's own activity
-        removed, propagated to its DAG children), share (of direct), roi, direct_roi."""
+        removed, propagated to its DAG children), share (of direct), roi, direct_roi, roi_prior_weight (how
+        much the channel's ROI leans on the exchangeable-ROI prior: 0 where the panel shows the channel at
+        zero activity, so its level is measured; up to ~0.75 for an always-on channel whose level the data
+        cannot measure, so its ROI is "consistent with the measured channels"; 0 when the prior is off)."""
         observed = panel.observed
         decomposition = self.decompose(panel)
         base = decomposition.prediction
         direct = np.array([decomposition.channel(c)[observed].sum() for c in panel.channels])
         total = np.array([(base - self.predict_counterfactual(panel, c))[observed].sum() for c in range(panel.n_channels)])
         spend = np.where(observed[..., None], panel.spend, 0.0).sum(axis=(0, 1))
-        return channel_table(panel.channels, spend, direct, total)
+        table = channel_table(panel.channels, spend, direct, total)
+        prior_on = self.train_config_.roi_pooling > 0
+        table["roi_prior_weight"] = self._level_extrapolation(panel).double().numpy() if prior_on else 0.0
+        return table
 
     def dag(self, threshold: float = DAG_THRESHOLD) -> pd.DataFrame:
         """Edges with ``|weight| >= threshold`` of the learned (acyclic) graph: parent, child, weight."""

@@ -45,6 +45,7 @@ OUTPUT_TABLES: dict[str, dict[str, str]] = {
     "channel_summary": {
         "refresh_week": "DATE", "channel": "VARCHAR", "spend": "DOUBLE", "direct_contribution": "DOUBLE",
         "total_contribution": "DOUBLE", "share": "DOUBLE", "roi": "DOUBLE", "direct_roi": "DOUBLE",
+        "roi_prior_weight": "DOUBLE",  # added later: last, as ALTER TABLE appends it (see ensure_table)
     },
     "channel_parameters": {
         "refresh_week": "DATE", "channel": "VARCHAR", "adstock_decay": "DOUBLE", "adstock_peak_lag": "DOUBLE",

@@ -74,10 +74,17 @@ def test_decomposition_sums_to_the_prediction(fitted):
 
 
 def test_contributions_table(fitted):
-    mmm, train, _ = fitted
+    mmm, train, sim = fitted
     table = mmm.contributions(train)
     assert list(table.columns) == ["channel", "spend", "direct_contribution", "total_contribution", "share", "roi",
-                                   "direct_roi"]
+                                   "direct_roi", "roi_prior_weight"]
+    # flighted channels are seen at zero activity (ROI measured); the always-on one leans on the ROI prior
+    pattern = dict((name, template.pattern) for name, template in sim.config.channels)
+    weight = dict(zip(table["channel"], table["roi_prior_weight"]))
+    assert all(weight[c] == 0.0 for c in weight if pattern[c] == "flighted"), weight
+    assert all(0.3 < weight[c] <= 1.0 for c in weight if pattern[c] == "always_on"), weight
+    off = MMM(overrides={"train": {**QUICK, "epochs": 5, "roi_pooling": 0.0}}).fit(train)
+    assert (off.contributions(train)["roi_prior_weight"] == 0.0).all()  # no prior, no lean
     assert table["share"].sum() == pytest.approx(1.0)
     np.testing.assert_allclose(table["roi"], table["total_contribution"] / table["spend"])
     spend = np.where(train.observed[..., None], train.spend, 0).sum(axis=(0, 1))
