@@ -62,6 +62,7 @@ class ModelConfig:
     generator's flighted panels (geometric truth, ``benchmarks/outside_benchmark.py``) 0.97/1.44/1.26 ->
     0.29/1.11/1.44. False: the delayed kernel (models saved before this option load that way)."""
     adstock_tail_init: float = 1.5
+    """Starting tail shape q, halfway between geometric (1) and the delayed kernel (2)."""
     hill_slope_min: float = 0.3
     """Hill slope range (reparameterised with a sigmoid); both concave (< 1) and S-shaped (> 1) reachable."""
     hill_slope_max: float = 5.0
