@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from mmm_core.budget import METHODS, ResponseCurve, optimise_budget, optimise_region_budget
-from mmm_core.budget_constraints import SpendBounds
+from mmm_core.planning.budget import METHODS, ResponseCurve, optimise_budget, optimise_region_budget
+from mmm_core.planning.constraints import SpendBounds
 
 
 def random_curves(n_regions: int, n_channels: int, seed: int) -> list[ResponseCurve]:
@@ -65,7 +65,7 @@ def main() -> None:
                   f"{r.response_optimal / best - 1:>12.4%}")
 
     # national: one summed curve per channel (Hill fitted to nothing here: sum of region curves tabulated)
-    from mmm_core.budget import TabulatedCurve
+    from mmm_core.planning.budget import TabulatedCurve
     names = sorted({c.channel for c in curves})
     national = []
     for name in names:
@@ -82,10 +82,10 @@ def main() -> None:
 
 
 def time_model_side(seed: int) -> None:
-    from mmm_core.budget_constraints import BudgetScenario
-    from mmm_core.curves import plan_scenarios, response_curves
-    from mmm_core.estimator import MMM
-    from mmm_core.simulate import simulate
+    from mmm_core.planning.constraints import BudgetScenario
+    from mmm_core.analysis.curves import plan_scenarios, response_curves
+    from mmm_core.model.estimator import MMM
+    from mmm_core.simulate.simulator import simulate
 
     panel = simulate("benchmark", seed=seed).panel
     model = MMM(overrides={"train": {"seed": seed, "epochs": 5, "min_epochs": 1, "device": "cpu"}}).fit(panel)

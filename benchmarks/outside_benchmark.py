@@ -1,4 +1,4 @@
-"""Recovery on a generator the model was not built around (``mmm_core.simulate_outside``).
+"""Recovery on a generator the model was not built around (``mmm_core.simulate.outside``).
 
     .venv/bin/python benchmarks/outside_benchmark.py [--scenario flighted --scenario mixed ...]
                      [--seeds 0,1,2] [--regions 20] [--threads 2] [--override train.roi_pooling=0]
@@ -23,9 +23,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fit_benchmark import parse_overrides  # noqa: E402
-from mmm_core.estimator import MMM  # noqa: E402
-from mmm_core.simulate_outside import SCENARIOS, simulate_outside  # noqa: E402
-from mmm_core.simulate_recovery import recovery_scores  # noqa: E402
+from mmm_core.model.estimator import MMM  # noqa: E402
+from mmm_core.simulate.outside import SCENARIOS, simulate_outside  # noqa: E402
+from mmm_core.simulate.recovery import recovery_scores  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict[str, list[dict]]:

@@ -4,19 +4,19 @@
     panel = load_panel("data/sample/spec.yaml")
     mmm = MMM().fit(panel)
 
-The public names below are imported on first use (PEP 562), so ``import mmm_core.figures`` or
-``mmm_core.io`` stays light and never loads torch.
+The public names below are imported on first use (PEP 562), so ``import mmm_core.report.figures`` or
+``mmm_core.data.io`` stays light and never loads torch.
 """
 
 from importlib import import_module
 
 _PUBLIC = {
-    "MMM": "mmm_core.estimator", "NotFittedError": "mmm_core.estimator",
-    "ModelConfig": "mmm_core.model", "TrainConfig": "mmm_core.training",
-    "Panel": "mmm_core.contract", "DataContractError": "mmm_core.contract",
-    "DatasetSpec": "mmm_core.spec", "ChannelSpec": "mmm_core.spec",
-    "Decomposition": "mmm_core.decomposition", "load_panel": "mmm_core.io",
-    "simulate": "mmm_core.simulate", "SimulationConfig": "mmm_core.simulate", "PRESETS": "mmm_core.simulate",
+    "MMM": "mmm_core.model.estimator", "NotFittedError": "mmm_core.model.estimator",
+    "ModelConfig": "mmm_core.model.network", "TrainConfig": "mmm_core.model.training",
+    "Panel": "mmm_core.data.contract", "DataContractError": "mmm_core.data.contract",
+    "DatasetSpec": "mmm_core.data.spec", "ChannelSpec": "mmm_core.data.spec",
+    "Decomposition": "mmm_core.model.decomposition", "load_panel": "mmm_core.data.io",
+    "simulate": "mmm_core.simulate.simulator", "SimulationConfig": "mmm_core.simulate.simulator", "PRESETS": "mmm_core.simulate.simulator",
 }
 __all__ = sorted(_PUBLIC)
 

@@ -18,8 +18,8 @@ import uuid
 from importlib.metadata import version
 from pathlib import Path
 
-from mmm_core.estimator import MMM
-from mmm_core.io import file_sha256
+from mmm_core.model.estimator import MMM
+from mmm_core.data.io import file_sha256
 from mmm_pipeline.resources import PROJECT_ROOT
 
 

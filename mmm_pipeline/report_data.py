@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from mmm_core.report import DashboardData
+from mmm_core.report.dashboard import DashboardData
 from mmm_pipeline.warehouse import quote_ident
 
 INPUT_KINDS = ("kpi", "spend", "activity", "control")

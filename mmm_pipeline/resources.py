@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from mmm_core.spec import DatasetSpec
+from mmm_core.data.spec import DatasetSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ import sys
 import dagster as dg
 import duckdb
 
-from mmm_core.io import load_panel
+from mmm_core.data.io import load_panel
 from mmm_pipeline.definitions import defs
 from mmm_pipeline.recovery import release_dead_runs
 from mmm_pipeline.resources import default_resources

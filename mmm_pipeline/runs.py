@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmm_core.backtest import HoldoutFit
-from mmm_core.contract import Panel
+from mmm_core.analysis.backtest import HoldoutFit
+from mmm_core.data.contract import Panel
 from mmm_pipeline.artifacts import code_version, config_hash
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from mmm_core.io import ValidatedFile
-from mmm_core.spec import DatasetSpec
+from mmm_core.data.io import ValidatedFile
+from mmm_core.data.spec import DatasetSpec
 
 RAW_TABLE = "raw_marketing"
 LOADS_TABLE = "raw_loads"
@@ -138,7 +138,7 @@ def create_current_view(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> N
 
 
 def read_current(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> pd.DataFrame:
-    """The current view as a frame in the form ``mmm_core.io.frame_to_panel`` takes (spec columns + week_date)."""
+    """The current view as a frame in the form ``mmm_core.data.io.frame_to_panel`` takes (spec columns + week_date)."""
     cols = ", ".join(quote_ident(c) for c in (*spec.columns, "week_date"))
     order = (quote_ident(spec.region_column) + ", " if spec.region_column else "") + "week_date"
     frame = conn.execute(f"SELECT {cols} FROM {CURRENT_VIEW} ORDER BY {order}").df()

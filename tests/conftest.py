@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from mmm_core.simulate import GroundTruth, Simulation, simulate
+from mmm_core.simulate.simulator import GroundTruth, Simulation, simulate
 
 TINY_SEED = 7
 

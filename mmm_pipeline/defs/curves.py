@@ -1,4 +1,4 @@
-"""Response curves and budget scenarios of a refresh, from its fitted model (mmm_core.curves / budget)."""
+"""Response curves and budget scenarios of a refresh, from its fitted model (mmm_core.analysis.curves / budget)."""
 
 import datetime as dt
 
@@ -6,8 +6,8 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from mmm_core.budget_constraints import BudgetScenario, SpendBounds
-from mmm_core.curves import plan_scenarios, response_curves
+from mmm_core.planning.constraints import BudgetScenario, SpendBounds
+from mmm_core.analysis.curves import plan_scenarios, response_curves
 from mmm_pipeline.defs.decomposition import load_refresh
 from mmm_pipeline.defs.training import mmm_model
 from mmm_pipeline.partitions import weekly_refresh

@@ -5,7 +5,7 @@ import datetime as dt
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from mmm_core.features import panel_from_features
+from mmm_core.model.features import panel_from_features
 from mmm_pipeline.artifacts import load_model
 from mmm_pipeline.defs.training import mmm_model
 from mmm_pipeline.partitions import weekly_refresh

@@ -5,9 +5,9 @@ import datetime as dt
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from mmm_core.features import feature_frame, refresh_window, scaling_frame
-from mmm_core.io import frame_to_panel
-from mmm_core.scaling import PanelScaler
+from mmm_core.model.features import feature_frame, refresh_window, scaling_frame
+from mmm_core.data.io import frame_to_panel
+from mmm_core.model.scaling import PanelScaler
 from mmm_pipeline import warehouse as wh
 from mmm_pipeline.defs.ingest import raw_marketing_data
 from mmm_pipeline.partitions import weekly_refresh

@@ -3,8 +3,8 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from mmm_core.contract import DataContractError
-from mmm_core.io import file_sha256, frame_to_panel, validate_dataset
+from mmm_core.data.contract import DataContractError
+from mmm_core.data.io import file_sha256, frame_to_panel, validate_dataset
 from mmm_pipeline import warehouse as wh
 from mmm_pipeline.policies import WAREHOUSE_RETRY
 from mmm_pipeline.resources import DatasetResource

@@ -5,8 +5,8 @@ import datetime as dt
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from mmm_core.figures import FigureStyle
-from mmm_core.report import build_report, write_report
+from mmm_core.report.figures import FigureStyle
+from mmm_core.report.dashboard import build_report, write_report
 from mmm_pipeline.defs.publish import serving_tables
 from mmm_pipeline.partitions import weekly_refresh
 from mmm_pipeline.report_data import (

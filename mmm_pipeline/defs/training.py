@@ -6,8 +6,8 @@ import json
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from mmm_core.backtest import fit_with_holdout
-from mmm_core.features import panel_from_features
+from mmm_core.analysis.backtest import fit_with_holdout
+from mmm_core.model.features import panel_from_features
 from mmm_pipeline.artifacts import code_version, config_hash, save_model_atomically
 from mmm_pipeline.defs.features import model_features
 from mmm_pipeline.partitions import weekly_refresh
@@ -31,7 +31,7 @@ class TrainingConfig(dg.Config):
     hidden_size: int | None = None
     learning_rate: float | None = None
     roi_pooling: float | None = None
-    """Weight of the exchangeable-ROI prior (``mmm_core.training.TrainConfig.roi_pooling``); 0 turns it off."""
+    """Weight of the exchangeable-ROI prior (``mmm_core.model.training.TrainConfig.roi_pooling``); 0 turns it off."""
 
     def overrides(self, compute: ComputeResource) -> dict[str, dict]:
         train = {"seed": self.seed, "holdout_weeks": self.holdout_weeks, "device": compute.device}

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import mmm_core.budget as budget
-from mmm_core.budget import METHODS, ResponseCurve, allocate_to_target_mroi, optimise_budget, optimise_region_budget
-from mmm_core.budget_constraints import BudgetScenario, InfeasibleBudgetError, SpendBounds
+import mmm_core.planning.budget as budget
+from mmm_core.planning.budget import METHODS, ResponseCurve, allocate_to_target_mroi, optimise_budget, optimise_region_budget
+from mmm_core.planning.constraints import BudgetScenario, InfeasibleBudgetError, SpendBounds
 
 LAM = 0.5
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmm_core.dag import (ChannelDag, acyclicity, lasso_rate, own_activity, prune_to_dag, remove_channel,
+from mmm_core.model.dag import (ChannelDag, acyclicity, lasso_rate, own_activity, prune_to_dag, remove_channel,
                           within_covariance)
-from mmm_core.training import TrainConfig
+from mmm_core.model.training import TrainConfig
 
 
 def test_acyclicity_is_zero_for_a_dag_and_positive_for_a_cycle():

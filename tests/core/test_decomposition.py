@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmm_core.decomposition import AdditivityError, build_decomposition, channel_table
+from mmm_core.model.decomposition import AdditivityError, build_decomposition, channel_table
 
 
 def _parts(R=2, T=5, C=2, K=1, seed=0):
@@ -55,7 +55,7 @@ def test_channel_table_shares_and_roi():
 
 
 def test_to_frame_keeps_only_observed_region_weeks():
-    from mmm_core.decomposition import Decomposition
+    from mmm_core.model.decomposition import Decomposition
 
     values = np.arange(2 * 3 * 2, dtype=float).reshape(2, 3, 2)
     d = Decomposition(("a", "b"), np.array(["2024-01-01", "2024-01-08", "2024-01-15"], dtype="datetime64[D]"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmm_core.contract import DataContractError
-from mmm_core.features import feature_frame, panel_from_features, refresh_window, scaling_frame
-from mmm_core.scaling import PanelScaler
+from mmm_core.data.contract import DataContractError
+from mmm_core.model.features import feature_frame, panel_from_features, refresh_window, scaling_frame
+from mmm_core.model.scaling import PanelScaler
 
 
 def test_feature_frame_round_trips_to_the_same_panel(tiny_panel):

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from mmm_core.estimator import MMM
-from mmm_core.holidays import DEFAULT_HOLIDAYS, holiday_indicators
-from mmm_core.model import ModelConfig
+from mmm_core.model.estimator import MMM
+from mmm_core.data.calendar import DEFAULT_HOLIDAYS, holiday_indicators
+from mmm_core.model.network import ModelConfig
 
 
 def _weeks_of(name: str, first_monday: str, n: int) -> list[str]:

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmm_core.contract import DataContractError
-from mmm_core.io import load_panel, validate_dataset
-from mmm_core.spec import DatasetSpec
+from mmm_core.data.contract import DataContractError
+from mmm_core.data.io import load_panel, validate_dataset
+from mmm_core.data.spec import DatasetSpec
 from tests.datasets import SPEC, toy_frame, write_dataset
 
 

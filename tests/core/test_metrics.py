@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmm_core.metrics import (BASELINES, METRICS, VIEWS, evaluate_forecast, format_evaluation, log_rmse, mae, mape,
+from mmm_core.analysis.metrics import (BASELINES, METRICS, VIEWS, evaluate_forecast, format_evaluation, log_rmse, mae, mape,
                               metric_view, naive_forecasts, r2, rmse, trimmed_rmse)
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmm_core.model import MMMNet, ModelConfig, ModelInputs, trend_time
-from mmm_core.transforms import adstock_weights
+from mmm_core.model.network import MMMNet, ModelConfig, ModelInputs, trend_time
+from mmm_core.model.transforms import adstock_weights
 
 R, T, C, K = 3, 60, 2, 2
 

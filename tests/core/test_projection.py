@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from mmm_core.estimator import MMM
-from mmm_core.model import MMMNet, ModelConfig, ModelInputs, trend_time
-from mmm_core.projection import MAX_STEP, MIN_STEP, project_linear
+from mmm_core.model.estimator import MMM
+from mmm_core.model.network import MMMNet, ModelConfig, ModelInputs, trend_time
+from mmm_core.model.projection import MAX_STEP, MIN_STEP, project_linear
 
 R, T, C, K = 4, 80, 3, 2
 

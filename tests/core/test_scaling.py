@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mmm_core.contract import DataContractError, Panel
-from mmm_core.scaling import ControlScaler, KpiScaler, MediaScaler, PanelScaler
+from mmm_core.data.contract import DataContractError, Panel
+from mmm_core.model.scaling import ControlScaler, KpiScaler, MediaScaler, PanelScaler
 
 
 def _panel(population=True, seed=0):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mmm_core.seasonality import WEEKS_PER_YEAR, YearlySeasonality, calendar_row, fourier_basis, year_phase
+from mmm_core.model.seasonality import WEEKS_PER_YEAR, YearlySeasonality, calendar_row, fourier_basis, year_phase
 
 
 def _weeks(start="2021-01-04", n=130):

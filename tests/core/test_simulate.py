@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from mmm_core.contract import Panel
-from mmm_core.simulate import PRESETS, SimulationConfig, simulate, write_simulation
-from mmm_core.spec import DatasetSpec
-from mmm_core.transforms import adstock, adstock_weights, hill, propagate_dag
+from mmm_core.data.contract import Panel
+from mmm_core.simulate.simulator import PRESETS, SimulationConfig, simulate, write_simulation
+from mmm_core.data.spec import DatasetSpec
+from mmm_core.model.transforms import adstock, adstock_weights, hill, propagate_dag
 
 
 def _recompute_kpi(truth, own_activity: np.ndarray) -> np.ndarray:

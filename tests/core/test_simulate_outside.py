@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from mmm_core.estimator import MMM
-from mmm_core.simulate_outside import MAX_LAG, SCENARIOS, simulate_outside
-from mmm_core.simulate_recovery import recovery_scores
+from mmm_core.model.estimator import MMM
+from mmm_core.simulate.outside import MAX_LAG, SCENARIOS, simulate_outside
+from mmm_core.simulate.recovery import recovery_scores
 
 
 def test_scenarios_set_how_channels_are_bought():

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmm_core.estimator import MMM
-from mmm_core.training import TrainConfig, fit_term
+from mmm_core.model.estimator import MMM
+from mmm_core.model.training import TrainConfig, fit_term
 
 FAST = {"epochs": 40, "min_epochs": 10, "patience": 10, "validation_weeks": 0, "threads": 1}
 
@@ -30,8 +30,8 @@ def test_fit_is_deterministic_for_a_seed(train_panel):
 
 def _fit_net(mmm, panel, target, observed, config):
     """Train a fresh net on fixed inputs (scalers from ``mmm``) against ``target`` [R, T] scaled."""
-    from mmm_core import training
-    from mmm_core.model import MMMNet
+    from mmm_core.model import training
+    from mmm_core.model.network import MMMNet
 
     torch.manual_seed(config.seed)
     inputs = mmm._inputs(panel, dtype=torch.float32)
@@ -106,7 +106,7 @@ def test_attribution_prior_is_off_by_default_and_pulls_when_on(train_panel):
 
 
 def _output_with_media(media: torch.Tensor):
-    from mmm_core.model import ModelOutput
+    from mmm_core.model.network import ModelOutput
 
     R, T, C = media.shape
     zeros = torch.zeros(R, T)
@@ -114,7 +114,7 @@ def _output_with_media(media: torch.Tensor):
 
 
 def test_roi_pooling_term_measures_each_channels_roi_against_the_pooled_one():
-    from mmm_core.training import roi_pooling_term
+    from mmm_core.model.training import roi_pooling_term
 
     R, T = 3, 10
     mask = torch.ones(R, T, dtype=torch.bool)
@@ -153,7 +153,7 @@ def test_roi_pooling_pulls_an_always_on_channels_roi_toward_the_pooled_one(train
 
 
 def test_level_extrapolation_tells_flighted_from_always_on_channels():
-    from mmm_core.training import level_extrapolation
+    from mmm_core.model.training import level_extrapolation
 
     rng = np.random.default_rng(0)
     R, T = 4, 60

@@ -80,7 +80,7 @@ def test_weekly_schedule_ships_running_monday_six(definitions):
 
 
 def test_mmm_core_imports_without_dagster():
-    code = "import sys, mmm_core.estimator, mmm_core.io, mmm_core.simulate; " \
+    code = "import sys, mmm_core.model.estimator, mmm_core.data.io, mmm_core.simulate.simulator; " \
            "bad = [m for m in sys.modules if m.split('.')[0] in ('dagster', 'duckdb', 'mmm_pipeline')]; " \
            "assert not bad, bad"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

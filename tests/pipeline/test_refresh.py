@@ -11,8 +11,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from mmm_core.curves import DEFAULT_MULTIPLIERS
-from mmm_core.simulate import PRESETS, simulate, write_simulation
+from mmm_core.analysis.curves import DEFAULT_MULTIPLIERS
+from mmm_core.simulate.simulator import PRESETS, simulate, write_simulation
 from mmm_pipeline.definitions import defs
 from mmm_pipeline.serving import SERVING_FILE
 

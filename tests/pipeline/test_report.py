@@ -13,8 +13,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from mmm_core.report import ERROR_HOOK, STATUS_SCRIPT, build_panels
-from mmm_core.simulate import PRESETS, simulate, write_simulation
+from mmm_core.report.dashboard import ERROR_HOOK, STATUS_SCRIPT, build_panels
+from mmm_core.simulate.simulator import PRESETS, simulate, write_simulation
 from mmm_pipeline.definitions import defs
 from mmm_pipeline.report_data import read_dashboard_data, read_inputs
 from mmm_pipeline.serving import SERVING_FILE

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mmm_core.simulate import PRESETS, simulate, write_simulation
+from mmm_core.simulate.simulator import PRESETS, simulate, write_simulation
 from mmm_pipeline.serving import SERVING_FILE
 
 ROOT = Path(__file__).resolve().parents[2]

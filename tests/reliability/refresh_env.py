@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from mmm_core.simulate import PRESETS, simulate, write_simulation
+from mmm_core.simulate.simulator import PRESETS, simulate, write_simulation
 from mmm_pipeline.serving import PUBLISHED_TABLES, SERVING_FILE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmm_core.estimator import MMM
-from mmm_core.simulate import PRESETS, simulate
+from mmm_core.model.estimator import MMM
+from mmm_core.simulate.simulator import PRESETS, simulate
 from mmm_pipeline.artifacts import CHECKSUMS, ModelArtifactError, load_model, save_model_atomically
 
 WEIGHTS, CONFIG = "weights.safetensors", "config.json"
@@ -105,7 +105,7 @@ def test_damaged_artefact_gives_one_clear_error_naming_the_file(copy, damage):
 
 def test_tampering_that_keeps_checksums_consistent_still_gives_a_clear_error(copy):
     """An incompatible config with matching checksums (e.g. written by another code version)."""
-    from mmm_core.io import file_sha256
+    from mmm_core.data.io import file_sha256
     config = json.loads((copy / CONFIG).read_text())
     config["model_config"]["no_such_field"] = 1
     (copy / CONFIG).write_text(json.dumps(config))

@@ -20,9 +20,9 @@ import pytest
 from dagster_duckdb import DuckDBResource
 from hypothesis import HealthCheck, given, settings
 
-from mmm_core.contract import DataContractError
-from mmm_core.io import validate_dataset
-from mmm_core.spec import DatasetSpec
+from mmm_core.data.contract import DataContractError
+from mmm_core.data.io import validate_dataset
+from mmm_core.data.spec import DatasetSpec
 from mmm_pipeline.defs.ingest import raw_marketing_data
 from mmm_pipeline.resources import DatasetResource
 from tests.reliability import hostile

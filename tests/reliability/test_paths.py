@@ -10,9 +10,9 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from mmm_core.contract import DataContractError
-from mmm_core.io import load_panel, validate_dataset
-from mmm_core.spec import DatasetSpec
+from mmm_core.data.contract import DataContractError
+from mmm_core.data.io import load_panel, validate_dataset
+from mmm_core.data.spec import DatasetSpec
 from mmm_pipeline.defs.ingest import raw_marketing_data
 from tests.datasets import SPEC, toy_frame
 from tests.reliability.hostile import Case, _spec

@@ -1,0 +1,301 @@
+"""Response curves from a fitted model, and budget scenarios evaluated with it.
+
+The planning window is the last ``planning_weeks`` of a panel (the refresh window). A channel's spend is
+multiplied only inside it; its effect is counted over the window plus ``carryover_weeks`` after it
+(future weeks appended to the panel: no media, controls held at their last observed value), so carry-over
+beyond the window is included. Spend and activity scale together (constant cost per unit); the channel's
+*own* activity is scaled and the change propagates to its children along the learned DAG, as in
+``MMM.predict_counterfactual``. Predictions run the full model (``MMM.predict`` on the modified panel),
+so the GRU sees the changed activity, as it would if the spend really changed.
+
+    response[m, r, c] = sum over window + carry-over weeks of
+                        kpi_pred(channel c × m in the window)[r] - kpi_pred(channel c × 0 in the window)[r]
+
+so a curve is 0 at zero spend. One set of forward passes (per channel and multiplier, all regions at
+once) gives both the per-region and the national (summed) curves; each is fitted with a Hill curve
+(top, bottom, half-saturation, slope) as the seed's ResponseCurveFit does, in currency over the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.optimize import least_squares
+
+from mmm_core.planning.budget import NATIONAL, BudgetResult, ResponseCurve, allocate_to_target_mroi, optimise_budget, \
+    optimise_region_budget
+from mmm_core.planning.constraints import BudgetScenario, SpendBounds
+from mmm_core.data.contract import Panel
+from mmm_core.model.dag import own_activity
+from mmm_core.model.estimator import MMM
+from mmm_core.model.transforms import propagate_dag
+
+DEFAULT_MULTIPLIERS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.01, 1.25, 1.5, 2.0, 2.5, 3.0)
+"""Spend multipliers at which the model is run (1.01 gives the model's mROI at a +1 % step)."""
+MROI_STEP = 0.01
+DEFAULT_CHANNEL_BOUNDS = SpendBounds(0.5, 2.0)
+"""Each channel between half and twice its current spend unless told otherwise."""
+SATURATION_SHARE = 0.9
+"""``saturation_spend`` is where a curve reaches this share of its range (top - bottom)."""
+
+
+# -- the planning window --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PlanningWindow:
+    """``panel`` extended by carry-over weeks; ``in_window`` ``[T']`` marks the planning weeks whose
+    spend is scaled, ``counted`` ``[T']`` the weeks whose KPI is summed (window + carry-over)."""
+
+    panel: Panel
+    in_window: np.ndarray
+    counted: np.ndarray
+    planning_weeks: int
+    carryover_weeks: int
+
+    @property
+    def spend(self) -> np.ndarray:
+        """``[R, C]`` current spend in the planning window (currency, observed region-weeks)."""
+        p = self.panel
+        return np.where(p.observed[..., None] & self.in_window[None, :, None], p.spend, 0.0).sum(axis=1)
+
+
+def planning_window(mmm: MMM, panel: Panel, planning_weeks: int = 13, carryover_weeks: int | None = None) -> PlanningWindow:
+    """The last ``planning_weeks`` of ``panel`` plus ``carryover_weeks`` appended future weeks (default:
+    the model's adstock kernel length)."""
+    if not 1 <= planning_weeks <= panel.n_weeks:
+        raise ValueError(f"planning_weeks must be in 1..{panel.n_weeks}, got {planning_weeks}")
+    extra = mmm.model_config_.adstock_max_lag_weeks if carryover_weeks is None else int(carryover_weeks)
+    if extra < 0:
+        raise ValueError(f"carryover_weeks must be >= 0, got {extra}")
+    R, T, C, K = panel.n_regions, panel.n_weeks, panel.n_channels, panel.n_controls
+    last_seen = T - 1 - np.argmax(panel.observed[:, ::-1], axis=1)  # [R] last observed week per region
+    held = panel.controls[np.arange(R), last_seen]  # [R, K]
+    weeks = np.concatenate([panel.weeks, panel.weeks[-1] + 7 * np.arange(1, extra + 1)])
+    pad = lambda a, tail: np.concatenate([a, tail], axis=1)  # noqa: E731
+    extended = Panel(regions=panel.regions, weeks=weeks, channels=panel.channels, control_names=panel.control_names,
+                     kpi=pad(panel.kpi, np.zeros((R, extra))), spend=pad(panel.spend, np.zeros((R, extra, C))),
+                     activity=pad(panel.activity, np.zeros((R, extra, C))),
+                     controls=pad(panel.controls, np.broadcast_to(held[:, None, :], (R, extra, K))),
+                     observed=pad(panel.observed, np.ones((R, extra), dtype=bool)), population=panel.population)
+    position = np.arange(T + extra)
+    return PlanningWindow(extended, (position >= T - planning_weeks) & (position < T), position >= T - planning_weeks,
+                          planning_weeks, extra)
+
+
+def with_spend_multiplied(mmm: MMM, window: PlanningWindow, multiplier: np.ndarray) -> Panel:
+    """The window's panel with each region-channel's own activity and spend × ``multiplier`` ``[R, C]``
+    (or ``[C]``) inside the planning weeks; the activity change flows to DAG children."""
+    panel = window.panel
+    mult = np.broadcast_to(np.asarray(multiplier, dtype=np.float64), (panel.n_regions, panel.n_channels))
+    factor = np.where(window.in_window[None, :, None], mult[:, None, :], 1.0)  # [R, T, C]
+    adjacency = torch.as_tensor(mmm.adjacency())
+    scaled = torch.as_tensor(mmm.scaler_.media.forward(panel.activity))
+    own = own_activity(scaled, adjacency)
+    change = propagate_dag(torch.as_tensor(factor - 1.0) * own, adjacency)
+    moved = mmm.scaler_.media.inverse(torch.clamp_min(scaled + change, 0.0).numpy())
+    activity = np.where(change.numpy() != 0.0, moved, panel.activity)  # untouched cells stay bit-exact
+    return panel.replace(activity=np.maximum(activity, 0.0), spend=panel.spend * factor)
+
+
+def _counted_kpi(mmm: MMM, window: PlanningWindow, panel: Panel) -> np.ndarray:
+    """``[R]`` predicted KPI summed over the counted weeks."""
+    return mmm.predict(panel)[:, window.counted].sum(axis=1)
+
+
+def model_response(mmm: MMM, window: PlanningWindow, multiplier: np.ndarray) -> np.ndarray:
+    """``[R]`` KPI over the counted weeks with spend × ``multiplier`` ``[R, C]`` minus the KPI with no
+    media at all in the planning window: the full model's response to an allocation (KPI units)."""
+    zero = _counted_kpi(mmm, window, with_spend_multiplied(mmm, window, np.zeros(window.panel.n_channels)))
+    return _counted_kpi(mmm, window, with_spend_multiplied(mmm, window, multiplier)) - zero
+
+
+# -- response points and Hill fits ----------------------------------------------------------------
+@dataclass(frozen=True)
+class ResponsePoints:
+    """The model run at spend multipliers. ``response`` ``[M, R, C]`` KPI units (0 at multiplier 0),
+    ``spend`` ``[R, C]`` current planning-window spend."""
+
+    regions: tuple[str, ...]
+    channels: tuple[str, ...]
+    multipliers: np.ndarray
+    spend: np.ndarray
+    response: np.ndarray
+
+
+def response_points(mmm: MMM, window: PlanningWindow, multipliers: Sequence[float] = DEFAULT_MULTIPLIERS) -> ResponsePoints:
+    """Run the model at every multiplier for every channel (one channel scaled at a time, all regions)."""
+    mults = np.asarray(sorted({float(m) for m in multipliers} | {0.0, 1.0}))
+    if mults[0] < 0:
+        raise ValueError("spend multipliers must be >= 0")
+    panel = window.panel
+    R, C = panel.n_regions, panel.n_channels
+    factual = _counted_kpi(mmm, window, panel)
+    totals = np.empty((len(mults), R, C))
+    for c in range(C):
+        for i, m in enumerate(mults):
+            if m == 1.0:
+                totals[i, :, c] = factual
+            else:
+                mult = np.ones(C)
+                mult[c] = m
+                totals[i, :, c] = _counted_kpi(mmm, window, with_spend_multiplied(mmm, window, mult))
+    response = totals - totals[mults == 0.0]
+    return ResponsePoints(panel.regions, panel.channels, mults, window.spend, response)
+
+
+def fit_hill(multipliers: np.ndarray, response: np.ndarray, current_spend: float, channel: str,
+             region: str = NATIONAL) -> ResponseCurve:
+    """Least-squares Hill fit (top, bottom, half-saturation, slope) of ``response`` ``[M]`` at spend
+    ``multipliers * current_spend``. A flat or zero-spend series gives a flat curve with r2 NaN."""
+    y_scale = float(np.max(np.abs(response)))
+    if current_spend <= 0 or y_scale <= 0:
+        return ResponseCurve(channel, 0.0, 0.0, max(current_spend, 1.0), 1.0, float(current_spend), region)
+    y = response / y_scale
+
+    def hill(theta, u):
+        top, bottom, log_k, log_s = theta
+        ratio = np.exp(np.exp(log_s) * (np.log(np.maximum(u, 1e-300)) - log_k))
+        return bottom + (top - bottom) * np.where(u > 0, ratio / (1.0 + ratio), 0.0)
+
+    best = None
+    for k0, s0 in ((1.0, 1.0), (0.5, 2.0), (2.0, 0.8), (1.0, 3.0)):
+        start = np.array([max(y.max(), 0.1) * 1.5, 0.0, np.log(k0), np.log(s0)])
+        fit = least_squares(lambda th: hill(th, multipliers) - y, start,
+                            bounds=([-np.inf, -np.inf, np.log(1e-3), np.log(0.1)], [np.inf, np.inf, np.log(1e3), np.log(10.0)]))
+        if best is None or fit.cost < best.cost:
+            best = fit
+    top, bottom, log_k, log_s = best.x
+    resid = hill(best.x, multipliers) - y
+    total = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - float((resid ** 2).sum()) / total if total > 0 else float("nan")
+    return ResponseCurve(channel, top * y_scale, bottom * y_scale, float(np.exp(log_k)) * current_spend,
+                         float(np.exp(log_s)), float(current_spend), region, r2)
+
+
+@dataclass(frozen=True)
+class ResponseCurveSet:
+    """National curves (one per channel), per-region curves (one per region-channel, empty when not
+    asked for) and the model points they were fitted to."""
+
+    national: tuple[ResponseCurve, ...]
+    regional: tuple[ResponseCurve, ...]
+    points: ResponsePoints
+    window: PlanningWindow
+
+    def _series(self, curve: ResponseCurve) -> tuple[np.ndarray, float]:
+        pts, c = self.points, self.points.channels.index(curve.channel)
+        if curve.region == NATIONAL:
+            return pts.response[:, :, c].sum(axis=1), float(pts.spend[:, c].sum())
+        r = pts.regions.index(curve.region)
+        return pts.response[:, r, c], float(pts.spend[r, c])
+
+    def table(self) -> pd.DataFrame:
+        """One row per curve: scope (national/region), region, channel, hill_top, hill_bottom,
+        hill_half_saturation (currency over the window), hill_slope, fit_r2, planning_weeks,
+        carryover_weeks, current_spend, current_response (model), roi (current_response / current_spend),
+        mroi (model, +1 % spend step), mroi_curve (Hill derivative at current spend), saturation_spend
+        (where the curve reaches 90 % of its range)."""
+        mults = self.points.multipliers
+        rows = []
+        for curve in self.national + self.regional:
+            series, spend = self._series(curve)
+            current = float(series[mults == 1.0][0])
+            step = np.flatnonzero(np.isclose(mults, 1.0 + MROI_STEP))
+            mroi = (float(series[step[0]]) - current) / (MROI_STEP * spend) if len(step) and spend > 0 else np.nan
+            rows.append({
+                "scope": "national" if curve.region == NATIONAL else "region", "region": curve.region,
+                "channel": curve.channel, "hill_top": curve.top, "hill_bottom": curve.bottom,
+                "hill_half_saturation": curve.half_saturation, "hill_slope": curve.slope, "fit_r2": curve.r2,
+                "planning_weeks": self.window.planning_weeks, "carryover_weeks": self.window.carryover_weeks,
+                "current_spend": spend, "current_response": current,
+                "roi": current / spend if spend > 0 else np.nan, "mroi": mroi,
+                "mroi_curve": float(curve.marginal(spend)) if spend > 0 else np.nan,
+                "saturation_spend": curve.saturation_spend(SATURATION_SHARE),
+            })
+        return pd.DataFrame(rows)
+
+    def points_frame(self) -> pd.DataFrame:
+        """One row per curve and multiplier: scope, region, channel, multiplier, spend, response (model),
+        fitted_response (Hill)."""
+        frames = []
+        mults = self.points.multipliers
+        for curve in self.national + self.regional:
+            series, spend = self._series(curve)
+            frames.append(pd.DataFrame({
+                "scope": "national" if curve.region == NATIONAL else "region", "region": curve.region,
+                "channel": curve.channel, "multiplier": mults, "spend": mults * spend, "response": series,
+                "fitted_response": curve.response(mults * spend)}))
+        return pd.concat(frames, ignore_index=True)
+
+
+def response_curves(mmm: MMM, panel: Panel, planning_weeks: int = 13, multipliers: Sequence[float] = DEFAULT_MULTIPLIERS,
+                    per_region: bool = True, carryover_weeks: int | None = None) -> ResponseCurveSet:
+    """National and (with ``per_region``) per-region Hill response curves of every channel."""
+    window = planning_window(mmm, panel, planning_weeks, carryover_weeks)
+    pts = response_points(mmm, window, multipliers)
+    national = tuple(fit_hill(pts.multipliers, pts.response[:, :, c].sum(axis=1), float(pts.spend[:, c].sum()), ch)
+                     for c, ch in enumerate(pts.channels))
+    regional = tuple(fit_hill(pts.multipliers, pts.response[:, r, c], float(pts.spend[r, c]), ch, region)
+                     for r, region in enumerate(pts.regions) for c, ch in enumerate(pts.channels)) if per_region else ()
+    return ResponseCurveSet(national, regional, pts, window)
+
+
+# -- scenarios ------------------------------------------------------------------------------------
+def allocation_multipliers(result: BudgetResult, spend: np.ndarray, regions: tuple[str, ...],
+                           channels: tuple[str, ...]) -> np.ndarray:
+    """``[R, C]`` spend multipliers that realise ``result`` on the panel: a national allocation scales a
+    channel equally in every region; a region allocation scales each cell. Zero current spend stays 0."""
+    frame = result.allocation
+    if (frame.region == NATIONAL).all():
+        optimal = frame.set_index("channel").optimal_spend.reindex(list(channels)).to_numpy()[None, :]
+        current = spend.sum(axis=0, keepdims=True)
+    else:
+        optimal = frame.set_index(["region", "channel"]).optimal_spend.unstack().reindex(
+            index=list(regions), columns=list(channels)).to_numpy()
+        current = spend
+    mult = np.divide(optimal, current, out=np.ones_like(optimal), where=current > 0)
+    return np.broadcast_to(mult, spend.shape)
+
+
+def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[BudgetScenario],
+                   channel_bounds: SpendBounds | dict[str, SpendBounds] | None = DEFAULT_CHANNEL_BOUNDS,
+                   region_bounds: SpendBounds | None = None, method: str = "slsqp",
+                   seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Optimise every scenario nationally and (when the set has region curves) per region × channel, and
+    re-evaluate each allocation with the full model. Returns ``(scenarios, allocation)`` frames; see
+    ``README.md`` (tables ``budget_scenarios``, ``budget_allocation``) for the columns."""
+    window, pts = curves.window, curves.points
+    spend = pts.spend
+    current_total = float(spend.sum())
+    current_model = float(model_response(mmm, window, np.ones_like(spend)).sum())
+    scenario_rows, allocation_frames = [], []
+    scopes = [("national", curves.national)] + ([("region", curves.regional)] if curves.regional else [])
+    for scenario in scenarios:
+        for scope, scope_curves in scopes:
+            if scenario.target_mroi is not None:
+                result = allocate_to_target_mroi(scope_curves, scenario.target_mroi, channel_bounds)
+            elif scope == "national":
+                result = optimise_budget(scenario.budget_for(current_total), scope_curves, channel_bounds, method, seed)
+            else:
+                result = optimise_region_budget(scenario.budget_for(current_total), scope_curves, channel_bounds,
+                                                region_bounds, method, seed)
+            mult = allocation_multipliers(result, spend, pts.regions, pts.channels)
+            optimal_model = float(model_response(mmm, window, mult).sum())
+            scenario_rows.append({
+                "scenario": scenario.name, "scope": scope, "method": result.method,
+                "budget_multiplier": scenario.budget_multiplier, "target_mroi": scenario.target_mroi,
+                "budget_total": result.budget_total, "current_spend_total": current_total,
+                "response_current_curve": result.response_current, "response_optimal_curve": result.response_optimal,
+                "incremental_response_curve": result.incremental_response,
+                "response_change_share_curve": result.response_change_share,
+                "response_current_model": current_model, "response_optimal_model": optimal_model,
+                "incremental_response_model": optimal_model - current_model,
+                "response_change_share_model": (optimal_model - current_model) / current_model if current_model else np.nan,
+                "converged": result.converged, "message": result.message, "n_iterations": result.n_iterations,
+                "wall_time_s": result.wall_time_s,
+            })
+            allocation_frames.append(result.allocation.assign(scenario=scenario.name, scope=scope))
+    return pd.DataFrame(scenario_rows), pd.concat(allocation_frames, ignore_index=True)

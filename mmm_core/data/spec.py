@@ -1,0 +1,198 @@
+"""The dataset spec: which file(s) hold the data and which column means what.
+
+A spec is a small YAML file next to the data::
+
+    name: sample
+    files: [sample.csv]              # CSV or Parquet, relative to the spec's folder
+    week_column: week                # a date (any weekday, 7-day steps) ...
+    week_start: null                 # ... or an integer week index 0, 1, ... plus this start date
+    region_column: region            # optional: absent means one national series
+    kpi_column: revenue
+    kpi_unit: EUR                    # informational: what one KPI unit is
+    currency: EUR                    # informational: spend currency
+    population_column: population    # optional: region size, used to scale media per capita
+    channels:
+      - name: tv
+        spend: tv_spend              # required
+        activity: tv_grps            # optional: impressions / GRPs / clicks; the model uses it if given
+    controls: [price_index, promo]
+
+Paths are resolved against the spec's own folder; a file outside that folder is refused unless the
+caller allows it explicitly (a spec is data, and data should not point a pipeline at /etc/passwd).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mmm_core.data.contract import DataContractError
+
+RESERVED_COLUMNS = ("load_id", "load_seq", "source_file", "file_hash", "loaded_at", "source_row", "week_date")
+"""Names the warehouse adds to every raw row; a dataset column may not use them."""
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One media channel: its name and the columns holding spend (currency) and activity."""
+
+    name: str
+    spend: str
+    activity: str | None = None
+
+    @property
+    def model_column(self) -> str:
+        """The column the model reads: activity where given, spend otherwise."""
+        return self.activity or self.spend
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the columns of a region-week dataset mean. See the module docstring for the YAML form."""
+
+    files: tuple[str, ...]
+    week_column: str
+    kpi_column: str
+    channels: tuple[ChannelSpec, ...]
+    controls: tuple[str, ...] = ()
+    region_column: str | None = None
+    population_column: str | None = None
+    week_start: dt.date | None = None
+    name: str = "dataset"
+    kpi_unit: str = "KPI units"
+    currency: str = "currency units"
+    base_dir: Path = field(default=Path("."), compare=False)
+
+    def __post_init__(self) -> None:
+        src = f"spec {self.name!r}"
+        if not self.files:
+            raise DataContractError("the spec names no data files", file=src, column="files")
+        if not self.channels:
+            raise DataContractError("the spec names no channels", file=src, column="channels")
+        names = [c.name for c in self.channels]
+        if len(set(names)) != len(names):
+            raise DataContractError("duplicate channel name", file=src, column="channels", value=names)
+        used: dict[str, str] = {}
+        for role, col in self.column_roles():
+            if not isinstance(col, str) or not col.strip():
+                raise DataContractError(f"the {role} column name is empty or not text", file=src, value=col)
+            if col in RESERVED_COLUMNS:
+                raise DataContractError(f"column name is reserved by the warehouse ({', '.join(RESERVED_COLUMNS)})",
+                                        file=src, column=col)
+            if col in used:
+                raise DataContractError(f"column used twice in the spec (as {used[col]} and as {role})",
+                                        file=src, column=col)
+            used[col] = role
+
+    def column_roles(self) -> list[tuple[str, str]]:
+        """Every column the spec names, with its role, in file order of importance."""
+        roles: list[tuple[str, str]] = [("week", self.week_column), ("kpi", self.kpi_column)]
+        if self.region_column:
+            roles.append(("region", self.region_column))
+        if self.population_column:
+            roles.append(("population", self.population_column))
+        for ch in self.channels:
+            roles.append((f"spend of {ch.name}", ch.spend))
+            if ch.activity:
+                roles.append((f"activity of {ch.name}", ch.activity))
+        roles.extend((f"control {c}", c) for c in self.controls)
+        return roles
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(col for _, col in self.column_roles())
+
+    @property
+    def numeric_columns(self) -> tuple[str, ...]:
+        skip = {self.week_column, self.region_column}
+        return tuple(col for col in self.columns if col not in skip)
+
+    def resolve_files(self, allow_outside: bool = False) -> list[Path]:
+        """Absolute paths of the data files; refuses paths that leave the spec's folder."""
+        base = self.base_dir.resolve()
+        out = []
+        for f in self.files:
+            path = (base / f).resolve()
+            if not allow_outside and base != path and base not in path.parents:
+                raise DataContractError("data file lies outside the spec's folder; refused "
+                                        "(set allow_outside_paths to permit it)", file=str(f), column="files")
+            out.append(path)
+        return out
+
+    # -- (de)serialisation ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("base_dir")
+        d["files"] = list(self.files)
+        d["controls"] = list(self.controls)
+        d["channels"] = [{k: v for k, v in asdict(c).items() if v is not None} for c in self.channels]
+        d["week_start"] = self.week_start.isoformat() if self.week_start else None
+        return d
+
+    def fingerprint(self) -> str:
+        """Stable hash of the spec's meaning (not its location)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_yaml(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return path
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], base_dir: str | Path = ".", source: str = "spec") -> "DatasetSpec":
+        if not isinstance(d, dict):
+            raise DataContractError("a spec must be a YAML mapping", file=source)
+        known = {"files", "week_column", "kpi_column", "channels", "controls", "region_column",
+                 "population_column", "week_start", "name", "kpi_unit", "currency"}
+        unknown = set(d) - known
+        if unknown:
+            raise DataContractError(f"unknown spec keys {sorted(unknown)}", file=source)
+        for key in ("files", "week_column", "kpi_column", "channels"):
+            if key not in d or d[key] in (None, "", []):
+                raise DataContractError("required spec key is missing", file=source, column=key)
+        files = d["files"]
+        files = (files,) if isinstance(files, str) else tuple(str(f) for f in files)
+        channels = []
+        for i, ch in enumerate(d["channels"], start=1):
+            if not isinstance(ch, dict) or "name" not in ch or "spend" not in ch:
+                raise DataContractError("each channel needs 'name' and 'spend'", file=source, column="channels",
+                                        row=i, value=ch)
+            extra = set(ch) - {"name", "spend", "activity"}
+            if extra:
+                raise DataContractError(f"unknown channel keys {sorted(extra)}", file=source, column="channels", row=i)
+            channels.append(ChannelSpec(str(ch["name"]), str(ch["spend"]),
+                                        None if ch.get("activity") is None else str(ch["activity"])))
+        week_start = d.get("week_start")
+        if week_start is not None and not isinstance(week_start, dt.date):
+            try:
+                week_start = dt.date.fromisoformat(str(week_start))
+            except ValueError as exc:
+                raise DataContractError("week_start is not an ISO date", file=source, column="week_start",
+                                        value=week_start) from exc
+        controls = d.get("controls") or ()
+        return cls(
+            files=files, week_column=str(d["week_column"]), kpi_column=str(d["kpi_column"]),
+            channels=tuple(channels), controls=tuple(str(c) for c in controls),
+            region_column=None if d.get("region_column") is None else str(d["region_column"]),
+            population_column=None if d.get("population_column") is None else str(d["population_column"]),
+            week_start=week_start, name=str(d.get("name", "dataset")),
+            kpi_unit=str(d.get("kpi_unit", "KPI units")), currency=str(d.get("currency", "currency units")),
+            base_dir=Path(base_dir),
+        )
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "DatasetSpec":
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise DataContractError("spec file not found", file=str(path)) from exc
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise DataContractError(f"spec is not valid UTF-8 YAML: {exc}", file=str(path)) from exc
+        return cls.from_dict(raw, base_dir=path.parent, source=str(path))

@@ -1,0 +1,360 @@
+"""``ModelConfig`` and ``MMMNet``: the network that maps scaled inputs to an additive scaled KPI.
+
+Everything here is in scaled units (see ``scaling.py``): KPI divided by its region mean, activity divided
+by its channel (per-capita) mean, controls standardised. The prediction is a sum of named parts,
+
+    kpi_scaled[r, t] = baseline[r] + trend[r, t] + seasonality[r, t]
+                       + sum_k control_coef[r, t, k] * controls[r, t, k]
+                       + sum_c media_coef[r, t, c] * hill(adstock(activity)[r, t, c]; k_c, s_c)
+
+so a decomposition is the parts themselves. Time-varying coefficients come from a small GRU over
+(media, controls) shared by all regions, as a *bounded modulation* around per-channel levels with
+regularised per-region deviations: the GRU can bend a channel's effect over time but cannot create one
+where the channel is silent, cannot absorb the baseline and cannot move credit far between channels.
+
+Media coefficients follow the seed: ``softplus(max_c) * sigmoid(level_c + region_rc + modulation_rtc)``.
+
+Parameters are per channel / region with no batch dimension; a later replicate dimension (K fits at
+once) would lead every parameter shape, which nothing below precludes (all ops broadcast on the left).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmm_core.model import transforms
+from mmm_core.model.dag import ChannelDag
+from mmm_core.model.fwl import RegionProjection
+from mmm_core.data.calendar import DEFAULT_HOLIDAYS, check_holidays
+from mmm_core.model.seasonality import POOLED_HARMONICS, WEEKS_PER_YEAR
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture and parameterisation (training settings live in ``training.TrainConfig``)."""
+
+    hidden_size: int = 16
+    """GRU hidden units. Small on purpose: the GRU only modulates coefficients, it does not carry them."""
+    modulation_max: float = 0.5
+    """Bound of the GRU's modulation: logit units for media coefficients, relative units (×(1 ± m)) for controls."""
+    adstock_max_lag_weeks: int = transforms.DEFAULT_MAX_LAG
+    """Length of the carry-over kernel in weeks."""
+    adstock_decay_max: float = 0.95
+    """Upper bound of the learnable decay (reparameterised as ``max * sigmoid``), not a clamp."""
+    adstock_decay_init: float = 0.4
+    adstock_peak_lag: bool = True
+    """Learn a peak lag per channel (delayed adstock ``decay**((l - peak)**2)``); False: geometric."""
+    adstock_peak_lag_max_weeks: float = 4.0
+    adstock_peak_lag_init_weeks: float = 0.5
+    adstock_learn_tail: bool = True
+    """With a peak lag, also learn each channel's tail shape q in [1, 2]: ``decay**(|l - peak|**q)``
+    (``transforms.adstock_weights``). q = 2 is the Gaussian-shaped delayed kernel, q = 1 a geometric fall
+    (geometric adstock at peak 0), so both common carry-over forms are in the family. With the delayed
+    kernel alone a geometric carry-over could only be copied by a long flat kernel (decay run to the
+    cap), which then soaked up slow KPI movements. Measured (share MAE pp, delayed-only -> learned
+    tail): flighted 0-2 0.69/0.57/0.69 -> 0.57/0.47/0.55 (ROI Spearman 0.94/0.89/0.94 -> 1.0/1.0/1.0);
+    benchmark 0-3 1.12/1.97/1.74/0.86 -> 1.07/1.95/1.67/0.85; sample 0-4 within 0.02 pp; the outside
+    generator's flighted panels (geometric truth, ``benchmarks/outside_benchmark.py``) 0.97/1.44/1.26 ->
+    0.29/1.11/1.44. False: the delayed kernel (models saved before this option load that way)."""
+    adstock_tail_init: float = 1.5
+    """Starting tail shape q, halfway between geometric (1) and the delayed kernel (2)."""
+    hill_slope_min: float = 0.3
+    """Hill slope range (reparameterised with a sigmoid); both concave (< 1) and S-shaped (> 1) reachable."""
+    hill_slope_max: float = 5.0
+    hill_slope_init: float = 1.0
+    hill_half_saturation_quantile: float = 0.5
+    """Half-saturation initialised at this quantile of the channel's scaled activity over active weeks."""
+    media_coef_max_init: float = 1.0
+    """Initial per-channel bound (scaled KPI units = share of region mean) of a channel's coefficient."""
+    media_init_share: float = 0.05
+    """Media share of the KPI at initialisation, split evenly; small so the data, not the start, decides."""
+    trend: bool = True
+    trend_damping: float = 0.95
+    """Per-week damping of the trend's slope after the last training week (Gardner's damped trend)."""
+    seasonality_harmonics: int = 2
+    """Fourier harmonics of each region's departure from the pooled yearly shape (see ``seasonality.py``)."""
+    seasonality_beside_media: bool = False
+    """Fit the data-derived yearly shapes jointly with the media response (at the initial curves),
+    controls and holiday weeks, not to the KPI alone, so that they cannot take in seasonal media (see
+    ``YearlySeasonality._fit_jointly``: with a KPI-only profile even an oracle that knows the true curves
+    lost the media on ``large``, 0.35 -> 7.2 pp). Off by default because in the model itself the
+    learnable shape correction makes up for most of it and the joint fit costs forecasts where rows are
+    few for its columns: benchmark 0-3 share MAE 1.11/1.97/1.74/0.86 -> 1.12/1.99/1.76/0.88 pp,
+    within-region holdout R² -0.01 on average over 12 panels; national panels (1 region) holdout R²
+    0.23 -> 0.06 and 0.28 -> 0.24, ROI ranks worse; large unchanged (1.59 -> 1.58 pp)."""
+    season_week_effects: bool = False
+    """Add a learnable week-of-year table (52 values) to the data-derived profile. Off by default: it
+    competes with nationally flighted media for the same national weekly variation."""
+    holidays: tuple[str, ...] = DEFAULT_HOLIDAYS
+    """Holiday weeks with a learnable lift each (see ``holidays.py``); () for none."""
+    dag: bool = True
+    dag_upper_triangular: bool = False
+    """Restrict edges to p < c (a known causal order by column); default learns direction from data."""
+    presample: str = "mean"
+    """Media/controls assumed before the first week, for adstock and GRU warm-up: 'mean' of the first
+    ``adstock_max_lag_weeks`` weeks, or 'zero'."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "holidays", tuple(self.holidays))  # JSON gives a list
+        check_holidays(self.holidays)
+
+    def replace(self, **changes) -> "ModelConfig":
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
+        return ModelConfig(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+
+
+@dataclass
+class ModelInputs:
+    """Tensors the network reads (scaled units).
+
+    media ``[R, T, C]``, controls ``[R, T, K]``, season_profile ``[R, T]`` (data-derived yearly profile),
+    season_basis ``[T, 2H]`` (Fourier terms of the weeks' calendar position, for the learnable correction
+    of the shared shape), season_position ``[T]`` int64 (row 0..51 of the week's calendar position, for the learnable
+    week-of-year table), trend_time ``[T]`` (trend regressor in years, linear inside the training window,
+    damped after it), holidays ``[T, H]`` 0/1 holiday-week indicators (None: no holiday terms).
+    """
+
+    media: torch.Tensor
+    controls: torch.Tensor
+    season_profile: torch.Tensor
+    season_basis: torch.Tensor
+    season_position: torch.Tensor
+    trend_time: torch.Tensor
+    holidays: torch.Tensor | None = None
+
+    def to(self, device=None, dtype=None) -> "ModelInputs":
+        cast = lambda t: t.to(device=device, dtype=dtype)  # noqa: E731
+        return ModelInputs(cast(self.media), cast(self.controls), cast(self.season_profile),
+                           cast(self.season_basis), self.season_position.to(device=device), cast(self.trend_time),
+                           None if self.holidays is None else cast(self.holidays))
+
+
+@dataclass
+class ModelOutput:
+    """Named parts of the scaled prediction; all ``[R, T]`` unless stated."""
+
+    prediction: torch.Tensor
+    baseline: torch.Tensor
+    trend: torch.Tensor
+    seasonality: torch.Tensor
+    controls: torch.Tensor  # [R, T, K] contribution per control
+    media: torch.Tensor  # [R, T, C] contribution per channel
+    media_coef: torch.Tensor  # [R, T, C]
+    modulation: torch.Tensor  # [R, T, C + K] GRU output in [-m, m]
+
+
+def _inv_softplus(y: float) -> float:
+    return y + math.log(-math.expm1(-y))
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+class MMMNet(nn.Module):
+    """The network. Construct with sizes, call ``initialise_from_data`` once, then ``forward(inputs)``."""
+
+    def __init__(self, n_regions: int, n_channels: int, n_controls: int, config: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.config = config
+        R, C, K, H = n_regions, n_channels, n_controls, config.hidden_size
+        self.n_regions, self.n_channels, self.n_controls = R, C, K
+        self.baseline_raw = nn.Parameter(torch.full((R,), _inv_softplus(1.0 - config.media_init_share)))
+        self.trend_slope = nn.Parameter(torch.zeros(()))
+        self.trend_slope_region = nn.Parameter(torch.zeros(R))
+        self.season_coef = nn.Parameter(torch.ones(()))
+        self.season_coef_region = nn.Parameter(torch.zeros(R))
+        self.season_week_effect = nn.Parameter(torch.zeros(WEEKS_PER_YEAR))
+        self.season_shape_correction = nn.Parameter(torch.zeros(2 * POOLED_HARMONICS))
+        n_holidays = len(config.holidays)
+        self.holiday_coef = nn.Parameter(torch.zeros(n_holidays))
+        self.holiday_region = nn.Parameter(torch.zeros(R, n_holidays))
+        d = config.adstock_decay_init / config.adstock_decay_max
+        self.adstock_decay_raw = nn.Parameter(torch.full((C,), _logit(d)))
+        p = config.adstock_peak_lag_init_weeks / config.adstock_peak_lag_max_weeks
+        self.adstock_peak_raw = nn.Parameter(torch.full((C,), _logit(p)))
+        if config.adstock_peak_lag and config.adstock_learn_tail:
+            self.adstock_tail_raw = nn.Parameter(torch.full((C,), _logit(config.adstock_tail_init - 1.0)))
+        self.hill_log_half_saturation = nn.Parameter(torch.zeros(C))
+        # Where the data put the half-saturation at the start; the shape prior in training pulls toward it.
+        self.register_buffer("hill_log_half_saturation_prior", torch.zeros(C))
+        s = (config.hill_slope_init - config.hill_slope_min) / (config.hill_slope_max - config.hill_slope_min)
+        self.hill_slope_raw = nn.Parameter(torch.full((C,), _logit(s)))
+        self.media_max_raw = nn.Parameter(torch.full((C,), _inv_softplus(config.media_coef_max_init)))
+        # Each channel starts at media_init_share / C of the KPI at hill = 1/2.
+        level = 2.0 * config.media_init_share / (C * config.media_coef_max_init)
+        self.media_level = nn.Parameter(torch.full((C,), _logit(min(level, 0.5))))
+        self.media_region = nn.Parameter(torch.zeros(R, C))
+        self.control_coef = nn.Parameter(torch.zeros(K))
+        self.control_region = nn.Parameter(torch.zeros(R, K))
+        self.gru = nn.GRU(C + K, H, batch_first=True)
+        self.head = nn.Linear(H, C + K)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        self.dag = ChannelDag(C, config.dag_upper_triangular) if config.dag else None
+
+    # -- constrained parameters ---------------------------------------------------------------
+    def adstock_decay(self) -> torch.Tensor:
+        """``[C]`` in (0, adstock_decay_max)."""
+        return self.config.adstock_decay_max * torch.sigmoid(self.adstock_decay_raw)
+
+    def adstock_peak_lag(self) -> torch.Tensor | None:
+        """``[C]`` weeks in (0, adstock_peak_lag_max_weeks), or None for geometric adstock."""
+        if not self.config.adstock_peak_lag:
+            return None
+        return self.config.adstock_peak_lag_max_weeks * torch.sigmoid(self.adstock_peak_raw)
+
+    def adstock_tail(self) -> torch.Tensor | None:
+        """``[C]`` tail shape q in (1, 2) of the delayed kernel, or None (q = 2 fixed, or geometric)."""
+        raw = getattr(self, "adstock_tail_raw", None)
+        return None if raw is None else 1.0 + torch.sigmoid(raw)
+
+    def adstock_kernel(self) -> torch.Tensor:
+        """``[C, L]`` normalised carry-over weights."""
+        return transforms.adstock_weights(self.adstock_decay(), self.adstock_peak_lag(),
+                                          self.config.adstock_max_lag_weeks, tail=self.adstock_tail())
+
+    def hill_half_saturation(self) -> torch.Tensor:
+        """``[C]`` in scaled activity units."""
+        return torch.exp(self.hill_log_half_saturation)
+
+    def hill_slope(self) -> torch.Tensor:
+        cfg = self.config
+        return cfg.hill_slope_min + (cfg.hill_slope_max - cfg.hill_slope_min) * torch.sigmoid(self.hill_slope_raw)
+
+    def media_coef_max(self) -> torch.Tensor:
+        """``[C]`` learnable bound of each channel's coefficient (scaled KPI units)."""
+        return F.softplus(self.media_max_raw)
+
+    def adjacency(self) -> torch.Tensor | None:
+        return None if self.dag is None else self.dag.adjacency()
+
+    @torch.no_grad()
+    def initialise_from_data(self, media: torch.Tensor, observed: torch.Tensor) -> None:
+        """Half-saturation from the data: a quantile of each channel's adstocked scaled activity over
+        active observed weeks. media ``[R, T, C]`` scaled, observed ``[R, T]`` bool."""
+        adstocked = transforms.adstock(self._pad(media), self.adstock_kernel().to(media.dtype))
+        adstocked = adstocked[:, -media.shape[1]:]
+        q = self.config.hill_half_saturation_quantile
+        for c in range(self.n_channels):
+            values = adstocked[..., c][observed & (media[..., c] > 0)]
+            k = torch.quantile(values.double(), q).item() if values.numel() else 1.0
+            self.hill_log_half_saturation[c] = math.log(max(k, 1e-6))
+        self.hill_log_half_saturation_prior.copy_(self.hill_log_half_saturation)
+
+    @torch.no_grad()
+    def warm_start(self, inputs: "ModelInputs", target: torch.Tensor, observed: torch.Tensor) -> None:
+        """Start the linear parameters at a least-squares fit with the initial curves held fixed.
+
+        ``target ~ baseline[r] + trend[r] * trend_time + season[r] * profile + controls @ beta + response @ gamma``
+        over observed region-weeks. The per-region columns are projected out region by region
+        (Frisch-Waugh-Lovell: batched 3 × 3 normal equations), then one least squares gives the shared
+        coefficients, so memory stays O(rows × (controls + channels)). Media coefficients are floored at
+        a small positive value (positive by construction; the data decide whether they grow). Shapes:
+        target ``[R, T]`` scaled KPI, observed ``[R, T]`` bool.
+        """
+        dtype = torch.float64
+        mask = observed.to(dtype)  # [R, T]
+        y = (target.to(dtype) * mask)[..., None]  # [R, T, 1]
+        response = self.media_response(inputs.media.to(dtype))  # [R, T, C]
+        shared = torch.cat([inputs.controls.to(dtype), response], dim=-1) * mask[..., None]  # [R, T, K+C]
+        trend = inputs.trend_time.to(dtype)[None, :].expand_as(mask)
+        region_x = torch.stack([mask, trend * mask, inputs.season_profile.to(dtype) * mask], dim=-1)  # [R, T, 3]
+        projection = RegionProjection(region_x, ridge=1e-8)
+        rows = projection.residual(shared).reshape(-1, shared.shape[-1])
+        ridge = 1e-6 * rows.shape[0] * torch.eye(rows.shape[1], dtype=dtype) / max(rows.shape[1], 1)
+        beta = torch.linalg.solve(rows.T @ rows + ridge, rows.T @ projection.residual(y).reshape(-1, 1))  # [K+C, 1]
+        region = projection.coefficients(y - shared @ beta)[..., 0]  # [R, 3]
+        beta = beta[:, 0]
+        K, C = self.n_controls, self.n_channels
+        cfg = self.config
+        self.baseline_raw.copy_(torch.log(torch.expm1(region[:, 0].clamp_min(0.05))))
+        self.trend_slope.copy_(region[:, 1].mean())
+        self.trend_slope_region.copy_(region[:, 1] - region[:, 1].mean())
+        self.season_coef.copy_(region[:, 2].mean())
+        self.season_coef_region.copy_(region[:, 2] - region[:, 2].mean())
+        self.control_coef.copy_(beta[:K])
+        floor = 0.1 * cfg.media_init_share / C
+        coef = beta[K:].clamp_min(floor)  # [C] scaled KPI at hill = 1
+        coef_max = torch.maximum(torch.full_like(coef, cfg.media_coef_max_init), 2.0 * coef)
+        self.media_max_raw.copy_(torch.log(torch.expm1(coef_max)))
+        self.media_level.copy_(torch.logit(coef / coef_max))
+
+    # -- forward ------------------------------------------------------------------------------
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        """Prepend ``L - 1`` presample weeks to ``[R, T, X]`` (mean of the first L weeks, or zeros)."""
+        lag = self.config.adstock_max_lag_weeks
+        if lag <= 1:
+            return x
+        if self.config.presample == "mean":
+            head = x[:, :lag].mean(dim=1, keepdim=True)
+        elif self.config.presample == "zero":
+            head = torch.zeros_like(x[:, :1])
+        else:
+            raise ValueError(f"presample must be 'mean' or 'zero', got {self.config.presample!r}")
+        return torch.cat([head.expand(-1, lag - 1, -1), x], dim=1)
+
+    def media_response(self, media: torch.Tensor) -> torch.Tensor:
+        """Saturated carried-over activity ``hill(adstock(media))`` in [0, 1), ``[R, T, C]``."""
+        n_weeks = media.shape[1]
+        adstocked = transforms.adstock(self._pad(media), self.adstock_kernel().to(media.dtype))[:, -n_weeks:]
+        return transforms.hill(adstocked, self.hill_half_saturation().to(media.dtype), self.hill_slope().to(media.dtype))
+
+    def modulation(self, media: torch.Tensor, controls: torch.Tensor) -> torch.Tensor:
+        """GRU modulation ``[R, T, C + K]`` in [-modulation_max, modulation_max]."""
+        n_weeks = media.shape[1]
+        features = self._pad(torch.cat([torch.log1p(media), controls], dim=-1))  # [R, L-1+T, C+K]
+        hidden, _ = self.gru(features)
+        return self.config.modulation_max * torch.tanh(self.head(hidden[:, -n_weeks:]))
+
+    def forward(self, inputs: ModelInputs, media_override: torch.Tensor | None = None) -> ModelOutput:
+        """inputs: see ``ModelInputs``. ``media_override`` ``[R, T, C]`` replaces the media in the response
+        only (counterfactuals), keeping the GRU's modulation from the factual inputs so that a
+        counterfactual changes exactly one thing: the channels' activity."""
+        C = self.n_channels
+        mod = self.modulation(inputs.media, inputs.controls)  # [R, T, C+K]
+        media = inputs.media if media_override is None else media_override
+        logits = self.media_level + self.media_region[:, None, :] + mod[..., :C]  # [R, T, C]
+        media_coef = self.media_coef_max() * torch.sigmoid(logits)
+        media_part = media_coef * self.media_response(media)  # [R, T, C]
+        control_coef = (self.control_coef + self.control_region)[:, None, :] * (1.0 + mod[..., C:])
+        control_part = control_coef * inputs.controls  # [R, T, K]
+        R, T = media.shape[:2]
+        baseline = F.softplus(self.baseline_raw)[:, None].expand(R, T)
+        if self.config.trend:
+            trend = (self.trend_slope + self.trend_slope_region)[:, None] * inputs.trend_time[None, :]
+        else:
+            trend = torch.zeros_like(baseline)
+        # Data-derived profile plus a learnable correction of the shared shape (fitted jointly with media,
+        # so media can claim national variation the KPI-only profile absorbed) times a per-region coefficient.
+        profile = inputs.season_profile + (inputs.season_basis @ self.season_shape_correction)[None, :]
+        if self.config.season_week_effects:
+            profile = profile + self.season_week_effect[inputs.season_position][None, :]
+        season = (self.season_coef + self.season_coef_region)[:, None] * profile
+        if inputs.holidays is not None and self.holiday_coef.numel():
+            # holiday lifts are part of the seasonality component (scaled KPI: share of the region mean)
+            season = season + ((self.holiday_coef + self.holiday_region)[:, None, :] * inputs.holidays[None]).sum(-1)
+        prediction = baseline + trend + season + control_part.sum(-1) + media_part.sum(-1)
+        return ModelOutput(prediction, baseline, trend, season, control_part, media_part, media_coef, mod)
+
+
+def trend_time(n_weeks_before: int, n_weeks: int, n_train_weeks: int, damping: float) -> torch.Tensor:
+    """Trend regressor ``[n_weeks]`` in years for weeks ``n_weeks_before .. n_weeks_before + n_weeks - 1``
+    counted from the first training week: linear up to the last training week, then each further week
+    adds ``damping**h`` weeks (h = 1, 2, ...), so a forecast's trend flattens instead of running away."""
+    t = torch.arange(n_weeks_before, n_weeks_before + n_weeks, dtype=torch.float64)
+    last = float(n_train_weeks - 1)
+    horizon = (t - last).clamp_min(0.0)
+    if damping >= 1.0:
+        damped = horizon
+    else:
+        damped = damping * (1.0 - damping ** horizon) / (1.0 - damping)
+    return (torch.minimum(t, torch.tensor(last)) + damped) / 52.0

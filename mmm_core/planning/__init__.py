@@ -1,0 +1,1 @@
+"""Budget planning: the optimiser over a curve protocol, spend constraints and scenarios."""

@@ -1,0 +1,1 @@
+"""Plotly figures built from frames (never from the model) and the HTML dashboard."""

@@ -1,0 +1,105 @@
+"""Dashboard panels about spend decisions: response curves with current and optimal spend (14), current vs
+optimal budget per scenario (15). Inputs: the published curve and allocation tables of one refresh."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from mmm_core.report.figures.style import DEFAULT_STYLE, FigureStyle, fmt, require_columns
+
+CURVE_COLUMNS = ("channel", "spend", "contribution")
+ALLOCATION_COLUMNS = ("channel", "current_spend", "optimal_spend")
+
+
+def plot_response_curves(curve_points: pd.DataFrame, allocation: pd.DataFrame | None = None,
+                         planning_weeks: int | None = None, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
+    """Panel 14: each channel's contribution against its spend over the planning window (other channels at
+    their current spend), with the current (●) and optimal (◆) spend of one budget scenario marked.
+
+    ``curve_points``: channel, spend, contribution (the model at each spend) and optionally
+    fitted_contribution (a fitted curve, drawn as the line; the model's points become markers).
+    ``allocation``: channel, current_spend, optimal_spend, optionally current_contribution and
+    optimal_contribution (marker heights; else read off the curve), and scenario (the first one is used).
+    """
+    require_columns(curve_points, CURVE_COLUMNS, "response curve points")
+    channels = list(dict.fromkeys(curve_points["channel"]))
+    colors = style.channel_colors(channels)
+    marks, scenario = _first_scenario(allocation)
+    fitted = "fitted_contribution" in curve_points.columns
+    fig = go.Figure()
+    for channel in channels:
+        points = curve_points[curve_points["channel"] == channel].sort_values("spend")
+        line = points["fitted_contribution"] if fitted else points["contribution"]
+        fig.add_scatter(x=points["spend"], y=line, mode="lines", name=channel, legendgroup=channel,
+                        line={"color": colors[channel], "width": 2})
+        if fitted:
+            fig.add_scatter(x=points["spend"], y=points["contribution"], mode="markers", name=f"{channel} model",
+                            legendgroup=channel, showlegend=False, marker={"color": colors[channel], "size": 5},
+                            hovertemplate=f"{channel} (model): spend %{{x:,.0f}}, contribution %{{y:,.0f}}<extra></extra>")
+        if marks is None or channel not in marks.index:
+            continue
+        for label, symbol in (("current", "circle"), ("optimal", "diamond")):
+            spend = float(marks.loc[channel, f"{label}_spend"])
+            if not np.isfinite(spend):
+                continue
+            height = marks.loc[channel].get(f"{label}_contribution", np.nan)
+            if not np.isfinite(height):
+                height = float(np.interp(spend, points["spend"], line))
+            fig.add_scatter(x=[spend], y=[float(height)], mode="markers", name=f"{channel} {label}",
+                            legendgroup=channel, showlegend=False,
+                            marker={"symbol": symbol, "size": 13, "color": colors[channel],
+                                    "line": {"width": 1.5, "color": "black" if label == "optimal" else "white"}},
+                            hovertemplate=f"{channel} {label}: spend %{{x:,.0f}}, contribution %{{y:,.0f}}<extra></extra>")
+    window = f"{planning_weeks}-week planning window" if planning_weeks else "planning window"
+    fig.update_xaxes(title_text=f"spend over the {window} ({style.currency})")
+    fig.update_yaxes(title_text=f"contribution ({style.kpi_unit})")
+    subtitle = "line: fitted curve, dots: model; " if fitted else ""
+    subtitle += "● current spend, ◆ optimal spend" + (f" ({scenario})" if scenario else "")
+    return style.apply(fig, "14 · Response curves", subtitle)
+
+
+def plot_budget_allocation(allocation: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
+    """Panel 15: current and optimal spend per channel (labels: change in %), one budget scenario at a time
+    when ``allocation`` has a ``scenario`` column (selector; the first scenario is shown first)."""
+    require_columns(allocation, ALLOCATION_COLUMNS, "budget allocation")
+    frames = ([(str(s), rows) for s, rows in allocation.groupby("scenario", sort=False)]
+              if "scenario" in allocation.columns else [("", allocation)])
+    fig = go.Figure()
+    subtitles = []
+    for i, (scenario, frame) in enumerate(frames):
+        frame = frame.sort_values("current_spend", ascending=False)
+        change = (frame["optimal_spend"] / frame["current_spend"].where(frame["current_spend"] > 0) - 1) * 100
+        fig.add_bar(x=frame["channel"], y=frame["current_spend"], name="current", marker_color="#9E9E9E",
+                    text=[fmt(v) for v in frame["current_spend"]], textposition="outside", visible=i == 0,
+                    legendgroup="current", showlegend=i == 0)
+        fig.add_bar(x=frame["channel"], y=frame["optimal_spend"], name="optimal", marker_color=style.color(0),
+                    text=[f"{fmt(v)} ({c:+.0f}%)" if np.isfinite(c) else fmt(v)
+                          for v, c in zip(frame["optimal_spend"], change)], textposition="outside", visible=i == 0,
+                    legendgroup="optimal", showlegend=i == 0)
+        subtitle = (f"{scenario + ': ' if scenario else ''}total current {fmt(float(frame['current_spend'].sum()))}, "
+                    f"optimal {fmt(float(frame['optimal_spend'].sum()))} {style.currency}")
+        if {"current_contribution", "optimal_contribution"} <= set(frame.columns):
+            gain = float(frame["optimal_contribution"].sum() - frame["current_contribution"].sum())
+            subtitle += f"; contribution {'+' if gain >= 0 else ''}{fmt(gain)} {style.kpi_unit} (on the curves)"
+        subtitles.append(subtitle)
+    if len(frames) > 1:
+        buttons = [{"label": scenario, "method": "update",
+                    "args": [{"visible": [j // 2 == i for j in range(2 * len(frames))]},
+                             {"title.subtitle.text": subtitles[i]}]} for i, (scenario, _) in enumerate(frames)]
+        fig.update_layout(updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left",
+                                        "y": 1.01, "yanchor": "bottom"}])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title_text=f"spend ({style.currency})")
+    return style.apply(fig, "15 · Current vs optimal budget", subtitles[0])
+
+
+def _first_scenario(allocation: pd.DataFrame | None) -> tuple[pd.DataFrame | None, str | None]:
+    if allocation is None:
+        return None, None
+    require_columns(allocation, ALLOCATION_COLUMNS, "budget allocation")
+    if "scenario" not in allocation.columns:
+        return allocation.set_index("channel"), None
+    scenario = allocation["scenario"].iloc[0]
+    return allocation[allocation["scenario"] == scenario].set_index("channel"), str(scenario)

@@ -1,0 +1,1 @@
+"""The simulator with known ground truth, the outside generator, recovery scores and oracles."""

@@ -1,0 +1,159 @@
+"""Write a ``Simulation`` to disk: the data file, its dataset spec, and the ground truth.
+
+Files in ``out_dir`` (``<name>`` defaults to the directory's name):
+
+* ``<name>.csv`` or ``.parquet``: one row per observed region-week: ``region``, ``week`` (ISO date of
+  the Monday), ``revenue`` (the KPI, cents), ``population``, per channel ``<ch>_spend`` (cents) and, for
+  channels with activity, ``<ch>_impressions`` (whole impressions), then one column per control (4
+  decimals). These are exactly the values the KPI was computed from.
+* ``spec.yaml``: the ``DatasetSpec`` that reads the data file.
+* ``truth.json``: channel parameters and totals, the DAG, control effects, region parameters, the
+  noise, the config and seed, and the units of every number.
+* ``truth_kpi.csv`` or ``.parquet``: every region-week (``observed`` says which are in the data file),
+  ``kpi_noiseless``, ``noise`` and the additive components (``baseline``, ``trend``, ``seasonality``,
+  ``holiday``, ``control:<name>``, ``channel:<name>`` = direct contribution), in KPI units.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mmm_core.simulate.truth import Simulation
+from mmm_core.simulate.config import control_templates
+from mmm_core.data.spec import ChannelSpec, DatasetSpec
+
+KPI_COLUMN = "revenue"
+SPEC_FILE = "spec.yaml"
+TRUTH_FILE = "truth.json"
+TRUTH_KPI_STEM = "truth_kpi"
+
+UNITS = {
+    "activity": "impressions for channels with an activity column; currency for spend-only channels",
+    "activity_scale": "activity units per capita per week that make activity index 1 (the channel's mean "
+                      "per-capita observed activity over observed region-weeks where it is > 0)",
+    "activity_index": "activity / (population * activity_scale)",
+    "hill_half_saturation": "activity-index units, applied to adstocked activity (normalised kernel)",
+    "hill_half_saturation_per_capita": "activity units per capita per week (= half_saturation * activity_scale)",
+    "channel_coefficient": "KPI units per capita per week at full saturation (hill = 1)",
+    "direct_contribution": "KPI units, summed over observed region-weeks",
+    "total_contribution": "KPI units over observed region-weeks: noiseless KPI minus noiseless KPI with the "
+                          "channel's own activity set to 0, effects propagated through the DAG",
+    "roi": "total_contribution / spend; direct_roi = direct_contribution / spend",
+    "dag_adjacency": "[parent][child]: units of the child's activity index caused per unit of the parent's",
+    "adstock_peak_lag": "weeks; 0 = geometric adstock decay**l, > 0 = delayed adstock decay**((l-peak_lag)**2)",
+    "control_coefficient": "share of the region's base level per control unit, applied to (value - center)",
+    "base_level": "KPI units per week",
+    "trend_growth": "share of base level per 52 weeks",
+    "seasonality_amplitude": "share of base level",
+    "noise_sd": "KPI units; snr = within-region variance of kpi_noiseless / noise variance",
+}
+
+
+def _data_frame(sim: Simulation) -> pd.DataFrame:
+    panel, truth = sim.panel, sim.truth
+    r_idx, t_idx = np.nonzero(panel.observed)
+    data: dict[str, object] = {
+        "region": np.asarray(panel.regions, dtype=object)[r_idx],
+        "week": pd.to_datetime(panel.weeks[t_idx]).strftime("%Y-%m-%d"),
+        KPI_COLUMN: panel.kpi[r_idx, t_idx],
+        "population": panel.population[r_idx].astype(np.int64),
+    }
+    for c, ch in enumerate(panel.channels):
+        data[f"{ch}_spend"] = panel.spend[r_idx, t_idx, c]
+        if truth.has_activity_column[c]:
+            data[f"{ch}_impressions"] = panel.activity[r_idx, t_idx, c].astype(np.int64)
+    for k, name in enumerate(panel.control_names):
+        data[name] = panel.controls[r_idx, t_idx, k]
+    return pd.DataFrame(data)
+
+
+def dataset_spec(sim: Simulation, data_file: str, name: str) -> DatasetSpec:
+    """The spec that reads the written data file."""
+    channels = tuple(ChannelSpec(ch, f"{ch}_spend", f"{ch}_impressions" if has else None)
+                     for ch, has in zip(sim.truth.channels, sim.truth.has_activity_column))
+    return DatasetSpec(files=(data_file,), week_column="week", kpi_column=KPI_COLUMN, channels=channels,
+                       controls=sim.truth.control_names, region_column="region", population_column="population",
+                       name=name, kpi_unit=sim.config.kpi_unit, currency=sim.config.currency)
+
+
+def truth_dict(sim: Simulation) -> dict:
+    """JSON-ready ground truth (plain floats and lists)."""
+    t = sim.truth
+    channels = []
+    for c, ch in enumerate(t.channels):
+        channels.append({
+            "name": ch, "spend_column": f"{ch}_spend",
+            "activity_column": f"{ch}_impressions" if t.has_activity_column[c] else None,
+            "activity_scale": float(t.activity_scale[c]),
+            "adstock_decay": float(t.adstock_decay[c]), "adstock_peak_lag": float(t.adstock_peak_lag[c]),
+            "adstock_kind": "delayed" if t.adstock_peak_lag[c] > 0 else "geometric",
+            "hill_half_saturation": float(t.hill_half_saturation[c]),
+            "hill_half_saturation_per_capita": float(t.hill_half_saturation_per_capita[c]),
+            "hill_slope": float(t.hill_slope[c]), "channel_coefficient": float(t.channel_coefficient[c]),
+            "spend": float(t.spend[c]), "direct_contribution": float(t.direct_contribution[c]),
+            "total_contribution": float(t.total_contribution[c]), "direct_share": float(t.direct_share[c]),
+            "roi": float(t.roi[c]), "direct_roi": float(t.direct_roi[c]),
+        })
+    edges = [{"parent": t.channels[p], "child": t.channels[c], "strength": float(t.dag_adjacency[p, c])}
+             for p, c in zip(*np.nonzero(t.dag_adjacency))]
+    units = dict(control_templates(len(t.control_names)))
+    first = np.argmax(t.observed, axis=1)
+    return {
+        "seed": sim.seed, "config": asdict(replace(sim.config, seed=sim.seed)), "units": UNITS,
+        "kpi_column": KPI_COLUMN, "max_lag": t.max_lag, "snr": t.snr, "media_share": t.media_share,
+        "channels": channels,
+        "dag": {"channels": list(t.channels), "adjacency": t.dag_adjacency.tolist(), "edges": edges},
+        "controls": [{"name": n, "unit": units[n].unit, "coefficient": float(t.control_coefficient[k]),
+                      "center": float(t.control_center[k])} for k, n in enumerate(t.control_names)],
+        "holidays": list(t.holiday_names),
+        "regions": [{"region": r, "population": float(t.population[i]), "base_level": float(t.base_level[i]),
+                     "trend_growth": float(t.trend_growth[i]),
+                     "seasonality_amplitude": float(t.seasonality_amplitude[i]),
+                     "holiday_lift": dict(zip(t.holiday_names, map(float, t.holiday_lift[i]))),
+                     "region_media_multiplier": float(t.region_media_multiplier[i]),
+                     "noise_sd": float(t.noise_sd[i]), "first_observed_week": str(t.weeks[first[i]]),
+                     "n_observed_weeks": int(t.observed[i].sum())}
+                    for i, r in enumerate(t.regions)],
+    }
+
+
+def _truth_kpi_frame(sim: Simulation) -> pd.DataFrame:
+    t = sim.truth
+    R, T = t.observed.shape
+    data: dict[str, object] = {
+        "region": np.repeat(np.asarray(t.regions, dtype=object), T),
+        "week": np.tile(pd.to_datetime(t.weeks).strftime("%Y-%m-%d"), R),
+        "observed": t.observed.ravel(),
+        "kpi_noiseless": t.kpi_noiseless.ravel(),
+        "noise": t.noise.ravel(),
+    }
+    data.update({name: part.ravel() for name, part in t.components().items()})
+    return pd.DataFrame(data)
+
+
+def write_simulation(sim: Simulation, out_dir: str | Path, fmt: str = "csv",
+                     name: str | None = None) -> dict[str, Path]:
+    """Write data, spec, truth.json and the truth KPI table to ``out_dir``; returns their paths by role
+    (``data``, ``spec``, ``truth``, ``truth_kpi``)."""
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"fmt must be 'csv' or 'parquet', got {fmt!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = name or out.resolve().name
+    paths = {"data": out / f"{name}.{fmt}", "spec": out / SPEC_FILE, "truth": out / TRUTH_FILE,
+             "truth_kpi": out / f"{TRUTH_KPI_STEM}.{fmt}"}
+    frame, truth_kpi = _data_frame(sim), _truth_kpi_frame(sim)
+    if fmt == "csv":
+        frame.to_csv(paths["data"], index=False)
+        truth_kpi.to_csv(paths["truth_kpi"], index=False, float_format="%.4f")
+    else:
+        frame.to_parquet(paths["data"], index=False)
+        truth_kpi.to_parquet(paths["truth_kpi"], index=False)
+    dataset_spec(sim, paths["data"].name, name).to_yaml(paths["spec"])
+    paths["truth"].write_text(json.dumps(truth_dict(sim), indent=1))
+    return paths
