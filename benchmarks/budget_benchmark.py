@@ -83,14 +83,15 @@ def main() -> None:
 
 def time_model_side(seed: int) -> None:
     from mmm_core.planning.constraints import BudgetScenario
-    from mmm_core.analysis.curves import plan_scenarios, response_curves
+    from mmm_core.analysis.curves import DEFAULT_PLANNING_WEEKS, response_curves
+from mmm_core.planning.scenarios import plan_scenarios
     from mmm_core.model.estimator import MMM
     from mmm_core.simulate.simulator import simulate
 
     panel = simulate("benchmark", seed=seed).panel
     model = MMM(overrides={"train": {"seed": seed, "epochs": 5, "min_epochs": 1, "device": "cpu"}}).fit(panel)
     started = time.perf_counter()
-    curves = response_curves(model, panel, planning_weeks=13)
+    curves = response_curves(model, panel, planning_weeks=DEFAULT_PLANNING_WEEKS)
     curves_s = time.perf_counter() - started
     started = time.perf_counter()
     scenarios, _ = plan_scenarios(model, curves, [BudgetScenario.from_multiplier(m) for m in (0.8, 1.0, 1.2)])

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mmm_core.analysis.backtest import DEFAULT_HOLDOUT_WEEKS  # noqa: E402
 from mmm_core.model.estimator import MMM  # noqa: E402
 from mmm_core.simulate.recovery import dag_scores, oracle_contributions, recovery_scores, true_contributions  # noqa: E402
 from mmm_core.simulate.simulator import simulate  # noqa: E402
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     overrides = parse_overrides(args.override)
     overrides.setdefault("train", {}).setdefault("threads", args.threads)
     mmm = MMM(overrides=overrides)
-    holdout = mmm._resolved_configs()[1].holdout_weeks
+    holdout = DEFAULT_HOLDOUT_WEEKS
     train = panel.slice_weeks(0, panel.n_weeks - holdout)
     print(f"panel {args.preset}: {panel.n_regions} regions x {panel.n_weeks} weeks x {panel.n_channels} channels "
           f"x {panel.n_controls} controls; holdout {holdout} weeks; threads {args.threads}", flush=True)

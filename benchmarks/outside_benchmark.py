@@ -23,6 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fit_benchmark import parse_overrides  # noqa: E402
+from mmm_core.analysis.backtest import DEFAULT_HOLDOUT_WEEKS  # noqa: E402
 from mmm_core.model.estimator import MMM  # noqa: E402
 from mmm_core.simulate.outside import SCENARIOS, simulate_outside  # noqa: E402
 from mmm_core.simulate.recovery import recovery_scores  # noqa: E402
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
         for seed in (int(s) for s in args.seeds.split(",")):
             sim = simulate_outside(scenario, seed, n_regions=args.regions)
             mmm = MMM(overrides=overrides)
-            holdout = mmm._resolved_configs()[1].holdout_weeks
+            holdout = DEFAULT_HOLDOUT_WEEKS
             panel = sim.panel
             train = panel.slice_weeks(0, panel.n_weeks - holdout)
             start = time.perf_counter()

@@ -19,6 +19,9 @@ from mmm_core.analysis.metrics import evaluate_forecast
 from mmm_core.model.network import ModelConfig
 from mmm_core.model.training import TrainConfig, TrainEvent
 
+DEFAULT_HOLDOUT_WEEKS = 13
+"""Weeks at the end of a refresh window that the holdout model never sees and forecasts (one quarter)."""
+
 
 @dataclass(frozen=True)
 class HoldoutFit:
@@ -47,7 +50,7 @@ class HoldoutFit:
         return float(hit.value.max()) if len(hit) else float("nan")
 
 
-def fit_with_holdout(window: Panel, holdout_weeks: int = 13, refit: bool = True,
+def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, refit: bool = True,
                      model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
                      overrides: dict[str, dict[str, Any]] | None = None,
                      callback: Callable[[TrainEvent], None] | None = None) -> HoldoutFit:

@@ -1,4 +1,4 @@
-"""Response curves from a fitted model, and budget scenarios evaluated with it.
+"""Response curves from a fitted model (budget scenarios built on them: ``mmm_core.planning.scenarios``).
 
 The planning window is the last ``planning_weeks`` of a panel (the refresh window). A channel's spend is
 multiplied only inside it; its effect is counted over the window plus ``carryover_weeks`` after it
@@ -26,9 +26,7 @@ import pandas as pd
 import torch
 from scipy.optimize import least_squares
 
-from mmm_core.planning.budget import NATIONAL, BudgetResult, ResponseCurve, allocate_to_target_mroi, optimise_budget, \
-    optimise_region_budget
-from mmm_core.planning.constraints import BudgetScenario, SpendBounds
+from mmm_core.planning.budget import NATIONAL, ResponseCurve
 from mmm_core.data.contract import Panel
 from mmm_core.model.dag import own_activity
 from mmm_core.model.estimator import MMM
@@ -37,8 +35,8 @@ from mmm_core.model.transforms import propagate_dag
 DEFAULT_MULTIPLIERS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.01, 1.25, 1.5, 2.0, 2.5, 3.0)
 """Spend multipliers at which the model is run (1.01 gives the model's mROI at a +1 % step)."""
 MROI_STEP = 0.01
-DEFAULT_CHANNEL_BOUNDS = SpendBounds(0.5, 2.0)
-"""Each channel between half and twice its current spend unless told otherwise."""
+DEFAULT_PLANNING_WEEKS = 13
+"""The planning window: the last quarter of the refresh window, whose spend the curves and budgets scale."""
 SATURATION_SHARE = 0.9
 """``saturation_spend`` is where a curve reaches this share of its range (top - bottom)."""
 
@@ -62,7 +60,7 @@ class PlanningWindow:
         return np.where(p.observed[..., None] & self.in_window[None, :, None], p.spend, 0.0).sum(axis=1)
 
 
-def planning_window(mmm: MMM, panel: Panel, planning_weeks: int = 13, carryover_weeks: int | None = None) -> PlanningWindow:
+def planning_window(mmm: MMM, panel: Panel, planning_weeks: int = DEFAULT_PLANNING_WEEKS, carryover_weeks: int | None = None) -> PlanningWindow:
     """The last ``planning_weeks`` of ``panel`` plus ``carryover_weeks`` appended future weeks (default:
     the model's adstock kernel length)."""
     if not 1 <= planning_weeks <= panel.n_weeks:
@@ -231,7 +229,7 @@ class ResponseCurveSet:
         return pd.concat(frames, ignore_index=True)
 
 
-def response_curves(mmm: MMM, panel: Panel, planning_weeks: int = 13, multipliers: Sequence[float] = DEFAULT_MULTIPLIERS,
+def response_curves(mmm: MMM, panel: Panel, planning_weeks: int = DEFAULT_PLANNING_WEEKS, multipliers: Sequence[float] = DEFAULT_MULTIPLIERS,
                     per_region: bool = True, carryover_weeks: int | None = None) -> ResponseCurveSet:
     """National and (with ``per_region``) per-region Hill response curves of every channel."""
     window = planning_window(mmm, panel, planning_weeks, carryover_weeks)
@@ -241,61 +239,3 @@ def response_curves(mmm: MMM, panel: Panel, planning_weeks: int = 13, multiplier
     regional = tuple(fit_hill(pts.multipliers, pts.response[:, r, c], float(pts.spend[r, c]), ch, region)
                      for r, region in enumerate(pts.regions) for c, ch in enumerate(pts.channels)) if per_region else ()
     return ResponseCurveSet(national, regional, pts, window)
-
-
-# -- scenarios ------------------------------------------------------------------------------------
-def allocation_multipliers(result: BudgetResult, spend: np.ndarray, regions: tuple[str, ...],
-                           channels: tuple[str, ...]) -> np.ndarray:
-    """``[R, C]`` spend multipliers that realise ``result`` on the panel: a national allocation scales a
-    channel equally in every region; a region allocation scales each cell. Zero current spend stays 0."""
-    frame = result.allocation
-    if (frame.region == NATIONAL).all():
-        optimal = frame.set_index("channel").optimal_spend.reindex(list(channels)).to_numpy()[None, :]
-        current = spend.sum(axis=0, keepdims=True)
-    else:
-        optimal = frame.set_index(["region", "channel"]).optimal_spend.unstack().reindex(
-            index=list(regions), columns=list(channels)).to_numpy()
-        current = spend
-    mult = np.divide(optimal, current, out=np.ones_like(optimal), where=current > 0)
-    return np.broadcast_to(mult, spend.shape)
-
-
-def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[BudgetScenario],
-                   channel_bounds: SpendBounds | dict[str, SpendBounds] | None = DEFAULT_CHANNEL_BOUNDS,
-                   region_bounds: SpendBounds | None = None, method: str = "slsqp",
-                   seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Optimise every scenario nationally and (when the set has region curves) per region × channel, and
-    re-evaluate each allocation with the full model. Returns ``(scenarios, allocation)`` frames; see
-    ``README.md`` (tables ``budget_scenarios``, ``budget_allocation``) for the columns."""
-    window, pts = curves.window, curves.points
-    spend = pts.spend
-    current_total = float(spend.sum())
-    current_model = float(model_response(mmm, window, np.ones_like(spend)).sum())
-    scenario_rows, allocation_frames = [], []
-    scopes = [("national", curves.national)] + ([("region", curves.regional)] if curves.regional else [])
-    for scenario in scenarios:
-        for scope, scope_curves in scopes:
-            if scenario.target_mroi is not None:
-                result = allocate_to_target_mroi(scope_curves, scenario.target_mroi, channel_bounds)
-            elif scope == "national":
-                result = optimise_budget(scenario.budget_for(current_total), scope_curves, channel_bounds, method, seed)
-            else:
-                result = optimise_region_budget(scenario.budget_for(current_total), scope_curves, channel_bounds,
-                                                region_bounds, method, seed)
-            mult = allocation_multipliers(result, spend, pts.regions, pts.channels)
-            optimal_model = float(model_response(mmm, window, mult).sum())
-            scenario_rows.append({
-                "scenario": scenario.name, "scope": scope, "method": result.method,
-                "budget_multiplier": scenario.budget_multiplier, "target_mroi": scenario.target_mroi,
-                "budget_total": result.budget_total, "current_spend_total": current_total,
-                "response_current_curve": result.response_current, "response_optimal_curve": result.response_optimal,
-                "incremental_response_curve": result.incremental_response,
-                "response_change_share_curve": result.response_change_share,
-                "response_current_model": current_model, "response_optimal_model": optimal_model,
-                "incremental_response_model": optimal_model - current_model,
-                "response_change_share_model": (optimal_model - current_model) / current_model if current_model else np.nan,
-                "converged": result.converged, "message": result.message, "n_iterations": result.n_iterations,
-                "wall_time_s": result.wall_time_s,
-            })
-            allocation_frames.append(result.allocation.assign(scenario=scenario.name, scope=scope))
-    return pd.DataFrame(scenario_rows), pd.concat(allocation_frames, ignore_index=True)

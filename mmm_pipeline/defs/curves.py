@@ -7,7 +7,8 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from mmm_core.planning.constraints import BudgetScenario, SpendBounds
-from mmm_core.analysis.curves import plan_scenarios, response_curves
+from mmm_core.analysis.curves import DEFAULT_PLANNING_WEEKS, response_curves
+from mmm_core.planning.scenarios import plan_scenarios
 from mmm_pipeline.defs.decomposition import load_refresh
 from mmm_pipeline.defs.training import mmm_model
 from mmm_pipeline.partitions import weekly_refresh
@@ -25,7 +26,7 @@ class BudgetPlanConfig(dg.Config):
     """One scenario per multiplier of the planning window's current total spend."""
     target_mroi: float | None = None
     """Adds a scenario that spends until every channel's marginal ROI falls to this value."""
-    planning_weeks: int = 13
+    planning_weeks: int = DEFAULT_PLANNING_WEEKS
     method: str = "slsqp"
     """slsqp, trust-constr, differential_evolution or hybrid."""
     channel_lower_multiplier: float = 0.5

@@ -6,7 +6,7 @@ import json
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from mmm_core.analysis.backtest import fit_with_holdout
+from mmm_core.analysis.backtest import DEFAULT_HOLDOUT_WEEKS, fit_with_holdout
 from mmm_core.model.features import panel_from_features
 from mmm_pipeline.artifacts import code_version, config_hash, save_model_atomically
 from mmm_pipeline.defs.features import model_features
@@ -24,7 +24,7 @@ GPU_POD = {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"},
 class TrainingConfig(dg.Config):
     """Launchpad-editable run settings; None keeps mmm_core's documented default."""
 
-    holdout_weeks: int = 13
+    holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS
     refit_full_window: bool = True
     seed: int = 0
     epochs: int | None = None
@@ -34,7 +34,7 @@ class TrainingConfig(dg.Config):
     """Weight of the exchangeable-ROI prior (``mmm_core.model.training.TrainConfig.roi_pooling``); 0 turns it off."""
 
     def overrides(self, compute: ComputeResource) -> dict[str, dict]:
-        train = {"seed": self.seed, "holdout_weeks": self.holdout_weeks, "device": compute.device}
+        train = {"seed": self.seed, "device": compute.device}
         if compute.threads:
             train["threads"] = compute.threads
         if self.epochs is not None:

@@ -12,8 +12,9 @@ import pytest
 
 from mmm_core.planning.budget import NATIONAL, optimise_budget, optimise_region_budget
 from mmm_core.planning.constraints import BudgetScenario, SpendBounds
-from mmm_core.analysis.curves import (DEFAULT_MULTIPLIERS, allocation_multipliers, fit_hill, model_response, plan_scenarios,
-                             planning_window, response_curves, with_spend_multiplied)
+from mmm_core.analysis.curves import (DEFAULT_MULTIPLIERS, fit_hill, model_response, planning_window, response_curves,
+                                     with_spend_multiplied)
+from mmm_core.planning.scenarios import allocation_multipliers, plan_scenarios
 from mmm_core.model.estimator import MMM
 
 PLANNING_WEEKS = 13

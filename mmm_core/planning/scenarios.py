@@ -1,0 +1,80 @@
+"""Budget scenarios: optimise allocations on a refresh's response curves and re-run each through the model.
+
+A scenario is a total budget (a multiple of the current one) or a target mROI. Each is optimised
+nationally (one curve per channel) and, when the curve set has region curves, per region x channel;
+the optimiser sees only the curves (``mmm_core.planning.budget``), and every allocation it returns is
+evaluated again with the full model (``analysis.curves.model_response``), so the table shows both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from mmm_core.analysis.curves import ResponseCurveSet, model_response
+from mmm_core.model.estimator import MMM
+from mmm_core.planning.budget import NATIONAL, BudgetResult, allocate_to_target_mroi, optimise_budget, \
+    optimise_region_budget
+from mmm_core.planning.constraints import BudgetScenario, SpendBounds
+
+DEFAULT_CHANNEL_BOUNDS = SpendBounds(0.5, 2.0)
+"""Each channel between half and twice its current spend unless told otherwise."""
+
+
+def allocation_multipliers(result: BudgetResult, spend: np.ndarray, regions: tuple[str, ...],
+                           channels: tuple[str, ...]) -> np.ndarray:
+    """``[R, C]`` spend multipliers that realise ``result`` on the panel: a national allocation scales a
+    channel equally in every region; a region allocation scales each cell. Zero current spend stays 0."""
+    frame = result.allocation
+    if (frame.region == NATIONAL).all():
+        optimal = frame.set_index("channel").optimal_spend.reindex(list(channels)).to_numpy()[None, :]
+        current = spend.sum(axis=0, keepdims=True)
+    else:
+        optimal = frame.set_index(["region", "channel"]).optimal_spend.unstack().reindex(
+            index=list(regions), columns=list(channels)).to_numpy()
+        current = spend
+    mult = np.divide(optimal, current, out=np.ones_like(optimal), where=current > 0)
+    return np.broadcast_to(mult, spend.shape)
+
+
+def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[BudgetScenario],
+                   channel_bounds: SpendBounds | dict[str, SpendBounds] | None = DEFAULT_CHANNEL_BOUNDS,
+                   region_bounds: SpendBounds | None = None, method: str = "slsqp",
+                   seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Optimise every scenario nationally and (when the set has region curves) per region × channel, and
+    re-evaluate each allocation with the full model. Returns ``(scenarios, allocation)`` frames; see
+    ``README.md`` (tables ``budget_scenarios``, ``budget_allocation``) for the columns."""
+    window, pts = curves.window, curves.points
+    spend = pts.spend
+    current_total = float(spend.sum())
+    current_model = float(model_response(mmm, window, np.ones_like(spend)).sum())
+    scenario_rows, allocation_frames = [], []
+    scopes = [("national", curves.national)] + ([("region", curves.regional)] if curves.regional else [])
+    for scenario in scenarios:
+        for scope, scope_curves in scopes:
+            if scenario.target_mroi is not None:
+                result = allocate_to_target_mroi(scope_curves, scenario.target_mroi, channel_bounds)
+            elif scope == "national":
+                result = optimise_budget(scenario.budget_for(current_total), scope_curves, channel_bounds, method, seed)
+            else:
+                result = optimise_region_budget(scenario.budget_for(current_total), scope_curves, channel_bounds,
+                                                region_bounds, method, seed)
+            mult = allocation_multipliers(result, spend, pts.regions, pts.channels)
+            optimal_model = float(model_response(mmm, window, mult).sum())
+            scenario_rows.append({
+                "scenario": scenario.name, "scope": scope, "method": result.method,
+                "budget_multiplier": scenario.budget_multiplier, "target_mroi": scenario.target_mroi,
+                "budget_total": result.budget_total, "current_spend_total": current_total,
+                "response_current_curve": result.response_current, "response_optimal_curve": result.response_optimal,
+                "incremental_response_curve": result.incremental_response,
+                "response_change_share_curve": result.response_change_share,
+                "response_current_model": current_model, "response_optimal_model": optimal_model,
+                "incremental_response_model": optimal_model - current_model,
+                "response_change_share_model": (optimal_model - current_model) / current_model if current_model else np.nan,
+                "converged": result.converged, "message": result.message, "n_iterations": result.n_iterations,
+                "wall_time_s": result.wall_time_s,
+            })
+            allocation_frames.append(result.allocation.assign(scenario=scenario.name, scope=scope))
+    return pd.DataFrame(scenario_rows), pd.concat(allocation_frames, ignore_index=True)
