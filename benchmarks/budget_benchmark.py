@@ -86,7 +86,7 @@ def time_model_side(seed: int) -> None:
     from mmm_core.analysis.curves import DEFAULT_PLANNING_WEEKS, response_curves
 from mmm_core.planning.scenarios import plan_scenarios
     from mmm_core.model.estimator import MMM
-    from mmm_core.simulate.simulator import simulate
+    from mmm_core.simulation.simulator import simulate
 
     panel = simulate("benchmark", seed=seed).panel
     model = MMM(overrides={"train": {"seed": seed, "epochs": 5, "min_epochs": 1, "device": "cpu"}}).fit(panel)

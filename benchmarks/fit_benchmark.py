@@ -6,7 +6,7 @@
 Prints: wall time of ``fit``, s/epoch, epochs, peak RSS; holdout R² (pooled / within-region / national)
 beside the naive baselines and the noise ceiling; recovery against the simulator's truth (direct share
 MAE in percentage points, Spearman rank correlation of ROI, DAG precision/recall/F1), beside the same
-scores of an oracle that knows the true curves and graph (``mmm_core.simulate.recovery``: what the data allow)
+scores of an oracle that knows the true curves and graph (``mmm_core.simulation.recovery``: what the data allow)
 and of the same oracle fitting the Hill curves by maximum likelihood (what the data allow once curves are learned).
 Never run in tests.
 """
@@ -23,9 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmm_core.analysis.backtest import DEFAULT_HOLDOUT_WEEKS  # noqa: E402
+from mmm_core.analysis.metrics import forecast_report  # noqa: E402
 from mmm_core.model.estimator import MMM  # noqa: E402
-from mmm_core.simulate.recovery import dag_scores, oracle_contributions, recovery_scores, true_contributions  # noqa: E402
-from mmm_core.simulate.simulator import simulate  # noqa: E402
+from mmm_core.simulation.recovery import dag_scores, oracle_contributions, recovery_scores, true_contributions  # noqa: E402
+from mmm_core.simulation.simulator import simulate  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -71,8 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"fit {fit_s:.1f} s, {result.epochs_run} epochs (best {result.best_epoch}), "
           f"{report['seconds_per_epoch'] * 1000:.1f} ms/epoch, peak RSS {report['peak_rss_mb']:.0f} MB", flush=True)
 
-    evaluation = mmm.evaluate(train, panel)
-    from mmm_core.model.estimator import forecast_report
+    evaluation = forecast_report(train, panel, mmm.predict(panel))
 
     ceiling = forecast_report(train, panel, truth.kpi_noiseless)["holdout_r2"]["model"]
     report["noise_ceiling_holdout"] = ceiling
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
                                                     / truth.kpi_noiseless[:, :T][observed].sum()),
                           "media_share_model": float(table["direct_contribution"].sum() / mmm.predict(train)[observed].sum()),
                           "dag": dag_scores(truth.dag_adjacency, found)}
-    # What the data allow: least squares that knows the true curves and graph (see mmm_core.simulate.recovery).
+    # What the data allow: least squares that knows the true curves and graph (see mmm_core.simulation.recovery).
     oracle = oracle_contributions(sim, train)
     report["oracle_recovery"] = recovery_scores(truth_table, oracle)
     # ... and when the curves have to be learned too (maximum likelihood, no priors), as every model must.

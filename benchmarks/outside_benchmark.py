@@ -1,4 +1,4 @@
-"""Recovery on a generator the model was not built around (``mmm_core.simulate.outside``).
+"""Recovery on a generator the model was not built around (``mmm_core.simulation.outside``).
 
     .venv/bin/python benchmarks/outside_benchmark.py [--scenario flighted --scenario mixed ...]
                      [--seeds 0,1,2] [--regions 20] [--threads 2] [--override train.roi_pooling=0]
@@ -24,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.fit_benchmark import parse_overrides  # noqa: E402
 from mmm_core.analysis.backtest import DEFAULT_HOLDOUT_WEEKS  # noqa: E402
+from mmm_core.analysis.metrics import forecast_report  # noqa: E402
 from mmm_core.model.estimator import MMM  # noqa: E402
-from mmm_core.simulate.outside import SCENARIOS, simulate_outside  # noqa: E402
-from mmm_core.simulate.recovery import recovery_scores  # noqa: E402
+from mmm_core.simulation.outside import SCENARIOS, simulate_outside  # noqa: E402
+from mmm_core.simulation.recovery import recovery_scores  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
             seconds = time.perf_counter() - start
             table, truth = mmm.contributions(train), sim.true_contributions(train)
             scores = recovery_scores(truth, table)
-            r2 = mmm.evaluate(train, panel)["holdout_r2"]
+            r2 = forecast_report(train, panel, mmm.predict(panel))["holdout_r2"]
             naive = max(v["within_region"] for k, v in r2.items() if k != "model")
             row = {**scores, "seed": seed, "seconds": round(seconds, 1),
                    "media_share": round(float(table["direct_contribution"].sum() / train.kpi.sum()), 3),

@@ -57,7 +57,7 @@ def main() -> int:
                        "MMM_REFRESH_START": os.environ.get("MMM_REFRESH_START", "2000-01-03")})
     import dagster as dg
 
-    from mmm_core.simulate.simulator import simulate, write_simulation
+    from mmm_core.simulation.simulator import simulate, write_simulation
     from mmm_pipeline.definitions import defs
 
     sim = simulate(args.preset, seed=args.seed)

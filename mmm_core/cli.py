@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from mmm_core.simulate.simulator import simulate, write_simulation
+    from mmm_core.simulation.simulator import simulate, write_simulation
 
     sim = simulate(args.preset, seed=args.seed)
     paths = write_simulation(sim, args.out, fmt=args.format, name=args.name)
@@ -28,7 +28,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mmm_core.simulate.config import PRESETS
+    from mmm_core.simulation.config import PRESETS
 
     parser = argparse.ArgumentParser(prog="mmm", description="Marketing mix modelling tools.")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from scipy.optimize import least_squares
 
-from mmm_core.planning.budget import NATIONAL, ResponseCurve
+from mmm_core.planning.budget import NATIONAL, ResponseCurve, hill_response
 from mmm_core.data.contract import Panel
 from mmm_core.model.dag import own_activity
 from mmm_core.model.estimator import MMM
@@ -155,8 +155,7 @@ def fit_hill(multipliers: np.ndarray, response: np.ndarray, current_spend: float
 
     def hill(theta, u):
         top, bottom, log_k, log_s = theta
-        ratio = np.exp(np.exp(log_s) * (np.log(np.maximum(u, 1e-300)) - log_k))
-        return bottom + (top - bottom) * np.where(u > 0, ratio / (1.0 + ratio), 0.0)
+        return hill_response(u, top, bottom, np.exp(log_k), np.exp(log_s))
 
     best = None
     for k0, s0 in ((1.0, 1.0), (0.5, 2.0), (2.0, 0.8), (1.0, 3.0)):

@@ -24,9 +24,12 @@ Views (``VIEWS``):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mmm_core.data.contract import Panel
 
 TRIM_SHARE = 0.05
 """Share of the largest absolute errors that ``trimmed_rmse`` drops."""
@@ -186,6 +189,23 @@ def evaluate_forecast(actual: np.ndarray, predicted: np.ndarray, observed: np.nd
             for (view, metric), value in all_metrics(actual, pred, mask).items():
                 rows.append((split, name, view, metric, value))
     return pd.DataFrame(rows, columns=["split", "series", "view", "metric", "value"])
+
+
+def forecast_report(train_panel: Panel, full_panel: Panel, prediction: np.ndarray) -> dict[str, Any]:
+    """Scores of ``prediction`` ``[R, T]`` (over ``full_panel``'s weeks) against the naive baselines.
+
+    The weeks of ``train_panel`` (a prefix of ``full_panel``) are the training split, the rest the holdout.
+    Returns ``{"table": tidy frame from ``evaluate_forecast``, "train_r2": {series: {view:
+    r2}}, "holdout_r2": {...}}`` (holdout keys only when there are holdout weeks).
+    """
+    table = evaluate_forecast(full_panel.kpi, prediction, full_panel.observed, train_end=train_panel.n_weeks)
+    report: dict[str, Any] = {"table": table}
+    for split in ("train", "holdout"):
+        part = table[(table["split"] == split) & (table["metric"] == "r2")]
+        if len(part):
+            report[f"{split}_r2"] = {series: {row.view: round(float(row.value), 4) for row in grp.itertuples()}
+                                     for series, grp in part.groupby("series", sort=False)}
+    return report
 
 
 def format_evaluation(table: pd.DataFrame, digits: int = 3) -> str:

@@ -20,18 +20,19 @@ once) would lead every parameter shape, which nothing below precludes (all ops b
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mmm_core.model import transforms
+from mmm_core.model.components import Adstock, HillSaturation, logit
+from mmm_core.model.options import check_choices
 from mmm_core.model.dag import ChannelDag
-from mmm_core.model.fwl import RegionProjection
 from mmm_core.data.calendar import DEFAULT_HOLIDAYS, check_holidays
-from mmm_core.model.seasonality import POOLED_HARMONICS, WEEKS_PER_YEAR
+from mmm_core.model.seasonality import POOLED_HARMONICS
 
 
 @dataclass(frozen=True)
@@ -78,37 +79,19 @@ class ModelConfig:
     """Per-week damping of the trend's slope after the last training week (Gardner's damped trend)."""
     seasonality_harmonics: int = 2
     """Fourier harmonics of each region's departure from the pooled yearly shape (see ``seasonality.py``)."""
-    seasonality_beside_media: bool = False
-    """Fit the data-derived yearly shapes jointly with the media response (at the initial curves),
-    controls and holiday weeks, not to the KPI alone, so that they cannot take in seasonal media (see
-    ``YearlySeasonality._fit_jointly``: with a KPI-only profile even an oracle that knows the true curves
-    lost the media on ``large``, 0.35 -> 7.2 pp). Off by default because in the model itself the
-    learnable shape correction makes up for most of it and the joint fit costs forecasts where rows are
-    few for its columns: benchmark 0-3 share MAE 1.11/1.97/1.74/0.86 -> 1.12/1.99/1.76/0.88 pp,
-    within-region holdout R² -0.01 on average over 12 panels; national panels (1 region) holdout R²
-    0.23 -> 0.06 and 0.28 -> 0.24, ROI ranks worse; large unchanged (1.59 -> 1.58 pp)."""
-    season_week_effects: bool = False
-    """Add a learnable week-of-year table (52 values) to the data-derived profile. Off by default: it
-    competes with nationally flighted media for the same national weekly variation."""
     holidays: tuple[str, ...] = DEFAULT_HOLIDAYS
     """Holiday weeks with a learnable lift each (see ``holidays.py``); () for none."""
     dag: bool = True
     dag_upper_triangular: bool = False
     """Restrict edges to p < c (a known causal order by column); default learns direction from data."""
-    presample: str = "mean"
+    presample: Literal["mean", "zero"] = "mean"
     """Media/controls assumed before the first week, for adstock and GRU warm-up: 'mean' of the first
     ``adstock_max_lag_weeks`` weeks, or 'zero'."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "holidays", tuple(self.holidays))  # JSON gives a list
         check_holidays(self.holidays)
-
-    def replace(self, **changes) -> "ModelConfig":
-        known = {f.name for f in fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
-        return ModelConfig(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+        check_choices(self)
 
 
 @dataclass
@@ -117,8 +100,7 @@ class ModelInputs:
 
     media ``[R, T, C]``, controls ``[R, T, K]``, season_profile ``[R, T]`` (data-derived yearly profile),
     season_basis ``[T, 2H]`` (Fourier terms of the weeks' calendar position, for the learnable correction
-    of the shared shape), season_position ``[T]`` int64 (row 0..51 of the week's calendar position, for the learnable
-    week-of-year table), trend_time ``[T]`` (trend regressor in years, linear inside the training window,
+    of the shared shape), trend_time ``[T]`` (trend regressor in years, linear inside the training window,
     damped after it), holidays ``[T, H]`` 0/1 holiday-week indicators (None: no holiday terms).
     """
 
@@ -126,14 +108,13 @@ class ModelInputs:
     controls: torch.Tensor
     season_profile: torch.Tensor
     season_basis: torch.Tensor
-    season_position: torch.Tensor
     trend_time: torch.Tensor
     holidays: torch.Tensor | None = None
 
     def to(self, device=None, dtype=None) -> "ModelInputs":
         cast = lambda t: t.to(device=device, dtype=dtype)  # noqa: E731
         return ModelInputs(cast(self.media), cast(self.controls), cast(self.season_profile),
-                           cast(self.season_basis), self.season_position.to(device=device), cast(self.trend_time),
+                           cast(self.season_basis), cast(self.trend_time),
                            None if self.holidays is None else cast(self.holidays))
 
 
@@ -151,14 +132,6 @@ class ModelOutput:
     modulation: torch.Tensor  # [R, T, C + K] GRU output in [-m, m]
 
 
-def _inv_softplus(y: float) -> float:
-    return y + math.log(-math.expm1(-y))
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1.0 - p))
-
-
 class MMMNet(nn.Module):
     """The network. Construct with sizes, call ``initialise_from_data`` once, then ``forward(inputs)``."""
 
@@ -167,34 +140,27 @@ class MMMNet(nn.Module):
         self.config = config
         R, C, K, H = n_regions, n_channels, n_controls, config.hidden_size
         self.n_regions, self.n_channels, self.n_controls = R, C, K
-        self.baseline_raw = nn.Parameter(torch.full((R,), _inv_softplus(1.0 - config.media_init_share)))
+        self.baseline_raw = nn.Parameter(torch.full((R,), transforms.inverse_softplus(1.0 - config.media_init_share)))
         self.trend_slope = nn.Parameter(torch.zeros(()))
         self.trend_slope_region = nn.Parameter(torch.zeros(R))
         self.season_coef = nn.Parameter(torch.ones(()))
         self.season_coef_region = nn.Parameter(torch.zeros(R))
-        self.season_week_effect = nn.Parameter(torch.zeros(WEEKS_PER_YEAR))
         self.season_shape_correction = nn.Parameter(torch.zeros(2 * POOLED_HARMONICS))
         n_holidays = len(config.holidays)
         self.holiday_coef = nn.Parameter(torch.zeros(n_holidays))
         self.holiday_region = nn.Parameter(torch.zeros(R, n_holidays))
-        d = config.adstock_decay_init / config.adstock_decay_max
-        self.adstock_decay_raw = nn.Parameter(torch.full((C,), _logit(d)))
-        p = config.adstock_peak_lag_init_weeks / config.adstock_peak_lag_max_weeks
-        self.adstock_peak_raw = nn.Parameter(torch.full((C,), _logit(p)))
-        if config.adstock_peak_lag and config.adstock_learn_tail:
-            self.adstock_tail_raw = nn.Parameter(torch.full((C,), _logit(config.adstock_tail_init - 1.0)))
-        self.hill_log_half_saturation = nn.Parameter(torch.zeros(C))
-        # Where the data put the half-saturation at the start; the shape prior in training pulls toward it.
-        self.register_buffer("hill_log_half_saturation_prior", torch.zeros(C))
-        s = (config.hill_slope_init - config.hill_slope_min) / (config.hill_slope_max - config.hill_slope_min)
-        self.hill_slope_raw = nn.Parameter(torch.full((C,), _logit(s)))
-        self.media_max_raw = nn.Parameter(torch.full((C,), _inv_softplus(config.media_coef_max_init)))
+        self.media_max_raw = nn.Parameter(torch.full((C,), transforms.inverse_softplus(config.media_coef_max_init)))
         # Each channel starts at media_init_share / C of the KPI at hill = 1/2.
         level = 2.0 * config.media_init_share / (C * config.media_coef_max_init)
-        self.media_level = nn.Parameter(torch.full((C,), _logit(min(level, 0.5))))
+        self.media_level = nn.Parameter(torch.full((C,), logit(min(level, 0.5))))
         self.media_region = nn.Parameter(torch.zeros(R, C))
         self.control_coef = nn.Parameter(torch.zeros(K))
         self.control_region = nn.Parameter(torch.zeros(R, K))
+        self.adstock = Adstock(C, config.adstock_max_lag_weeks, config.adstock_decay_max, config.adstock_decay_init,
+                               config.adstock_peak_lag, config.adstock_peak_lag_max_weeks,
+                               config.adstock_peak_lag_init_weeks, config.adstock_learn_tail, config.adstock_tail_init)
+        self.saturation = HillSaturation(C, config.hill_slope_min, config.hill_slope_max, config.hill_slope_init,
+                                         config.hill_half_saturation_quantile)
         self.gru = nn.GRU(C + K, H, batch_first=True)
         self.head = nn.Linear(H, C + K)
         nn.init.zeros_(self.head.weight)
@@ -202,34 +168,6 @@ class MMMNet(nn.Module):
         self.dag = ChannelDag(C, config.dag_upper_triangular) if config.dag else None
 
     # -- constrained parameters ---------------------------------------------------------------
-    def adstock_decay(self) -> torch.Tensor:
-        """``[C]`` in (0, adstock_decay_max)."""
-        return self.config.adstock_decay_max * torch.sigmoid(self.adstock_decay_raw)
-
-    def adstock_peak_lag(self) -> torch.Tensor | None:
-        """``[C]`` weeks in (0, adstock_peak_lag_max_weeks), or None for geometric adstock."""
-        if not self.config.adstock_peak_lag:
-            return None
-        return self.config.adstock_peak_lag_max_weeks * torch.sigmoid(self.adstock_peak_raw)
-
-    def adstock_tail(self) -> torch.Tensor | None:
-        """``[C]`` tail shape q in (1, 2) of the delayed kernel, or None (q = 2 fixed, or geometric)."""
-        raw = getattr(self, "adstock_tail_raw", None)
-        return None if raw is None else 1.0 + torch.sigmoid(raw)
-
-    def adstock_kernel(self) -> torch.Tensor:
-        """``[C, L]`` normalised carry-over weights."""
-        return transforms.adstock_weights(self.adstock_decay(), self.adstock_peak_lag(),
-                                          self.config.adstock_max_lag_weeks, tail=self.adstock_tail())
-
-    def hill_half_saturation(self) -> torch.Tensor:
-        """``[C]`` in scaled activity units."""
-        return torch.exp(self.hill_log_half_saturation)
-
-    def hill_slope(self) -> torch.Tensor:
-        cfg = self.config
-        return cfg.hill_slope_min + (cfg.hill_slope_max - cfg.hill_slope_min) * torch.sigmoid(self.hill_slope_raw)
-
     def media_coef_max(self) -> torch.Tensor:
         """``[C]`` learnable bound of each channel's coefficient (scaled KPI units)."""
         return F.softplus(self.media_max_raw)
@@ -239,54 +177,10 @@ class MMMNet(nn.Module):
 
     @torch.no_grad()
     def initialise_from_data(self, media: torch.Tensor, observed: torch.Tensor) -> None:
-        """Half-saturation from the data: a quantile of each channel's adstocked scaled activity over
-        active observed weeks. media ``[R, T, C]`` scaled, observed ``[R, T]`` bool."""
-        adstocked = transforms.adstock(self._pad(media), self.adstock_kernel().to(media.dtype))
-        adstocked = adstocked[:, -media.shape[1]:]
-        q = self.config.hill_half_saturation_quantile
-        for c in range(self.n_channels):
-            values = adstocked[..., c][observed & (media[..., c] > 0)]
-            k = torch.quantile(values.double(), q).item() if values.numel() else 1.0
-            self.hill_log_half_saturation[c] = math.log(max(k, 1e-6))
-        self.hill_log_half_saturation_prior.copy_(self.hill_log_half_saturation)
-
-    @torch.no_grad()
-    def warm_start(self, inputs: "ModelInputs", target: torch.Tensor, observed: torch.Tensor) -> None:
-        """Start the linear parameters at a least-squares fit with the initial curves held fixed.
-
-        ``target ~ baseline[r] + trend[r] * trend_time + season[r] * profile + controls @ beta + response @ gamma``
-        over observed region-weeks. The per-region columns are projected out region by region
-        (Frisch-Waugh-Lovell: batched 3 × 3 normal equations), then one least squares gives the shared
-        coefficients, so memory stays O(rows × (controls + channels)). Media coefficients are floored at
-        a small positive value (positive by construction; the data decide whether they grow). Shapes:
-        target ``[R, T]`` scaled KPI, observed ``[R, T]`` bool.
-        """
-        dtype = torch.float64
-        mask = observed.to(dtype)  # [R, T]
-        y = (target.to(dtype) * mask)[..., None]  # [R, T, 1]
-        response = self.media_response(inputs.media.to(dtype))  # [R, T, C]
-        shared = torch.cat([inputs.controls.to(dtype), response], dim=-1) * mask[..., None]  # [R, T, K+C]
-        trend = inputs.trend_time.to(dtype)[None, :].expand_as(mask)
-        region_x = torch.stack([mask, trend * mask, inputs.season_profile.to(dtype) * mask], dim=-1)  # [R, T, 3]
-        projection = RegionProjection(region_x, ridge=1e-8)
-        rows = projection.residual(shared).reshape(-1, shared.shape[-1])
-        ridge = 1e-6 * rows.shape[0] * torch.eye(rows.shape[1], dtype=dtype) / max(rows.shape[1], 1)
-        beta = torch.linalg.solve(rows.T @ rows + ridge, rows.T @ projection.residual(y).reshape(-1, 1))  # [K+C, 1]
-        region = projection.coefficients(y - shared @ beta)[..., 0]  # [R, 3]
-        beta = beta[:, 0]
-        K, C = self.n_controls, self.n_channels
-        cfg = self.config
-        self.baseline_raw.copy_(torch.log(torch.expm1(region[:, 0].clamp_min(0.05))))
-        self.trend_slope.copy_(region[:, 1].mean())
-        self.trend_slope_region.copy_(region[:, 1] - region[:, 1].mean())
-        self.season_coef.copy_(region[:, 2].mean())
-        self.season_coef_region.copy_(region[:, 2] - region[:, 2].mean())
-        self.control_coef.copy_(beta[:K])
-        floor = 0.1 * cfg.media_init_share / C
-        coef = beta[K:].clamp_min(floor)  # [C] scaled KPI at hill = 1
-        coef_max = torch.maximum(torch.full_like(coef, cfg.media_coef_max_init), 2.0 * coef)
-        self.media_max_raw.copy_(torch.log(torch.expm1(coef_max)))
-        self.media_level.copy_(torch.logit(coef / coef_max))
+        """Half-saturation from the data (``HillSaturation.initialise``): a quantile of each channel's
+        adstocked scaled activity over active observed weeks. media ``[R, T, C]`` scaled, observed ``[R, T]`` bool."""
+        adstocked = self.adstock(self._pad(media), media.shape[1])
+        self.saturation.initialise(adstocked, observed[..., None] & (media > 0))
 
     # -- forward ------------------------------------------------------------------------------
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
@@ -296,17 +190,13 @@ class MMMNet(nn.Module):
             return x
         if self.config.presample == "mean":
             head = x[:, :lag].mean(dim=1, keepdim=True)
-        elif self.config.presample == "zero":
-            head = torch.zeros_like(x[:, :1])
         else:
-            raise ValueError(f"presample must be 'mean' or 'zero', got {self.config.presample!r}")
+            head = torch.zeros_like(x[:, :1])
         return torch.cat([head.expand(-1, lag - 1, -1), x], dim=1)
 
     def media_response(self, media: torch.Tensor) -> torch.Tensor:
         """Saturated carried-over activity ``hill(adstock(media))`` in [0, 1), ``[R, T, C]``."""
-        n_weeks = media.shape[1]
-        adstocked = transforms.adstock(self._pad(media), self.adstock_kernel().to(media.dtype))[:, -n_weeks:]
-        return transforms.hill(adstocked, self.hill_half_saturation().to(media.dtype), self.hill_slope().to(media.dtype))
+        return self.saturation(self.adstock(self._pad(media), media.shape[1]))
 
     def modulation(self, media: torch.Tensor, controls: torch.Tensor) -> torch.Tensor:
         """GRU modulation ``[R, T, C + K]`` in [-modulation_max, modulation_max]."""
@@ -336,8 +226,6 @@ class MMMNet(nn.Module):
         # Data-derived profile plus a learnable correction of the shared shape (fitted jointly with media,
         # so media can claim national variation the KPI-only profile absorbed) times a per-region coefficient.
         profile = inputs.season_profile + (inputs.season_basis @ self.season_shape_correction)[None, :]
-        if self.config.season_week_effects:
-            profile = profile + self.season_week_effect[inputs.season_position][None, :]
         season = (self.season_coef + self.season_coef_region)[:, None] * profile
         if inputs.holidays is not None and self.holiday_coef.numel():
             # holiday lifts are part of the seasonality component (scaled KPI: share of the region mean)

@@ -10,15 +10,17 @@ targets). Deterministic for a seed on a given device and thread count.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
-from typing import Callable
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
 
 from mmm_core.model.dag import lasso_rate
 from mmm_core.model.network import MMMNet, ModelInputs, ModelOutput
-from mmm_core.model.projection import project_linear, projected_parameters
+from mmm_core.model.options import check_choices
+from mmm_core.model.priors import RoiPriorData, roi_pooling_term
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,7 @@ class TrainConfig:
     epochs: int = 1200
     """Maximum epochs (full-batch steps) of the first phase; early stopping usually ends it sooner."""
     learning_rate: float = 0.03
-    warm_start: bool = False
-    """Start linear parameters at a least-squares fit with the initial curves (``MMMNet.warm_start``)."""
     seed: int = 0
-    holdout_weeks: int = 13
-    """Weeks at the end that evaluation (not ``fit``) keeps out; the caller slices them off."""
     validation_weeks: int = 8
     """Last weeks of the training window used for early stopping (0 disables it)."""
     patience: int = 200
@@ -44,11 +42,11 @@ class TrainConfig:
     print at 0.3x their truth; from epoch 300 on: 0.9x and 0.7x, share MAE 2.5 -> 2.0 pp)."""
     refit_fraction: float = 0.25
     """After restoring the best weights, train this fraction of the best epoch count more on all weeks."""
-    device: str = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     """'auto' (cuda when available), 'cpu' or 'cuda'."""
     threads: int | None = None
     """torch CPU threads (None leaves torch's setting)."""
-    loss: str = "huber"
+    loss: Literal["huber", "mse"] = "huber"
     """'huber' or 'mse'."""
     huber_delta: float = 0.25
     """Huber transition in scaled KPI units (a quarter of the region mean)."""
@@ -70,8 +68,6 @@ class TrainConfig:
     credit); 1e-4 still held pulsed channels near 1. Since ``roi_pooling`` settles the level of
     always-on channels, 1e-5 lets flighted channels find their S-shape (benchmark seeds 0-2: share MAE
     1.1 / 2.5 / 1.7 pp against 1.4 / 3.2 / 1.8 with 1e-4)."""
-    dag_weight: float = 1.0
-    """Weight of the structure loss (SEM fit + sparsity + acyclicity); 0 turns DAG learning off."""
     dag_l1: float = 0.85
     """L1 on the channel graph's edges, in units of the lasso rate ``sqrt(log(C) / n)`` (C channels, n
     observed region-weeks; ``dag.lasso_rate``): the penalty weakens as the data grow, as a lasso's
@@ -85,7 +81,7 @@ class TrainConfig:
     """Weight of the exchangeable-ROI prior (in the spirit of Meridian's one default ROI prior for every
     channel), only where the data cannot measure a channel's level: the squared relative deviation of
     each channel's ROI (direct contribution / spend over the fit weeks) from the pooled ROI of the
-    channels whose level is measured, weighted per channel by ``level_extrapolation`` (0 for a channel
+    channels whose level is measured, weighted per channel by ``priors.level_extrapolation`` (0 for a channel
     the data see at zero activity, ~0.75 for one that never leaves ±25 % of its mean). Why: an always-on
     channel shows the fit the slope of its curve, not what sits under it; without the prior such channels
     ended at 0.1-0.3x their true contribution, their credit going to the baseline and to pulsed
@@ -95,17 +91,6 @@ class TrainConfig:
     """Lower bound of the anchor ROI in the relative deviations, in media-share-of-KPI units (the anchor
     equals the media share when every ROI is equal): keeps the prior weak where the model finds almost
     no media."""
-    attribution_prior_share: float | None = None
-    """Optional target media share of the observed KPI. OFF (None) by default: no built-in answer."""
-    attribution_prior_weight: float = 0.0
-    projection_every: int = 0
-    """Every this many epochs, solve the linear scales (baselines, trend slopes, seasonal amplitudes,
-    control and channel multipliers) exactly given the current curves (``projection.project_linear``,
-    variable projection); 0 never. Off by default because it measured as noise on recovery: every 50
-    epochs, benchmark seeds 0/1 share MAE 1.11/1.97 -> 1.02/1.96 pp; flighted 0-2 ROI Spearman
-    0.94/0.89/0.94 -> 1.0/1.0/0.94 but share MAE 0.69/0.57/0.69 -> 0.70/0.40/0.86; sample 0-2 Spearman
-    0.67/0.60/0.55 -> 0.40/0.69/0.64; large seed 0 unchanged (1.59 pp), with ~1.5x the epochs. Where
-    the data leave a level open it is the ROI prior, not the optimiser, that settles it."""
     grad_clip: float = 1.0
     """Max global gradient norm."""
     burn_in_weeks: int = 2
@@ -113,12 +98,8 @@ class TrainConfig:
     log_every: int = 10
     """Callback every this many epochs (and at the last)."""
 
-    def replace(self, **changes) -> "TrainConfig":
-        known = {f.name for f in fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
-        return TrainConfig(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 @dataclass
@@ -131,19 +112,15 @@ class TrainingData:
     observed: torch.Tensor
     activity_covariance: torch.Tensor
     activity_rows: torch.Tensor
-    region_weight: torch.Tensor | None = None
-    """``[R]`` KPI scale of each region (scaled -> KPI units), for totals in KPI units (ROI prior)."""
-    spend: torch.Tensor | None = None
-    """``[R, T, C]`` spend (any currency scale), for the ROI prior."""
-    pooling_weight: torch.Tensor | None = None
-    """``[C]`` in [0, 1]: how much each channel's ROI leans on the prior (see ``level_extrapolation``)."""
+    roi_prior: RoiPriorData | None = None
+    """What the exchangeable-ROI prior reads (``priors.roi_prior_data``); None: no ROI prior."""
 
     def to(self, device: torch.device) -> "TrainingData":
         """A copy on ``device`` in float32 (``observed`` stays bool)."""
         cast = lambda t: None if t is None else t.to(device, torch.float32)  # noqa: E731
         return TrainingData(self.inputs.to(device, torch.float32), cast(self.target), self.observed.to(device),
-                            cast(self.activity_covariance), cast(self.activity_rows), cast(self.region_weight),
-                            cast(self.spend), cast(self.pooling_weight))
+                            cast(self.activity_covariance), cast(self.activity_rows),
+                            None if self.roi_prior is None else self.roi_prior.to(device))
 
 
 @dataclass(frozen=True)
@@ -167,10 +144,9 @@ class TrainResult:
 
 
 def resolve_device(name: str) -> torch.device:
+    """'auto' is cuda when available, else cpu."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {name!r}")
     return torch.device(name)
 
 
@@ -178,58 +154,10 @@ def fit_term(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
     """Masked mean of the Huber (or squared) error, scalar."""
     if config.loss == "huber":
         err = F.huber_loss(prediction, target, reduction="none", delta=config.huber_delta)
-    elif config.loss == "mse":
-        err = (prediction - target) ** 2
     else:
-        raise ValueError(f"loss must be 'huber' or 'mse', got {config.loss!r}")
+        err = (prediction - target) ** 2
     weight = mask.to(err.dtype)
     return (err * weight).sum() / weight.sum().clamp_min(1.0)
-
-
-def level_extrapolation(activity: torch.Tensor, observed: torch.Tensor, quantile: float = 0.1) -> torch.Tensor:
-    """``[C]`` in [0, 1]: how far a channel's level must be extrapolated from its data, as the low
-    ``quantile`` of its activity relative to each region's mean. A flighted channel is seen at zero
-    (0: its level is measured); an always-on channel that never drops below ~75 % of its mean gets ~0.75
-    (its level is a guess about a part of the curve the data never visit). activity ``[R, T, C]``,
-    observed ``[R, T]`` bool."""
-    mask = observed[..., None].to(activity.dtype)
-    mean = (activity * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp_min(1.0)  # [R, 1, C]
-    relative = activity / mean.clamp_min(1e-12)
-    out = torch.zeros(activity.shape[-1], dtype=activity.dtype)
-    for c in range(activity.shape[-1]):
-        values = relative[..., c][observed & (mean[..., c] > 0)]
-        if values.numel():
-            out[c] = torch.quantile(values.double(), quantile).clamp(0.0, 1.0).to(activity.dtype)
-    return out
-
-
-def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor, region_weight: torch.Tensor,
-                     spend: torch.Tensor, floor: float, channel_weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean over channels of ``w_c * ((roi_c - anchor) / max(anchor, floor))**2``.
-
-    roi_c = a_c / b_c, with a_c the channel's direct contribution as a share of the KPI and b_c its share
-    of spend (the ROI up to one constant); w_c = ``channel_weight`` (ones when None). ``anchor`` is the
-    pooled ROI of the channels whose level the data measure, weighted by ``1 - w_c`` (all channels
-    alike when none is), and held fixed: the prior moves extrapolated channels toward the measured ones,
-    never the other way. Shapes: mask ``[R, T]``, region_weight ``[R]``, spend ``[R, T, C]``; channels
-    without spend are left out."""
-    w = mask.to(out.media.dtype) * region_weight[:, None]  # [R, T]
-    kpi_total = (target * w).sum().clamp_min(1e-12)
-    share = (out.media * w[..., None]).sum((0, 1)) / kpi_total  # [C]
-    spend_total = (spend * mask[..., None].to(spend.dtype)).sum((0, 1))
-    has_spend = spend_total > 0
-    if not bool(has_spend.any()):
-        return out.media.new_zeros(())
-    spend_share = spend_total / spend_total.sum()
-    present = has_spend.to(share.dtype)
-    weight = present if channel_weight is None else channel_weight * present
-    measured = (1.0 - weight) * present
-    if float(measured.sum()) < 1e-6:
-        measured = present
-    anchor = ((measured * share).sum() / (measured * spend_share).sum()).detach()
-    roi = share / spend_share.clamp_min(1e-12)
-    dev = (roi - anchor) / anchor.clamp_min(floor)
-    return (weight * dev.square())[has_spend].mean()
 
 
 def compute_loss(net: MMMNet, out: ModelOutput, data: TrainingData, mask: torch.Tensor,
@@ -242,32 +170,25 @@ def compute_loss(net: MMMNet, out: ModelOutput, data: TrainingData, mask: torch.
     n = weight.sum().clamp_min(1.0)
     parts["l1"] = config.l1 * (out.media_coef * weight).sum() / n
     parts["l2"] = config.l2 * (net.control_coef.square().sum() + net.trend_slope.square()
-                               + net.season_week_effect.square().sum() + net.season_shape_correction.square().sum()
+                               + net.season_shape_correction.square().sum()
                                + net.holiday_coef.square().sum())
     parts["region_l2"] = config.region_l2 * (net.media_region.square().mean()
                                              + (net.control_region.square().mean() if net.n_controls else 0.0)
                                              + net.trend_slope_region.square().mean()
                                              + net.season_coef_region.square().mean()
                                              + (net.holiday_region.square().mean() if net.holiday_region.numel() else 0.0))
-    parts["hill_shape"] = config.hill_shape_l2 * (torch.log(net.hill_slope()).square().sum()
-                                                  + (net.hill_log_half_saturation
-                                                     - net.hill_log_half_saturation_prior).square().sum())
+    parts["hill_shape"] = config.hill_shape_l2 * net.saturation.shape_penalty()
     parts["modulation_l2"] = config.modulation_l2 * (out.modulation.square() * weight).sum() / (n * out.modulation.shape[-1])
-    if net.dag is not None and config.dag_weight > 0:
-        parts["dag"] = config.dag_weight * net.dag.penalty(data.activity_covariance, data.activity_rows,
+    if net.dag is not None:
+        parts["dag"] = net.dag.penalty(data.activity_covariance, data.activity_rows,
                                                           config.dag_l1 * lasso_rate(*data.activity_rows.shape),
                                                           config.dag_acyclicity,
                                                           config.dag_nonnegativity)
-    if config.roi_pooling > 0 and data.spend is not None and data.region_weight is not None:
-        parts["roi_pooling"] = config.roi_pooling * roi_pooling_term(out, target, mask, data.region_weight,
-                                                                     data.spend, config.roi_pooling_floor,
-                                                                     data.pooling_weight)
-    if config.attribution_prior_share is not None and config.attribution_prior_weight > 0:
-        media_total = (out.media.sum(-1) * weight[..., 0]).sum()
-        # of the observed KPI, not the prediction: a ratio to the prediction can be raised by shrinking
-        # the prediction itself, and training with a strong prior then ran away from the data
-        share = media_total / (target * weight[..., 0]).sum().clamp_min(1e-8)
-        parts["attribution_prior"] = config.attribution_prior_weight * (share - config.attribution_prior_share) ** 2
+    if config.roi_pooling > 0 and data.roi_prior is not None:
+        prior = data.roi_prior
+        parts["roi_pooling"] = config.roi_pooling * roi_pooling_term(out, target, mask, prior.region_weight,
+                                                                     prior.spend, config.roi_pooling_floor,
+                                                                     prior.channel_weight)
     total = sum(parts.values())
     return total, {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in parts.items()}
 
@@ -314,7 +235,7 @@ def fit(net: MMMNet, data: TrainingData, config: TrainConfig = TrainConfig(),
             val = None
             if phase == "fit" and val_mask is not None:
                 with torch.no_grad():
-                    val = float(fit_term(out.prediction, target, val_mask, config.replace(loss="mse")))
+                    val = float(fit_term(out.prediction, target, val_mask, dataclasses.replace(config, loss="mse")))
                 if val < best and epoch >= config.min_epochs:
                     best, best_epoch = val, epoch
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -326,13 +247,6 @@ def fit(net: MMMNet, data: TrainingData, config: TrainConfig = TrainConfig(),
             optimizer.step()
             if net.dag is not None:
                 net.dag.project()
-            if config.projection_every and epoch % config.projection_every == 0:
-                project_linear(net, inputs, target, mask, quadratic_weight=0.5 if config.loss == "huber" else 1.0,
-                               l1=config.l1, roi_pooling=config.roi_pooling, region_weight=data.region_weight,
-                               spend=data.spend, pooling_weight=data.pooling_weight,
-                               pooling_floor=config.roi_pooling_floor)
-                for p in projected_parameters(net):  # Adam's moments belong to the old point
-                    optimizer.state.pop(p, None)
             if callback is not None and (epoch % config.log_every == 0 or epoch == n_epochs):
                 callback(TrainEvent(epoch, float(loss.detach()), val, phase, time.perf_counter() - start))
             history.append(TrainEvent(epoch, float(loss.detach()), val, phase, time.perf_counter() - start))

@@ -1,15 +1,19 @@
 """Media transforms: carry-over (adstock) and diminishing returns (Hill saturation).
 
-Pure tensor functions shared by the model (``model.py``) and the simulator (``simulate.py``), so the
-simulator's ground truth and the model live in the same function family. Every function works on any
+Pure functions shared by the model (``network.py``, ``components.py``), the simulator and the planning
+layer, so the simulator's ground truth, the model and the budget's curves live in the same function family. Every function works on any
 leading dimensions; time is the second-to-last axis and channel the last: ``[..., weeks, channels]``.
 Parameters are per channel, shape ``[channels]`` (or broadcastable to ``[..., channels]``).
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.special import expit
 
 DEFAULT_MAX_LAG = 13
 """Weeks of carry-over kept by the finite adstock kernel (one quarter)."""
@@ -70,15 +74,27 @@ def adstock(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return out.transpose(1, 2).reshape(*lead, n_weeks, n_channels)
 
 
-def hill(x: torch.Tensor, half_saturation: torch.Tensor, slope: torch.Tensor) -> torch.Tensor:
-    """Hill saturation ``x**s / (x**s + k**s)`` in [0, 1).
+def hill(x, half_saturation, slope):
+    """Hill saturation ``x**s / (x**s + k**s)`` in [0, 1): the one Hill formula, for torch tensors (the
+    model, the simulator) and numpy arrays (response curves and the budget optimiser) alike.
 
-    x: ``[..., channels]`` non-negative (adstocked activity). half_saturation k > 0 in x's units
+    x: ``[..., channels]`` non-negative (adstocked activity, or spend). half_saturation k > 0 in x's units
     (the response is 1/2 at x = k); slope s > 0 (s <= 1 concave, s > 1 S-shaped). Written as
     ``sigmoid(s * (log x - log k))`` for numerical stability; x = 0 gives exactly 0.
     """
-    log_ratio = torch.log(x.clamp_min(1e-30)) - torch.log(half_saturation)
-    return torch.where(x > 0, torch.sigmoid(slope * log_ratio), torch.zeros_like(x))
+    if torch.is_tensor(x):
+        log, sigmoid, where, floored = torch.log, torch.sigmoid, torch.where, x.clamp_min(1e-30)
+        zero = torch.zeros_like(x)
+    else:
+        log, sigmoid, where, floored = np.log, expit, np.where, np.maximum(x, 1e-30)
+        zero = 0.0
+    log_ratio = log(floored) - log(half_saturation)
+    return where(x > 0, sigmoid(slope * log_ratio), zero)
+
+
+def inverse_softplus(y: float) -> float:
+    """The x with ``softplus(x) = y`` (y > 0), for starting a parameter that a softplus keeps positive."""
+    return y + math.log(-math.expm1(-y))
 
 
 def propagate_dag(x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:

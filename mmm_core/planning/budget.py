@@ -35,6 +35,7 @@ import scipy.sparse as sp
 from scipy.interpolate import PchipInterpolator
 from scipy.optimize import Bounds, LinearConstraint, differential_evolution, minimize
 
+from mmm_core.model.transforms import hill
 from mmm_core.planning.constraints import BoundsSpec, SpendBounds, check_feasible, resolve_channel_bounds
 
 METHODS = ("slsqp", "trust-constr", "differential_evolution", "hybrid")
@@ -56,13 +57,18 @@ class Curve(Protocol):
 
 
 # -- Hill curves ----------------------------------------------------------------------------------
+def hill_response(spend, top, bottom, half_saturation, slope) -> np.ndarray:
+    """``bottom + (top - bottom) * hill(spend)`` with the one Hill formula (``transforms.hill``), in numpy.
+    All arguments broadcast; spend >= 0, 0 maps to ``bottom``."""
+    return bottom + (top - bottom) * hill(np.asarray(spend, dtype=np.float64), half_saturation, slope)
+
+
 def _hill_parts(spend, top, bottom, half_saturation, slope):
     """Response, first and second derivative of ``bottom + (top - bottom) * x^s / (x^s + k^s)``.
     All arguments broadcast; spend >= 0."""
     # Derivatives at x -> 0+ are taken at 1e-12 k: A/k for slope 1, very large for slope < 1, 0 above.
     x = np.maximum(np.asarray(spend, dtype=np.float64), 1e-12 * half_saturation)
-    log_ratio = slope * (np.log(x) - np.log(half_saturation))
-    h = 0.5 * (1.0 + np.tanh(0.5 * log_ratio))  # sigmoid, overflow-free
+    h = hill_response(x, 1.0, 0.0, half_saturation, slope)
     amplitude = top - bottom
     first = amplitude * slope * h * (1.0 - h) / x
     second = first * ((slope - 1.0) - 2.0 * slope * h) / x

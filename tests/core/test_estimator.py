@@ -6,12 +6,15 @@ whose channels are all measured; the sample-panel recovery check against the ora
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
-from mmm_core.model.estimator import MMM, NotFittedError, forecast_report
+from mmm_core.analysis.metrics import forecast_report
+from mmm_core.model.estimator import MMM, NotFittedError
 from mmm_core.model.network import ModelConfig
-from mmm_core.simulate.recovery import oracle_contributions, recovery_scores, true_contributions
-from mmm_core.simulate.simulator import simulate
+from mmm_core.simulation.recovery import oracle_contributions, recovery_scores, true_contributions
+from mmm_core.simulation.simulator import simulate
 from mmm_core.model.training import TrainConfig
 
 HOLDOUT = 13
@@ -57,7 +60,7 @@ def test_forecast_continues_the_training_state(fitted):
 
 def test_holdout_beats_every_naive_baseline(fitted):
     mmm, train, sim = fitted
-    report = mmm.evaluate(train, sim.panel)
+    report = forecast_report(train, sim.panel, mmm.predict(sim.panel))
     r2 = report["holdout_r2"]
     for view in ("within_region", "national"):
         best_naive = max(r2[name][view] for name in ("region_mean", "last_4_weeks", "same_week_last_year"))
@@ -131,6 +134,30 @@ def test_a_model_saved_before_the_learned_adstock_tail_loads_with_its_own_kernel
     np.testing.assert_array_equal(loaded.predict(train), old.predict(train))
 
 
+def test_a_format_1_artefact_loads_and_predicts_the_same(fitted, tmp_path):
+    """Artefacts written before the components owned their parameters, with options since removed."""
+    from safetensors.torch import load_file, save_file
+
+    from mmm_core.model.persistence import RENAMED_PARAMETERS_V1
+
+    mmm, train, sim = fitted
+    folder = mmm.save(tmp_path / "v1")
+    old_names = {f"net.{new}": f"net.{old}" for old, new in RENAMED_PARAMETERS_V1.items()}
+    tensors = {old_names.get(k, k): v for k, v in load_file(str(folder / "weights.safetensors")).items()}
+    assert "net.hill_slope_raw" in tensors and "net.adstock_decay_raw" in tensors
+    tensors["net.season_week_effect"] = torch.zeros(52)
+    save_file(tensors, str(folder / "weights.safetensors"))
+    config = json.loads((folder / "config.json").read_text())
+    config["format_version"] = 1
+    config["model_config"].update(seasonality_beside_media=False, season_week_effects=False)
+    config["train_config"].update(warm_start=False, holdout_weeks=13, dag_weight=1.0, projection_every=0,
+                                  attribution_prior_share=None, attribution_prior_weight=0.0)
+    (folder / "config.json").write_text(json.dumps(config))
+    loaded = MMM.load(folder)
+    np.testing.assert_array_equal(loaded.predict(sim.panel), mmm.predict(sim.panel))
+    pd.testing.assert_frame_equal(loaded.channel_parameters(), mmm.channel_parameters())
+
+
 def test_spend_sensitivity_follows_the_truth(fitted):
     """Doubling TV's own activity: predicted KPI moves in the true direction and roughly the true size."""
     mmm, train, sim = fitted
@@ -182,7 +209,7 @@ def test_recovers_the_truth_where_the_data_measure_every_channel():
     assert model["share_mae_pp"] <= 2.0, (model, oracle)
     assert model["roi_spearman"] >= 0.8, (model, oracle)
     ceiling = forecast_report(train, sim.panel, sim.truth.kpi_noiseless)["holdout_r2"]["model"]["pooled"]
-    assert mmm.evaluate(train, sim.panel)["holdout_r2"]["model"]["pooled"] >= ceiling - 0.05
+    assert forecast_report(train, sim.panel, mmm.predict(sim.panel))["holdout_r2"]["model"]["pooled"] >= ceiling - 0.05
 
 
 @pytest.mark.slow
@@ -202,21 +229,11 @@ def test_recovery_on_the_sample_panel_is_near_what_the_data_allow():
         model_scores.append(model)
         oracle_scores.append(oracle)
         ceiling = forecast_report(train, sim.panel, sim.truth.kpi_noiseless)["holdout_r2"]["model"]["pooled"]
-        assert mmm.evaluate(train, sim.panel)["holdout_r2"]["model"]["pooled"] >= ceiling - 0.05, seed
+        assert forecast_report(train, sim.panel, mmm.predict(sim.panel))["holdout_r2"]["model"]["pooled"] >= ceiling - 0.05, seed
     mean = lambda scores, key: float(np.mean([s[key] for s in scores]))  # noqa: E731
     report = (model_scores, oracle_scores)
     assert mean(model_scores, "share_mae_pp") <= max(2.0, mean(oracle_scores, "share_mae_pp") + 1.0), report
     assert mean(model_scores, "roi_spearman") >= min(0.8, mean(oracle_scores, "roi_spearman") - 0.2), report
-
-
-def test_core_never_imports_dagster_or_duckdb():
-    import subprocess
-    import sys
-
-    code = ("import sys, mmm_core.model.estimator, mmm_core.model.training, mmm_core.model.decomposition; "
-            "print([m for m in sys.modules if m.split('.')[0] in ('dagster', 'duckdb', 'mmm_pipeline')])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
 
 
 def test_load_of_a_truncated_or_missing_artefact_names_the_folder(fitted, tmp_path):
@@ -230,9 +247,3 @@ def test_load_of_a_truncated_or_missing_artefact_names_the_folder(fitted, tmp_pa
         MMM.load(tmp_path / "nowhere")
 
 
-def test_seasonality_fitted_beside_media_is_an_option_that_forecasts_consistently(tiny_simulation):
-    train, full = _split(tiny_simulation.panel), tiny_simulation.panel
-    plain = MMM(overrides={"train": QUICK}).fit(train)
-    joint = MMM(overrides={"train": QUICK, "model": {"seasonality_beside_media": True}}).fit(train)
-    assert not np.allclose(plain.seasonality_.profile(train.weeks), joint.seasonality_.profile(train.weeks))
-    np.testing.assert_array_equal(joint.predict(full)[:, : train.n_weeks], joint.predict(train))

@@ -5,6 +5,8 @@ import pytest
 import torch
 
 from mmm_core.model.network import MMMNet, ModelConfig, ModelInputs, trend_time
+from mmm_core.model.options import with_changes
+from mmm_core.model.training import TrainConfig
 from mmm_core.model.transforms import adstock_weights
 
 R, T, C, K = 3, 60, 2, 2
@@ -16,8 +18,7 @@ def _inputs(seed=0, media_scale=1.0):
     controls = torch.randn(R, T, K, generator=g, dtype=torch.float64)
     profile = torch.sin(torch.arange(T, dtype=torch.float64) / 52 * 6.28)[None].repeat(R, 1)
     basis = torch.randn(T, 12, generator=g, dtype=torch.float64)
-    position = torch.arange(T) % 52
-    return ModelInputs(media, controls, profile, basis, position, trend_time(0, T, T, 0.95).double())
+    return ModelInputs(media, controls, profile, basis, trend_time(0, T, T, 0.95).double())
 
 
 def _net(**config):
@@ -64,9 +65,9 @@ def test_forward_is_causal_future_media_never_changes_the_past():
 def test_hill_slope_reaches_concave_and_s_shaped_and_decay_stays_in_range():
     net = _net()
     with torch.no_grad():
-        net.hill_slope_raw.copy_(torch.tensor([-20.0, 20.0]))
-        net.adstock_decay_raw.copy_(torch.tensor([-30.0, 30.0]))
-    slope, decay = net.hill_slope(), net.adstock_decay()
+        net.saturation.slope_raw.copy_(torch.tensor([-20.0, 20.0]))
+        net.adstock.decay_raw.copy_(torch.tensor([-30.0, 30.0]))
+    slope, decay = net.saturation.slope(), net.adstock.decay()
     assert slope[0] < 0.5 and slope[1] > 4.0
     assert 0.0 <= decay[0] < 1e-6 and decay[1] <= net.config.adstock_decay_max
 
@@ -84,22 +85,22 @@ def test_tail_shape_spans_the_delayed_and_the_geometric_kernel():
     assert not torch.allclose(delayed[1], geometric[1], atol=1e-2)  # the two families differ
     # the model learns q in (1, 2) per channel and its kernel uses it
     net = _net()
-    assert net.adstock_tail().shape == (C,)
+    assert net.adstock.tail().shape == (C,)
     with torch.no_grad():
-        net.adstock_tail_raw.copy_(torch.tensor([-30.0, 30.0]))
-    q = net.adstock_tail().detach()
+        net.adstock.tail_raw.copy_(torch.tensor([-30.0, 30.0]))
+    q = net.adstock.tail().detach()
     assert float(q[0]) == pytest.approx(1.0) and float(q[1]) == pytest.approx(2.0)
-    expected = adstock_weights(net.adstock_decay(), net.adstock_peak_lag(), net.config.adstock_max_lag_weeks, tail=q)
-    torch.testing.assert_close(net.adstock_kernel(), expected)
-    assert _net(adstock_learn_tail=False).adstock_tail() is None
-    assert _net(adstock_peak_lag=False).adstock_tail() is None
+    expected = adstock_weights(net.adstock.decay(), net.adstock.peak_lag(), net.config.adstock_max_lag_weeks, tail=q)
+    torch.testing.assert_close(net.adstock.kernel(), expected)
+    assert _net(adstock_learn_tail=False).adstock.tail() is None
+    assert _net(adstock_peak_lag=False).adstock.tail() is None
 
 
 def test_half_saturation_is_initialised_from_the_data():
     net = _net(adstock_peak_lag=False)
     inputs = _inputs(media_scale=10.0)
     net.initialise_from_data(inputs.media, torch.ones(R, T, dtype=torch.bool))
-    k = net.hill_half_saturation()
+    k = net.saturation.half_saturation()
     assert torch.all((k > 5.0) & (k < 15.0))  # around the median of activity in [0, 20]
 
 
@@ -119,7 +120,18 @@ def test_trend_time_is_linear_in_training_and_damped_after():
     assert np.all(steps[1:] < steps[:-1]) and tt[-1] < tt[51] + 10 / 52
 
 
-def test_config_replace_rejects_unknown_fields():
-    assert ModelConfig().replace(hidden_size=8).hidden_size == 8
-    with pytest.raises(ValueError, match="unknown"):
-        ModelConfig().replace(hidden=8)
+def test_config_changes_reject_unknown_fields():
+    assert with_changes(ModelConfig(), {"hidden_size": 8}).hidden_size == 8
+    with pytest.raises(ValueError, match="unknown ModelConfig fields: \\['hidden'\\]"):
+        with_changes(ModelConfig(), {"hidden": 8})
+
+
+@pytest.mark.parametrize("build, field", [
+    (lambda: ModelConfig(presample="first"), "ModelConfig.presample"),
+    (lambda: TrainConfig(loss="l1"), "TrainConfig.loss"),
+    (lambda: TrainConfig(device="tpu"), "TrainConfig.device"),
+    (lambda: with_changes(TrainConfig(), {"loss": "mae"}), "TrainConfig.loss"),
+])
+def test_enumerated_options_are_checked_when_the_config_is_built(build, field):
+    with pytest.raises(ValueError, match=f"{field} must be one of"):
+        build()

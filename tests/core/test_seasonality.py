@@ -1,25 +1,14 @@
-"""Yearly seasonality: calendar rows, extrapolation by calendar position, recovery of a known shape."""
+"""Yearly seasonality: extrapolation by calendar position, recovery of a known shape."""
 
 import numpy as np
 import pytest
 
-from mmm_core.model.seasonality import WEEKS_PER_YEAR, YearlySeasonality, calendar_row, fourier_basis, year_phase
+from mmm_core.data.calendar import fourier_basis, year_phase
+from mmm_core.model.seasonality import YearlySeasonality
 
 
 def _weeks(start="2021-01-04", n=130):
     return np.datetime64(start) + 7 * np.arange(n)
-
-
-def test_christmas_week_is_row_zero_every_year():
-    weeks = _weeks("2019-12-02", 60 * 5)
-    rows = calendar_row(weeks)
-    for year in range(2019, 2025):
-        christmas = np.datetime64(f"{year}-12-25")
-        week = (christmas - weeks[0]).astype(int) // 7
-        if 0 <= week < len(weeks):
-            assert rows[week] == 0
-            assert rows[week - 1] == WEEKS_PER_YEAR - 1  # the week holding 18 December
-    assert rows.min() == 0 and rows.max() == WEEKS_PER_YEAR - 1
 
 
 def test_year_phase_in_unit_interval_and_basis_shape():
@@ -77,19 +66,3 @@ def test_state_round_trip():
     np.testing.assert_array_equal(again.profile(weeks), season.profile(weeks))
 
 
-def test_seasonal_media_given_as_exog_stay_out_of_the_profile():
-    """Media that run every fourth quarter are seasonal too; fitted beside them, the shape is the KPI's own."""
-    rng = np.random.default_rng(1)
-    weeks, series, truth = _seasonal_panel(130)
-    R, T = series.shape
-    q4 = (year_phase(weeks) > 0.75).astype(float)  # flights in Q4, a bit stronger in some regions
-    activity = q4[None, :] * rng.uniform(0.6, 1.4, (R, 1)) * rng.uniform(0.8, 1.2, (R, T))
-    with_media = series + 0.15 * activity
-    naive = YearlySeasonality().fit(weeks, with_media).profile(weeks)
-    joint = YearlySeasonality().fit(weeks, with_media, exog=activity[..., None]).profile(weeks)
-
-    def error(profile):  # per region: what is left after the best level and amplitude of the true shape
-        return max(np.std(p - np.polyval(np.polyfit(s, p, 1), s)) for p, s in zip(profile, truth))
-
-    assert error(naive) > 0.03  # the Q4 flights went into the naive shape
-    assert error(joint) < 0.2 * error(naive)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from mmm_core.data.contract import Panel
-from mmm_core.simulate.simulator import PRESETS, SimulationConfig, simulate, write_simulation
+from mmm_core.simulation.simulator import PRESETS, SimulationConfig, simulate, write_simulation
 from mmm_core.data.spec import DatasetSpec
 from mmm_core.model.transforms import adstock, adstock_weights, hill, propagate_dag
 

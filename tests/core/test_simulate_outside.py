@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from mmm_core.analysis.metrics import forecast_report
 from mmm_core.model.estimator import MMM
-from mmm_core.simulate.outside import MAX_LAG, SCENARIOS, simulate_outside
-from mmm_core.simulate.recovery import recovery_scores
+from mmm_core.simulation.outside import MAX_LAG, SCENARIOS, simulate_outside
+from mmm_core.simulation.recovery import recovery_scores
 
 
 def test_scenarios_set_how_channels_are_bought():
@@ -53,5 +54,5 @@ def test_model_recovers_a_function_family_it_does_not_have():
     scores = recovery_scores(sim.true_contributions(train), mmm.contributions(train))
     assert scores["share_mae_pp"] <= 2.0
     assert scores["roi_spearman"] >= 0.8
-    r2 = mmm.evaluate(train, panel)["holdout_r2"]
+    r2 = forecast_report(train, panel, mmm.predict(panel))["holdout_r2"]
     assert r2["model"]["within_region"] > max(v["within_region"] for k, v in r2.items() if k != "model")

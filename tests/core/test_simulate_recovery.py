@@ -5,8 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mmm_core.simulate.recovery import dag_scores, oracle_contributions, recovery_scores, true_contributions
-from mmm_core.simulate.simulator import PRESETS, simulate
+from mmm_core.simulation.recovery import dag_scores, oracle_contributions, recovery_scores, true_contributions
+from mmm_core.simulation.simulator import PRESETS, simulate
 
 
 def test_true_contributions_match_the_simulators_totals(tiny_simulation):

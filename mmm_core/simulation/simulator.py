@@ -45,11 +45,11 @@ import numpy as np
 import torch
 
 from mmm_core.data.contract import Panel
-from mmm_core.simulate.config import PRESETS, SimulationConfig, control_templates
-from mmm_core.simulate.drivers import (HOLIDAYS, ar1, calendar, control_values, media_intensity,
+from mmm_core.simulation.config import PRESETS, SimulationConfig, control_templates
+from mmm_core.simulation.drivers import (HOLIDAYS, ar1, calendar, control_values, media_intensity,
                                        national_promos, observed_mask, population, week_dates)
-from mmm_core.simulate.io import write_simulation
-from mmm_core.simulate.truth import (GroundTruth, Simulation, adstock_kernel, direct_contributions,
+from mmm_core.simulation.io import write_simulation
+from mmm_core.simulation.truth import (GroundTruth, Simulation, adstock_kernel, direct_contributions,
                                      media_response, non_media_components)
 from mmm_core.model.transforms import propagate_dag
 

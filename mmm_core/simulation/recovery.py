@@ -33,7 +33,7 @@ from scipy.stats import spearmanr
 from mmm_core.data.contract import Panel
 from mmm_core.model.fwl import RegionProjection
 from mmm_core.model.scaling import KpiScaler
-from mmm_core.simulate.truth import Simulation, media_response
+from mmm_core.simulation.truth import Simulation, media_response
 from mmm_core.model.transforms import adstock, hill, propagate_dag
 
 SLOPE_RANGE = (0.3, 5.0)
@@ -82,9 +82,13 @@ def dag_scores(true_adjacency: np.ndarray, found: set[tuple[int, int]]) -> dict[
     return {"precision": precision, "recall": recall, "f1": f1, "n_true": len(truth), "n_found": len(found)}
 
 
-def _residual(design: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``values`` minus their least-squares projection on the columns of ``design``."""
-    return values - design @ np.linalg.lstsq(design, values, rcond=None)[0]
+def _f64(a) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)
+
+
+def _region_projection(region_design: np.ndarray, observed: np.ndarray) -> RegionProjection:
+    """Projection on each region's columns ``region_design`` ``[T, P]`` over its observed weeks ``[R, T]``."""
+    return RegionProjection(_f64(region_design)[None] * _f64(observed)[..., None])
 
 
 def oracle_contributions(sim: Simulation, panel: Panel, fit_curves: bool = False,
@@ -117,14 +121,13 @@ def oracle_contributions(sim: Simulation, panel: Panel, fit_curves: bool = False
     shape = (truth.dag_adjacency, kernel, half_saturation, slope)
     response = media_response(own, *shape)  # [R, T, C] in [0, 1)
     shared = np.concatenate([controls, response * (media_size / kpi_scale)[:, None, None]], axis=-1)  # [R, T, K + C]
-    rows_x, rows_y = [], []
-    for r in range(panel.n_regions):  # Frisch-Waugh-Lovell: the per-region terms projected out region by region
-        m = observed[r]
-        if m.sum() <= region_design.shape[1]:
-            continue
-        rows_x.append(_residual(region_design[m], shared[r, m]))
-        rows_y.append(_residual(region_design[m], y[r, m]))
-    beta = np.linalg.lstsq(np.concatenate(rows_x), np.concatenate(rows_y), rcond=None)[0][-C:]  # [C]
+    # Frisch-Waugh-Lovell: the per-region terms projected out region by region (regions with no more
+    # observed weeks than region columns are left out)
+    keep = observed & (observed.sum(axis=1, keepdims=True) > region_design.shape[1])  # [R, T]
+    projection = _region_projection(region_design, keep)
+    x_res = projection.residual(_f64(shared) * _f64(keep)[..., None]).numpy()[keep]
+    y_res = projection.residual(_f64(np.nan_to_num(y) * keep)[..., None]).numpy()[keep][:, 0]
+    beta = np.linalg.lstsq(x_res, y_res, rcond=None)[0][-C:]  # [C]
     per_unit = beta * media_size[:, None, None]  # KPI units per unit of response
     weekly = response * per_unit  # [R, T, C]
     direct = weekly[observed].sum(axis=0)
@@ -143,10 +146,10 @@ def _profiled_curves(own: np.ndarray, adjacency: np.ndarray, kernel: torch.Tenso
     """Hill half-saturations and slopes ``[C]`` minimising the least-squares residual of the oracle's
     regression (coefficients profiled out). Shapes: own ``[R, T, C]`` index units, y ``[R, T]`` scaled,
     controls ``[R, T, K]``, media_scale ``[R]``, region_design ``[T, P]``, observed ``[R, T]``."""
-    f64 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
+    f64 = _f64
     mask = f64(observed)
     carried = adstock(propagate_dag(f64(own), f64(adjacency)), kernel)  # [R, T, C], fixed: the oracle knows it
-    projection = RegionProjection(f64(region_design)[None] * mask[..., None])  # region columns [R, T, P]
+    projection = _region_projection(region_design, observed)  # region columns [R, T, P]
 
     def residual(z: torch.Tensor) -> torch.Tensor:  # per-region projection removed, unobserved rows zeroed
         return projection.residual(z * mask[..., None])

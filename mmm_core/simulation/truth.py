@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from mmm_core.data.contract import Panel
-from mmm_core.simulate.config import SimulationConfig
+from mmm_core.simulation.config import SimulationConfig
 from mmm_core.model.transforms import adstock, adstock_weights, hill, propagate_dag
 
 

@@ -10,6 +10,8 @@ import datetime as dt
 
 import numpy as np
 
+from mmm_core.data.calendar import black_friday
+
 HOLIDAYS = ("black_friday", "pre_christmas", "christmas")
 """Holiday weeks with their own KPI lift: the week of Black Friday (the day after the 4th Thursday of November), the week
 before the week of 25 December, and the week of 25 December."""
@@ -28,13 +30,6 @@ def ar1(rng: np.random.Generator, shape: tuple[int, ...], phi: float, sd: float)
 def week_dates(start_date: str, n_weeks: int) -> np.ndarray:
     """Monday dates ``[T]`` (``datetime64[D]``) from ``start_date`` on."""
     return np.datetime64(start_date, "D") + 7 * np.arange(n_weeks)
-
-
-def _black_friday(year: int) -> dt.date:
-    """The day after the 4th Thursday of November (not always the 4th Friday: 2019, 2024, 2030)."""
-    nov1 = dt.date(year, 11, 1)
-    first_thursday = nov1 + dt.timedelta(days=(3 - nov1.weekday()) % 7)
-    return first_thursday + dt.timedelta(weeks=3, days=1)
 
 
 def calendar(weeks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -62,7 +57,7 @@ def calendar(weeks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, n
     for t, monday in enumerate(mondays):
         sunday = monday + dt.timedelta(days=6)
         christmas = dt.date(monday.year, 12, 25)
-        if monday <= _black_friday(monday.year) <= sunday:
+        if monday <= black_friday(monday.year) <= sunday:
             indicator[t, 0] = 1.0
         if monday <= christmas - dt.timedelta(days=7) <= sunday:
             indicator[t, 1] = 1.0

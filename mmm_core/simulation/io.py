@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mmm_core.simulate.truth import Simulation
-from mmm_core.simulate.config import control_templates
+from mmm_core.simulation.truth import Simulation
+from mmm_core.simulation.config import control_templates
 from mmm_core.data.spec import ChannelSpec, DatasetSpec
 
 KPI_COLUMN = "revenue"

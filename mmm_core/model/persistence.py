@@ -1,0 +1,117 @@
+"""Saving and loading a fitted ``MMM``: ``config.json`` + ``weights.safetensors``, no pickle.
+
+``config.json`` holds the format version, both configs, the names (regions, channels, controls), the
+training weeks and the fit summary; ``weights.safetensors`` the network's state, the scalers and the
+seasonality, under the prefixes ``net.``, ``scaler.`` and ``seasonality.``. Inference runs in float64
+from these tensors, so a loaded model reproduces predictions bitwise.
+
+Format versions (every one still loads):
+  1. network parameters named flat on the network (``adstock_decay_raw``, ``hill_slope_raw``, ...); configs
+     may hold options since removed (``warm_start``, ``projection_every``, ``seasonality_beside_media``, ...)
+     and may lack ``holidays`` / ``adstock_learn_tail`` (saved before those existed).
+  2. the adstock and saturation components own their parameters (``adstock.decay_raw``, ``saturation.slope_raw``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from mmm_core.model.network import MMMNet, ModelConfig
+from mmm_core.model.scaling import PanelScaler
+from mmm_core.model.seasonality import YearlySeasonality
+from mmm_core.model.training import TrainConfig, TrainResult
+
+if TYPE_CHECKING:
+    from mmm_core.model.estimator import MMM
+
+FORMAT_VERSION = 2
+
+RENAMED_PARAMETERS_V1 = {
+    "adstock_decay_raw": "adstock.decay_raw", "adstock_peak_raw": "adstock.peak_raw",
+    "adstock_tail_raw": "adstock.tail_raw", "hill_log_half_saturation": "saturation.log_half_saturation",
+    "hill_log_half_saturation_prior": "saturation.log_half_saturation_prior", "hill_slope_raw": "saturation.slope_raw",
+}
+"""Format 1 network parameter name -> format 2 name."""
+REMOVED_PARAMETERS_V1 = ("season_week_effect",)
+"""Format 1 parameters of options since removed (always zero unless the option was on)."""
+MODEL_DEFAULTS_BEFORE_OPTIONS = {"holidays": [], "adstock_learn_tail": False}
+"""What a model saved before an option existed was fitted with."""
+
+
+def save_model(model: "MMM", directory: Path) -> Path:
+    """Write a fitted ``model`` to ``directory`` (created if needed); returns ``directory``."""
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    result = model.train_result_
+    config = {
+        "format_version": FORMAT_VERSION,
+        "model_config": asdict(model.model_config_), "train_config": asdict(model.train_config_),
+        "regions": list(model.regions_), "channels": list(model.channels_),
+        "control_names": list(model.control_names_),
+        "train_weeks": [str(w) for w in model.train_weeks_],
+        "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "fit_seconds": result.seconds,
+    }
+    (directory / "config.json").write_text(json.dumps(config, indent=2))
+    tensors = {f"net.{k}": v.detach().contiguous() for k, v in model.net_.state_dict().items()}
+    tensors.update({f"scaler.{k}": torch.as_tensor(v) for k, v in model.scaler_.state_dict().items()})
+    tensors.update({f"seasonality.{k}": torch.as_tensor(v) for k, v in model.seasonality_.state_dict().items()})
+    save_file(tensors, str(directory / "weights.safetensors"))
+    return directory
+
+
+def load_model(cls: type["MMM"], directory: Path) -> "MMM":
+    """Rebuild a model of class ``cls`` saved in ``directory``. A missing, truncated or mismatched file
+    raises ``ValueError`` naming the folder and the reason, never a bare library error."""
+    from safetensors import SafetensorError
+
+    try:
+        return _load(cls, directory)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as exc:
+        raise ValueError(f"{directory}: not a loadable model (config.json + weights.safetensors): "
+                         f"{type(exc).__name__}: {exc}") from exc
+
+
+def _known(config_class, values: dict) -> dict:
+    """``values`` without the keys of options that no longer exist."""
+    names = {f.name for f in fields(config_class)}
+    return {k: v for k, v in values.items() if k in names}
+
+
+def _network_state(tensors: dict[str, torch.Tensor], version: int) -> dict[str, torch.Tensor]:
+    state = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("net.")}
+    if version == 1:
+        state = {RENAMED_PARAMETERS_V1.get(k, k): v for k, v in state.items() if k not in REMOVED_PARAMETERS_V1}
+    return state
+
+
+def _load(cls: type["MMM"], directory: Path) -> "MMM":
+    from safetensors.torch import load_file
+
+    config = json.loads((directory / "config.json").read_text())
+    version = config.get("format_version")
+    if version not in (1, FORMAT_VERSION):
+        raise ValueError(f"unsupported model format {version!r}")
+    model_values = {**MODEL_DEFAULTS_BEFORE_OPTIONS, **config["model_config"]}
+    model_config = ModelConfig(**_known(ModelConfig, model_values))
+    train_config = TrainConfig(**_known(TrainConfig, config["train_config"]))
+    model = cls(model_config, train_config)
+    model.model_config_, model.train_config_ = model_config, train_config
+    model.regions_, model.channels_ = tuple(config["regions"]), tuple(config["channels"])
+    model.control_names_ = tuple(config["control_names"])
+    model.train_weeks_ = np.array(config["train_weeks"], dtype="datetime64[D]")
+    tensors = load_file(str(directory / "weights.safetensors"))
+    part = lambda p: {k.split(".", 1)[1]: v.numpy() for k, v in tensors.items() if k.startswith(p + ".")}  # noqa: E731
+    model.scaler_ = PanelScaler.from_state(part("scaler"))
+    model.seasonality_ = YearlySeasonality.from_state(part("seasonality"))
+    net = MMMNet(len(model.regions_), len(model.channels_), len(model.control_names_), model_config)
+    net.load_state_dict(_network_state(tensors, version))
+    model.net_, model._net64 = net, None
+    model.train_result_ = TrainResult([], config["best_epoch"], config["epochs_run"], config["fit_seconds"], "cpu")
+    return model

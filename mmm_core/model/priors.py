@@ -1,0 +1,101 @@
+"""The exchangeable-ROI prior, in one place: how far each channel's level is extrapolated, the anchor, the term.
+
+An always-on channel shows the fit the slope of its curve, not what sits under it, so its level (and its
+ROI) is a guess about a part of the curve the data never visit. The prior pulls each such channel's ROI
+(direct contribution / spend over the fit weeks) toward the pooled ROI of the channels whose level the
+data do measure, weighted per channel by ``level_extrapolation``: 0 for a channel seen at zero activity
+(never pulled), up to ~0.75 for one that never leaves ±25 % of its mean. Its weight in the loss is
+``TrainConfig.roi_pooling``; ``channel_prior_weight`` is also what ``MMM.contributions`` reports as
+``roi_prior_weight``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mmm_core.data.contract import Panel
+from mmm_core.model.network import ModelOutput
+
+
+@dataclass
+class RoiPriorData:
+    """What the ROI prior reads during training.
+
+    region_weight ``[R]``: each region's KPI scale over the mean one (scaled contributions -> KPI units);
+    spend ``[R, T, C]``: spend over observed region-weeks divided by its largest value (only ratios matter,
+    and float32 holds any currency that way); channel_weight ``[C]`` in [0, 1] (``level_extrapolation``).
+    """
+
+    region_weight: torch.Tensor
+    spend: torch.Tensor
+    channel_weight: torch.Tensor
+
+    def to(self, device: torch.device) -> "RoiPriorData":
+        """A copy on ``device`` in float32."""
+        return RoiPriorData(*(t.to(device, torch.float32) for t in (self.region_weight, self.spend, self.channel_weight)))
+
+
+def level_extrapolation(activity: torch.Tensor, observed: torch.Tensor, quantile: float = 0.1) -> torch.Tensor:
+    """``[C]`` in [0, 1]: how far a channel's level must be extrapolated from its data, as the low
+    ``quantile`` of its activity relative to each region's mean. A flighted channel is seen at zero
+    (0: its level is measured); an always-on channel that never drops below ~75 % of its mean gets ~0.75
+    (its level is a guess about a part of the curve the data never visit). activity ``[R, T, C]``,
+    observed ``[R, T]`` bool."""
+    mask = observed[..., None].to(activity.dtype)
+    mean = (activity * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp_min(1.0)  # [R, 1, C]
+    relative = activity / mean.clamp_min(1e-12)
+    out = torch.zeros(activity.shape[-1], dtype=activity.dtype)
+    for c in range(activity.shape[-1]):
+        values = relative[..., c][observed & (mean[..., c] > 0)]
+        if values.numel():
+            out[c] = torch.quantile(values.double(), quantile).clamp(0.0, 1.0).to(activity.dtype)
+    return out
+
+
+def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor, region_weight: torch.Tensor,
+                     spend: torch.Tensor, floor: float, channel_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over channels of ``w_c * ((roi_c - anchor) / max(anchor, floor))**2``.
+
+    roi_c = a_c / b_c, with a_c the channel's direct contribution as a share of the KPI and b_c its share
+    of spend (the ROI up to one constant); w_c = ``channel_weight`` (ones when None). ``anchor`` is the
+    pooled ROI of the channels whose level the data measure, weighted by ``1 - w_c`` (all channels
+    alike when none is), and held fixed: the prior moves extrapolated channels toward the measured ones,
+    never the other way. Shapes: mask ``[R, T]``, region_weight ``[R]``, spend ``[R, T, C]``; channels
+    without spend are left out."""
+    w = mask.to(out.media.dtype) * region_weight[:, None]  # [R, T]
+    kpi_total = (target * w).sum().clamp_min(1e-12)
+    share = (out.media * w[..., None]).sum((0, 1)) / kpi_total  # [C]
+    spend_total = (spend * mask[..., None].to(spend.dtype)).sum((0, 1))
+    has_spend = spend_total > 0
+    if not bool(has_spend.any()):
+        return out.media.new_zeros(())
+    spend_share = spend_total / spend_total.sum()
+    present = has_spend.to(share.dtype)
+    weight = present if channel_weight is None else channel_weight * present
+    measured = (1.0 - weight) * present
+    if float(measured.sum()) < 1e-6:
+        measured = present
+    anchor = ((measured * share).sum() / (measured * spend_share).sum()).detach()
+    roi = share / spend_share.clamp_min(1e-12)
+    dev = (roi - anchor) / anchor.clamp_min(floor)
+    return (weight * dev.square())[has_spend].mean()
+
+
+def channel_prior_weight(activity_scaled: np.ndarray, observed: np.ndarray) -> torch.Tensor:
+    """``[C]`` float32: ``level_extrapolation`` of the scaled activity ``[R, T, C]`` over the observed
+    region-weeks ``[R, T]``: how much each channel's ROI leans on the prior."""
+    masked = np.ascontiguousarray(np.where(observed[..., None], activity_scaled, 0.0))
+    return level_extrapolation(torch.as_tensor(masked, dtype=torch.float32), torch.as_tensor(observed))
+
+
+def roi_prior_data(panel: Panel, kpi_scale: np.ndarray, activity_scaled: np.ndarray) -> RoiPriorData:
+    """The prior's inputs for ``panel``: ``kpi_scale`` ``[R]`` is the KPI scaler's per-region scale,
+    ``activity_scaled`` ``[R, T, C]`` the scaled activity."""
+    as_f32 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
+    spend = np.where(panel.observed[..., None], np.nan_to_num(panel.spend), 0.0)
+    spend = spend / max(float(spend.max()), 1e-12)
+    return RoiPriorData(as_f32(kpi_scale / kpi_scale.mean()), as_f32(spend),
+                        channel_prior_weight(activity_scaled, panel.observed))
