@@ -1,4 +1,4 @@
-"""Run policies shared by assets: one home for retry and concurrency settings."""
+"""Policies shared by assets: one home for retry, concurrency and ownership settings."""
 
 from contextlib import contextmanager
 
@@ -7,6 +7,9 @@ import duckdb
 
 WAREHOUSE_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 """Writes to the warehouse retry: a DuckDB file lock held by a stray reader is released eventually."""
+
+OWNERS = ["team:marketing-science"]
+"""Owners shown in the asset catalog for every asset of the code location."""
 
 TRAINING_POOL = "mmm_training"
 """Concurrency pool of the training assets: two fits never share one machine (limit 1 in dagster.yaml)."""

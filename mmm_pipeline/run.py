@@ -18,7 +18,7 @@ from mmm_core.data.io import load_panel
 from mmm_pipeline.definitions import defs
 from mmm_pipeline.recovery import release_dead_runs
 from mmm_pipeline.resources import default_resources
-from mmm_pipeline.serving import PUBLISHED_TABLES, SERVING_FILE
+from mmm_pipeline.storage.tables import PUBLISHED_TABLES
 
 
 def latest_refresh_week(spec_path: str) -> str:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         for event in failures:
             print(f"FAILED {event.step_key}: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
         return 1
-    serving = resources["artifacts"].serving_dir / SERVING_FILE
+    serving = resources["serving"].database_path
     with duckdb.connect(str(serving), read_only=True) as conn:
         print(f"\npublished: {serving}")
         for table in PUBLISHED_TABLES:
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print(conn.execute("SELECT channel, round(spend) AS spend, round(total_contribution) AS total_contribution, "
                            "round(share, 3) AS share, round(roi, 3) AS roi FROM latest_channel_summary "
                            "ORDER BY total_contribution DESC").df().to_string(index=False))
-    dashboard = resources["artifacts"].reports_dir / week / "dashboard.html"
+    dashboard = resources["reports"].path(dt.date.fromisoformat(week))
     print(f"\nwarehouse: {resources['warehouse'].database}\nparquet:   {serving.parent / 'parquet'}"
           f"\ndashboard: {dashboard}"
           f"\nUI:        make ui  (then http://127.0.0.1:3000)")

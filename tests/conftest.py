@@ -1,4 +1,5 @@
-"""Shared fixtures: one seeded tiny simulated panel with its ground truth, built once per session.
+"""Shared fixtures: one seeded tiny simulated panel with its ground truth, built once per session; the fast run
+config of every pipeline test; and the throwaway deployment the pipeline and reliability tests refresh in.
 
 The ``tiny`` preset has 6 regions x 104 weeks x 3 channels (tv -> search DAG edge, radio spend-only)
 x 2 controls, one late-starting region and ~2 % missing region-weeks. Treat the objects as read-only.
@@ -6,11 +7,80 @@ x 2 controls, one late-starting region and ~2 % missing region-weeks. Treat the 
 
 from __future__ import annotations
 
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
-from mmm_core.simulate.simulator import GroundTruth, Simulation, simulate
+from mmm_core.simulation.simulator import GroundTruth, Simulation, simulate, write_simulation
 
 TINY_SEED = 7
+ROOT = Path(__file__).resolve().parents[1]
+
+REFRESH_SEED = 3
+"""Seed of the tiny dataset the pipeline refreshes (``Deployment``)."""
+REFRESH_WEEKS = ("2023-12-18", "2023-12-25")
+"""The last two weeks of the tiny preset: two refresh partitions."""
+
+
+def fast_run_config(seed: int = 0, epochs: int = 30, holdout_weeks: int = 8) -> dict:
+    """Run config of the ``mmm_refresh`` job that every pipeline test uses: a short fit, an 8-week holdout."""
+    return {"ops": {"mmm_model": {"config": {"epochs": epochs, "holdout_weeks": holdout_weeks, "seed": seed}}}}
+
+
+@functools.cache
+def refresh_simulation() -> Simulation:
+    return simulate("tiny", seed=REFRESH_SEED)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A throwaway deployment: the tiny dataset in ``input/``, a ``DAGSTER_HOME`` with the project's
+    ``config/dagster.yaml`` (pool ``mmm_training`` limited to 1, as shipped) and ``MMM_*`` variables pointing
+    at ``data/``; ``env`` is what a process of this deployment runs with."""
+
+    root: Path
+
+    @classmethod
+    def create(cls, root: Path) -> "Deployment":
+        write_simulation(refresh_simulation(), root / "input", name="tiny")
+        (root / "home").mkdir(parents=True)
+        (root / "home" / "dagster.yaml").write_text((ROOT / "config" / "dagster.yaml").read_text())
+        return cls(root)
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def spec_path(self) -> Path:
+        return self.root / "input" / "spec.yaml"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data / "warehouse.duckdb"
+
+    @property
+    def serving(self) -> Path:
+        return self.data / "serving" / "mmm_serving.duckdb"
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The deployment's own environment variables."""
+        return {"DAGSTER_HOME": str(self.root / "home"), "MMM_DATA_DIR": str(self.data),
+                "MMM_SPEC_PATH": str(self.spec_path), "MMM_WAREHOUSE_PATH": str(self.warehouse),
+                "MMM_DEVICE": "cpu", "MMM_THREADS": "1"}  # one torch thread: no spinning on a shared 2-core box
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **self.variables, "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture
+def deployment(tmp_path) -> Deployment:
+    return Deployment.create(tmp_path)
 
 
 @pytest.fixture(scope="session")

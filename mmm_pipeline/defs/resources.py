@@ -1,4 +1,4 @@
-"""Binds the code location's resources (paths from environment variables, see mmm_pipeline.resources)."""
+"""Binds the code location's resources for this deployment (paths from ``MMM_*`` variables, see mmm_pipeline.resources)."""
 
 import dagster as dg
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import dagster as dg
-from mmm_pipeline.defs.ingest import current_data_satisfies_contract, every_spec_file_is_loaded, raw_marketing_data
+from mmm_pipeline.defs.ingest.assets import raw_marketing_data
+from mmm_pipeline.defs.ingest.checks import current_data_satisfies_contract, every_spec_file_is_loaded
 from tests.datasets import SPEC, toy_frame, write_dataset
 from tests.pipeline.conftest import make_resources
 

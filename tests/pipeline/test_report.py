@@ -8,38 +8,24 @@ import json
 import shutil
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import numpy as np
 import pytest
 
 from mmm_core.report.dashboard import ERROR_HOOK, STATUS_SCRIPT, build_panels
-from mmm_core.simulate.simulator import PRESETS, simulate, write_simulation
-from mmm_pipeline.definitions import defs
-from mmm_pipeline.report_data import read_dashboard_data, read_inputs
-from mmm_pipeline.serving import SERVING_FILE
+from mmm_pipeline.storage.report_data import read_dashboard_data, read_inputs
+from mmm_pipeline.storage.serving import SERVING_FILE
 from tests.browser import figures_in_html, find_chromium, render, report_status
+from tests.conftest import REFRESH_WEEKS
 
-WEEK = "2023-12-25"  # the tiny preset's last week
-FAST = {"ops": {"mmm_model": {"config": {"epochs": 40, "holdout_weeks": 8}},
-                "model_features": {"config": {"window_weeks": 104}}}}
+WEEK = REFRESH_WEEKS[-1]  # the tiny preset's last week
 OPTIONAL_PANELS = {"panel-14-response-curves": "response_curve_points", "panel-15-budget-allocation": "budget_allocation"}
 
 
 @pytest.fixture(scope="module")
-def refreshed(tmp_path_factory):
-    """One refresh of the tiny simulated panel through the whole job, report included."""
-    root = tmp_path_factory.mktemp("report")
-    write_simulation(simulate(PRESETS["tiny"], seed=3), root / "input", name="tiny")
-    with pytest.MonkeyPatch.context() as mp, dg.instance_for_test() as instance:
-        mp.setenv("MMM_DATA_DIR", str(root))
-        mp.setenv("MMM_SPEC_PATH", str(root / "input" / "spec.yaml"))
-        mp.setenv("MMM_WAREHOUSE_PATH", str(root / "warehouse.duckdb"))
-        mp.setenv("MMM_DEVICE", "cpu")
-        result = defs().resolve_job_def("mmm_refresh").execute_in_process(
-            partition_key=WEEK, instance=instance, run_config=FAST)
-    assert result.success
-    return root, result
+def refreshed(published):
+    """The shared refresh (both weeks, report included): its data folder and the last week's run."""
+    return published.deployment.data, published.results[WEEK]
 
 
 def sql(root: Path, query: str, params=(WEEK,)):

@@ -5,10 +5,10 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from mmm_pipeline.serving import build_serving_copy, mark_published
-from mmm_pipeline.tables import OUTPUT_TABLES, read_partition, replace_partition
+from mmm_pipeline.storage.serving import build_serving_copy, mark_published
+from mmm_pipeline.storage.tables import TABLES, read_partition, replace_partition
 
-SCHEMA = OUTPUT_TABLES["channel_parameters"]
+SCHEMA = TABLES["channel_parameters"].types
 BEFORE_TAIL = [c for c in SCHEMA if c != "adstock_tail"]  # the table as written before adstock_tail
 
 

@@ -15,12 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mmm_core.simulate.simulator import PRESETS, simulate, write_simulation
-from mmm_pipeline.serving import SERVING_FILE
+from tests.conftest import REFRESH_WEEKS, fast_run_config
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-WEEK = "2023-12-25"
+WEEK = REFRESH_WEEKS[-1]
 
 LAUNCH = """
 mutation($params: ExecutionParams!) {
@@ -77,15 +76,9 @@ def wait_for_code_location(port: int, timeout: float = 180) -> None:
     raise TimeoutError("code location mmm_pipeline did not load")
 
 
-def test_refresh_launched_through_graphql_publishes(tmp_path):
-    write_simulation(simulate(PRESETS["tiny"], seed=3), tmp_path / "input", name="tiny")
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((ROOT / "config" / "dagster.yaml").read_text())
-    env = {**os.environ, "DAGSTER_HOME": str(home), "MMM_DATA_DIR": str(tmp_path / "data"),
-           "MMM_SPEC_PATH": str(tmp_path / "input" / "spec.yaml"),
-           "MMM_WAREHOUSE_PATH": str(tmp_path / "data" / "warehouse.duckdb"), "MMM_DEVICE": "cpu",
-           "PATH": f"{BIN}:{os.environ['PATH']}"}
+def test_refresh_launched_through_graphql_publishes(deployment):
+    tmp_path = deployment.root
+    env = {**deployment.env, "PATH": f"{BIN}:{os.environ['PATH']}"}
     port = free_port()
     logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("webserver", "daemon")}
     webserver = subprocess.Popen([str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
@@ -99,8 +92,7 @@ def test_refresh_launched_through_graphql_publishes(tmp_path):
         params = {
             "selector": {"repositoryLocationName": "mmm_pipeline", "repositoryName": "__repository__",
                          "jobName": "mmm_refresh"},
-            "runConfigData": {"execution": {"config": {"in_process": {}}},
-                              "ops": {"mmm_model": {"config": {"epochs": 30, "holdout_weeks": 8}}}},
+            "runConfigData": {"execution": {"config": {"in_process": {}}}, **fast_run_config()},
             "executionMetadata": {"tags": [{"key": "dagster/partition", "value": WEEK}]},
         }
         launched = graphql(port, LAUNCH, {"params": params})["data"]["launchRun"]
@@ -111,8 +103,7 @@ def test_refresh_launched_through_graphql_publishes(tmp_path):
             time.sleep(2)
             status = graphql(port, STATUS, {"id": run_id})["data"]["runOrError"]["status"]
         assert status == "SUCCESS", (tmp_path / "daemon.log").read_text()[-3000:]
-        serving = tmp_path / "data" / "serving" / SERVING_FILE
-        with duckdb.connect(str(serving), read_only=True) as conn:
+        with duckdb.connect(str(deployment.serving), read_only=True) as conn:
             assert str(conn.execute("SELECT max(refresh_week) FROM published_refreshes").fetchone()[0]) == WEEK
             assert conn.execute("SELECT count(*) FROM latest_channel_summary").fetchone()[0] == 3
     finally:

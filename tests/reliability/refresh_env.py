@@ -1,8 +1,7 @@
 """Refreshes in their own processes, the way ``make run`` runs them, so that a test can SIGKILL one.
 
-``RefreshEnv`` is a throwaway deployment: the tiny simulated dataset, a ``DAGSTER_HOME`` with the
-project's ``config/dagster.yaml`` (pool ``mmm_training`` limited to 1, as shipped) and ``MMM_*``
-variables pointing at a temporary data folder. ``start`` launches ``python -m mmm_pipeline.run``.
+``RefreshEnv`` is the throwaway ``Deployment`` of tests/conftest.py plus a process runner: ``start``
+launches ``python -m mmm_pipeline.run`` with the deployment's environment and the fast run config.
 """
 
 from __future__ import annotations
@@ -19,49 +18,22 @@ from pathlib import Path
 
 import duckdb
 
-from mmm_core.simulate.simulator import PRESETS, simulate, write_simulation
-from mmm_pipeline.serving import PUBLISHED_TABLES, SERVING_FILE
+from mmm_pipeline.storage.tables import PUBLISHED_TABLES
+from tests.conftest import REFRESH_WEEKS as WEEKS  # noqa: F401  (re-exported for the reliability tests)
+from tests.conftest import ROOT, Deployment, fast_run_config
 
-ROOT = Path(__file__).resolve().parents[2]
-WEEKS = ("2023-12-18", "2023-12-25")  # the tiny preset's last two weeks
 VOLATILE = {"run_id", "created_at", "published_at", "wall_time_s", "artifact_path"}
 """Columns that differ between two runs of the same refresh by design (identity and timing)."""
 
 
-def run_config(seed: int = 0, epochs: int = 30) -> dict:
-    return {"ops": {"mmm_model": {"config": {"epochs": epochs, "holdout_weeks": 8, "seed": seed}}}}
-
-
-@dataclass
-class RefreshEnv:
-    root: Path
-
-    @classmethod
-    def create(cls, root: Path) -> "RefreshEnv":
-        write_simulation(simulate(PRESETS["tiny"], seed=3), root / "input", name="tiny")
-        (root / "home").mkdir(parents=True)
-        (root / "home" / "dagster.yaml").write_text((ROOT / "config" / "dagster.yaml").read_text())
-        return cls(root)
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def serving(self) -> Path:
-        return self.data / "serving" / SERVING_FILE
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "DAGSTER_HOME": str(self.root / "home"), "MMM_DATA_DIR": str(self.data),
-                "MMM_SPEC_PATH": str(self.root / "input" / "spec.yaml"),
-                "MMM_WAREHOUSE_PATH": str(self.data / "warehouse.duckdb"), "MMM_DEVICE": "cpu",
-                "PYTHONUNBUFFERED": "1"}
+@dataclass(frozen=True)
+class RefreshEnv(Deployment):
+    """A deployment whose refreshes run as ``make run`` runs them: one process each, killable."""
 
     def start(self, week: str, seed: int = 0, epochs: int = 30, log: str = "refresh") -> subprocess.Popen:
         out = open(self.root / f"{log}.log", "w")
         cmd = [sys.executable, "-m", "mmm_pipeline.run", "--refresh-week", week,
-               "--run-config", json.dumps(run_config(seed, epochs))]
+               "--run-config", json.dumps(fast_run_config(seed, epochs))]
         return subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
@@ -108,6 +80,6 @@ class RefreshEnv:
 
     def leftovers(self) -> list[str]:
         """Temporary files and folders an interrupted publish or save could leave."""
-        patterns = [(self.data / "serving", ".*.tmp*"), (self.data / "serving" / "parquet", ".staging-*"),
-                    (self.data / "serving" / "parquet", ".old-*"), (self.data / "models", ".*")]
+        patterns = [(self.data / "serving", ".*.tmp*"), (self.data / "serving" / "parquet", ".*"),
+                    (self.data / "models", ".*")]
         return sorted(str(p) for folder, pattern in patterns if folder.exists() for p in folder.glob(pattern))

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from mmm_core.model.estimator import MMM
-from mmm_core.simulate.simulator import PRESETS, simulate
-from mmm_pipeline.artifacts import CHECKSUMS, ModelArtifactError, load_model, save_model_atomically
+from mmm_core.simulation.simulator import PRESETS, simulate
+from mmm_pipeline.storage.artifacts import CHECKSUMS, ModelArtifactError, load_model, save_model_atomically
 
 WEIGHTS, CONFIG = "weights.safetensors", "config.json"
 
@@ -52,7 +52,7 @@ def test_a_saved_model_loads_without_any_unpickling(saved, monkeypatch):
     assert sorted(p.name for p in saved.iterdir()) == sorted([CHECKSUMS, CONFIG, WEIGHTS])
 
 
-@pytest.mark.parametrize("loader", [MMM.load, load_model], ids=["MMM.load", "artifacts.load_model"])
+@pytest.mark.parametrize("loader", [MMM.load, load_model], ids=["MMM.load", "storage.artifacts.load_model"])
 def test_a_pickle_in_place_of_the_weights_is_never_executed(copy, tmp_path, loader):
     payload = Payload()
     payload.marker = tmp_path / "pwned"
@@ -104,10 +104,12 @@ def test_damaged_artefact_gives_one_clear_error_naming_the_file(copy, damage):
 
 
 def test_tampering_that_keeps_checksums_consistent_still_gives_a_clear_error(copy):
-    """An incompatible config with matching checksums (e.g. written by another code version)."""
+    """An incompatible config with matching checksums (e.g. written by a newer code version's format).
+
+    (Unknown option names no longer make a config incompatible: the core drops options that were removed.)"""
     from mmm_core.data.io import file_sha256
     config = json.loads((copy / CONFIG).read_text())
-    config["model_config"]["no_such_field"] = 1
+    config["format_version"] = 999
     (copy / CONFIG).write_text(json.dumps(config))
     sums = json.loads((copy / CHECKSUMS).read_text())
     sums[CONFIG] = file_sha256(copy / CONFIG)

@@ -64,7 +64,7 @@ def test_kill_during_publish_is_atomic_and_the_next_run_cleans_up(env, window):
     parquet_dir = serving_dir / "parquet"
     marker = {
         "serving_build": lambda: any(serving_dir.glob(".mmm_serving.duckdb.*.tmp")),
-        "parquet_export": lambda: any(parquet_dir.glob(".staging-*")),
+        "parquet_export": lambda: any(parquet_dir.glob(".refresh_week=*.tmp")),
     }[window]
     landed = False
     for attempt in range(4):

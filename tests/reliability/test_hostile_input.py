@@ -17,14 +17,13 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb import DuckDBResource
 from hypothesis import HealthCheck, given, settings
 
 from mmm_core.data.contract import DataContractError
 from mmm_core.data.io import validate_dataset
 from mmm_core.data.spec import DatasetSpec
-from mmm_pipeline.defs.ingest import raw_marketing_data
-from mmm_pipeline.resources import DatasetResource
+from mmm_pipeline.defs.ingest.assets import raw_marketing_data
+from mmm_pipeline.resources import DatasetResource, WarehouseResource
 from tests.reliability import hostile
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -105,7 +104,7 @@ def _warehouse_state(path: Path) -> tuple:
 def _run_ingest(spec_path: Path, warehouse: Path) -> dg.MaterializeResult:
     context = dg.build_asset_context()
     return raw_marketing_data(context, dataset=DatasetResource(spec_path=str(spec_path)),
-                              warehouse=DuckDBResource(database=str(warehouse)))
+                              warehouse=WarehouseResource(database=str(warehouse)))
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,14 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb import DuckDBResource
 
 from mmm_core.data.contract import DataContractError
 from mmm_core.data.io import load_panel, validate_dataset
 from mmm_core.data.spec import DatasetSpec
-from mmm_pipeline.defs.ingest import raw_marketing_data
+from mmm_pipeline.defs.ingest.assets import raw_marketing_data
 from tests.datasets import SPEC, toy_frame
 from tests.reliability.hostile import Case, _spec
-from mmm_pipeline.resources import DatasetResource
+from mmm_pipeline.resources import DatasetResource, WarehouseResource
 
 
 def _layout(tmp_path: Path) -> tuple[Path, Path]:
@@ -38,7 +37,7 @@ def _spec_file(folder: Path, files: list[str]) -> Path:
 def _ingest(spec_path: Path, warehouse: Path, allow: bool = False):
     return raw_marketing_data(dg.build_asset_context(),
                               dataset=DatasetResource(spec_path=str(spec_path), allow_outside_paths=allow),
-                              warehouse=DuckDBResource(database=str(warehouse)))
+                              warehouse=WarehouseResource(database=str(warehouse)))
 
 
 def _outside_cases(inside: Path, outside: Path) -> dict[str, str]:
@@ -96,10 +95,10 @@ def test_symlink_inside_the_folder_is_fine(tmp_path):
 
 def test_every_spec_file_is_loaded_check_also_refuses_outside_paths(tmp_path):
     """The blocking check resolves files with the same rule, so it cannot be used to probe other files."""
-    from mmm_pipeline.defs.ingest import every_spec_file_is_loaded
+    from mmm_pipeline.defs.ingest.checks import every_spec_file_is_loaded
     inside, outside = _layout(tmp_path)
     spec_path = _spec_file(inside, [str(outside / "toy.csv")])
     with pytest.raises(DataContractError, match="outside"):
         every_spec_file_is_loaded(dataset=DatasetResource(spec_path=str(spec_path)),
-                                  warehouse=DuckDBResource(database=str(tmp_path / "warehouse.duckdb")))
+                                  warehouse=WarehouseResource(database=str(tmp_path / "warehouse.duckdb")))
     assert os.path.exists(outside / "toy.csv")

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from mmm_core.report.dashboard import DashboardData
-from mmm_pipeline.warehouse import quote_ident
+from mmm_pipeline.storage.warehouse import quote_ident
 
 INPUT_KINDS = ("kpi", "spend", "activity", "control")
 

@@ -1,6 +1,6 @@
 """SQL for the DuckDB warehouse: the raw layer (every ingested row, kept) and its current view.
 
-Functions take an open DuckDB connection, so assets keep connections short (``DuckDBResource``)
+Functions take an open DuckDB connection, so callers keep connections short (``resources.WarehouseResource``)
 and tests can call them on a file in ``tmp_path``. Every identifier that comes from user data is
 quoted with :func:`quote_ident`; values always travel as parameters or registered frames.
 """
@@ -19,6 +19,23 @@ from mmm_core.data.spec import DatasetSpec
 RAW_TABLE = "raw_marketing"
 LOADS_TABLE = "raw_loads"
 CURRENT_VIEW = "raw_current"
+
+
+RAW_LOAD_COLUMNS = (
+    ("load_id", "VARCHAR", "L<seq>-<hash prefix>, one per ingested file version"),
+    ("load_seq", "INTEGER", "load order"),
+    ("source_file", "VARCHAR", "absolute path of the file"),
+    ("file_hash", "VARCHAR", "SHA-256 of the file's bytes"),
+    ("loaded_at", "TIMESTAMP", "UTC load time"),
+    ("source_row", "INTEGER", "1-based data row in the file"),
+    ("week_date", "DATE", "the row's week as a date (derived from the week column)"),
+)
+"""The columns ``raw_marketing`` adds to the spec's own: (name, SQL type, description), in table order."""
+
+
+def raw_columns(spec: DatasetSpec) -> list[tuple[str, str, str]]:
+    """Every column of ``raw_marketing`` for ``spec``: the load columns, then the spec's columns as in the file."""
+    return [*RAW_LOAD_COLUMNS, *((c, _sql_type(spec, c), "as in the data file") for c in spec.columns)]
 
 
 def quote_ident(name: str) -> str:
@@ -50,11 +67,8 @@ def _ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
             load_id VARCHAR PRIMARY KEY, load_seq INTEGER NOT NULL, source_file VARCHAR NOT NULL,
             file_hash VARCHAR NOT NULL, spec_fingerprint VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL,
             n_rows INTEGER NOT NULL)""")
-    conn.execute(f"""
-        CREATE TABLE IF NOT EXISTS {RAW_TABLE} (
-            load_id VARCHAR NOT NULL, load_seq INTEGER NOT NULL, source_file VARCHAR NOT NULL,
-            file_hash VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL, source_row INTEGER NOT NULL,
-            week_date DATE NOT NULL)""")
+    columns = ", ".join(f"{name} {sql_type} NOT NULL" for name, sql_type, _ in RAW_LOAD_COLUMNS)
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} ({columns})")
 
 
 def _ensure_columns(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, frame: pd.DataFrame) -> None:

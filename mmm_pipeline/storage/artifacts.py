@@ -1,4 +1,4 @@
-"""Model artefacts on disk: written to a temporary folder and renamed into place, never half-written.
+"""Model artefacts on disk: written to a temporary folder and swapped into place, never half-written.
 
 Each artefact folder holds ``config.json`` and ``weights.safetensors`` (``MMM.save``; JSON and raw tensors,
 never pickle) plus ``checksums.json``, the SHA-256 of both. Safetensors has no checksum of its own: a
@@ -8,20 +8,12 @@ first and turns every failure into one :class:`ModelArtifactError` that names th
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
-import os
-import shutil
-import subprocess
-import uuid
-from importlib.metadata import version
 from pathlib import Path
 
-from mmm_core.model.estimator import MMM
 from mmm_core.data.io import file_sha256
-from mmm_pipeline.resources import PROJECT_ROOT
-
+from mmm_core.model.estimator import MMM
+from mmm_pipeline.storage.swap import remove_stale_temporaries, staged
 
 CHECKSUMS = "checksums.json"
 ARTIFACT_FILES = ("config.json", "weights.safetensors")
@@ -38,21 +30,13 @@ class ModelArtifactError(RuntimeError):
 def save_model_atomically(model: MMM, target: Path) -> Path:
     """Save to ``target`` (config.json + weights.safetensors + checksums.json), replacing any earlier
     artefact of that refresh. The training pool runs one fit at a time, so leftovers of this target's
-    interrupted saves (``.<name>.*.tmp`` / ``.old``) belong to a dead process and are removed first."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in [*target.parent.glob(f".{target.name}.*.tmp"), *target.parent.glob(f".{target.name}.*.old")]:
-        shutil.rmtree(leftover, ignore_errors=True)
-    staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    model.save(staging)
-    sums = {name: file_sha256(staging / name) for name in ARTIFACT_FILES}
-    (staging / CHECKSUMS).write_text(json.dumps(sums, indent=2))
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.{uuid.uuid4().hex}.old"
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    interrupted saves belong to a dead process and are removed first."""
+    target = Path(target)
+    remove_stale_temporaries(target.parent, target.name)
+    with staged(target) as staging:
+        model.save(staging)
+        sums = {name: file_sha256(staging / name) for name in ARTIFACT_FILES}
+        (staging / CHECKSUMS).write_text(json.dumps(sums, indent=2))
     return target
 
 
@@ -78,21 +62,3 @@ def load_model(directory: Path) -> MMM:
     except Exception as exc:  # checksums matched: the artefact is as saved but this code cannot read it
         raise ModelArtifactError(f"cannot be loaded by this code version ({type(exc).__name__}: {exc})",
                                  directory) from exc
-
-
-@functools.cache
-def code_version() -> str:
-    """Package version plus the git commit when running from a checkout (``0.1.0+g1a2b3c4``)."""
-    base = version("mmm")
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return f"{base}+g{sha}" + (".dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return base
-
-
-def config_hash(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]

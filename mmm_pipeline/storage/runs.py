@@ -1,17 +1,39 @@
-"""Rows for model_runs and model_metrics from one refresh's fit."""
+"""Rows for model_runs and model_metrics from one refresh's fit, and the code/config identity they carry."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import json
+import subprocess
 from dataclasses import asdict
+from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
 
 from mmm_core.analysis.backtest import HoldoutFit
 from mmm_core.data.contract import Panel
-from mmm_pipeline.artifacts import code_version, config_hash
+from mmm_pipeline.storage.locations import PROJECT_ROOT
+
+
+@functools.cache
+def code_version() -> str:
+    """Package version plus the git commit when running from a checkout (``0.1.0+g1a2b3c4``)."""
+    base = version("mmm")
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return f"{base}+g{sha}" + (".dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return base
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def run_record(fit: HoldoutFit, panel: Panel, refresh_week: dt.date, run_id: str, overrides: dict,

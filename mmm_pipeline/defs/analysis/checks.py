@@ -1,0 +1,42 @@
+"""Checks on the decomposition: its components add up (blocking); ROI drift since the last refresh (warning)."""
+
+import datetime as dt
+
+import dagster as dg
+
+from mmm_pipeline import gates
+from mmm_pipeline.partitions import weekly_refresh
+from mmm_pipeline.resources import DatasetResource, ModelStoreResource, QualityGatesResource, WarehouseResource
+
+
+@dg.asset_check(asset="contributions", blocking=True, partitions_def=weekly_refresh,
+                description="The stored components of every region-week add up to the model's prediction.")
+def decomposition_sums_to_prediction(context: dg.AssetCheckExecutionContext, dataset: DatasetResource,
+                                     warehouse: WarehouseResource, models: ModelStoreResource,
+                                     quality_gates: QualityGatesResource) -> dg.AssetCheckResult:
+    week = dt.date.fromisoformat(context.partition_key)
+    panel = warehouse.read_panel(dataset.load_spec(), week)
+    prediction = models.load(week).predict(panel)
+    worst, n = gates.additivity_error(warehouse.read("contributions", week), prediction, panel)
+    return dg.AssetCheckResult(passed=worst <= quality_gates.max_additivity_error,
+                               metadata={"max_relative_error": worst, "region_weeks": n,
+                                         "tolerance": quality_gates.max_additivity_error})
+
+
+@dg.asset_check(asset="channel_summary", blocking=False, partitions_def=weekly_refresh,
+                description="Warns when a channel's ROI moved by more than the configured fraction since the "
+                            "previous refresh.")
+def roi_stable_since_last_refresh(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                                  quality_gates: QualityGatesResource) -> dg.AssetCheckResult:
+    week = dt.date.fromisoformat(context.partition_key)
+    previous_week = warehouse.previous_refresh("channel_summary", week)
+    if previous_week is None:
+        return dg.AssetCheckResult(passed=True, metadata={"previous_refresh": "none"})
+    change = gates.relative_roi_change(warehouse.read("channel_summary", week),
+                                       warehouse.read("channel_summary", previous_week))
+    moved = change[change.abs() > quality_gates.max_roi_change]
+    return dg.AssetCheckResult(
+        passed=moved.empty, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"previous_refresh": str(previous_week), "threshold": quality_gates.max_roi_change,
+                  "relative_roi_change": dg.MetadataValue.json({k: round(float(v), 4) for k, v in change.items()}),
+                  "channels_moved": list(moved.index)})

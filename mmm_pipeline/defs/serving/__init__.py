@@ -1,0 +1,1 @@
+"""Stage serving: publish a checked refresh for SQL consumers, and its dashboard."""

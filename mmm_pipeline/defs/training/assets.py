@@ -1,0 +1,61 @@
+"""The refresh's fitted model: holdout fit beside naive baselines, refit, artefact, model_runs and model_metrics."""
+
+import datetime as dt
+import json
+
+import dagster as dg
+
+from mmm_core.analysis.backtest import fit_with_holdout
+from mmm_pipeline import keys
+from mmm_pipeline.defs.training.config import GPU_POD, TrainingConfig
+from mmm_pipeline.metadata import table_metadata, table_schema
+from mmm_pipeline.partitions import weekly_refresh
+from mmm_pipeline.policies import OWNERS, TRAINING_POOL, WAREHOUSE_RETRY, retry_only_on_lock
+from mmm_pipeline.resources import ComputeResource, DatasetResource, ModelStoreResource, WarehouseResource
+from mmm_pipeline.storage.runs import code_version, config_hash, metrics_rows, run_record
+from mmm_pipeline.storage.tables import MissingRefreshData
+
+
+@dg.asset(
+    name=keys.MMM_MODEL, partitions_def=weekly_refresh, deps=[keys.MODEL_FEATURES], group_name="training",
+    kinds={"pytorch", "duckdb"}, owners=OWNERS, pool=TRAINING_POOL, retry_policy=WAREHOUSE_RETRY,
+    op_tags={"dagster-k8s/config": GPU_POD}, metadata={"dagster/column_schema": table_schema("model_runs")},
+    description="The refresh's fitted model (a folder of the model store: config.json + weights.safetensors + "
+                "checksums.json) and its rows in model_runs and model_metrics (holdout metrics beside naive "
+                "baselines).",
+)
+def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset: DatasetResource,
+              warehouse: WarehouseResource, compute: ComputeResource,
+              models: ModelStoreResource) -> dg.MaterializeResult:
+    refresh_week = dt.date.fromisoformat(context.partition_key)
+    try:
+        panel = warehouse.read_panel(dataset.load_spec(), refresh_week)
+    except MissingRefreshData as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from exc
+    overrides = config.overrides(compute.train_overrides())
+
+    def log_progress(event) -> None:
+        context.log.info(f"{event.phase} epoch {event.epoch}: loss {event.train_loss:.5f}"
+                         + ("" if event.val_metric is None else f", validation {event.val_metric:.5f}"))
+
+    with retry_only_on_lock():
+        fit = fit_with_holdout(panel, config.holdout_weeks, config.refit_full_window, overrides=overrides,
+                               callback=log_progress)
+    path = models.save(refresh_week, fit.model)
+    record = run_record(fit, panel, refresh_week, context.run.run_id, overrides, config.seed, path)
+    counts = warehouse.write(refresh_week, {"model_runs": record, "model_metrics": metrics_rows(fit)})
+    row = record.iloc[0]
+    return dg.MaterializeResult(metadata={
+        **table_metadata("model_runs", counts["model_runs"]),
+        "model_metrics_column_schema": table_schema("model_metrics"),
+        "model_metrics_rows": counts["model_metrics"],
+        "artifact_path": dg.MetadataValue.path(str(path)),
+        "holdout_r2_pooled": float(row.holdout_r2),
+        "holdout_r2_within_region": float(row.holdout_r2_within_region),
+        "holdout_r2_national": float(row.holdout_r2_national),
+        "best_baseline_holdout_r2_within_region": float(row.best_baseline_holdout_r2_within_region),
+        "train_r2": float(row.train_r2),
+        "epochs": int(row.epochs), "wall_time_s": float(row.wall_time_s), "device": str(row.device),
+        "config": dg.MetadataValue.json(json.loads(row.config_json)),
+        "code_version": code_version(), "config_hash": config_hash(overrides),
+    })

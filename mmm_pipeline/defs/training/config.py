@@ -1,0 +1,34 @@
+"""Run config of the training stage: a thin map onto mmm_core's TrainConfig / ModelConfig (one home per default)."""
+
+import dagster as dg
+
+from mmm_core.analysis.backtest import DEFAULT_HOLDOUT_WEEKS
+
+GPU_POD = {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"},
+                                              "requests": {"cpu": "4", "memory": "8Gi"}}}}
+"""Kubernetes pod spec for a training step (read by the k8s executor; inert on a local instance)."""
+
+
+class TrainingConfig(dg.Config):
+    """Launchpad-editable run settings; None keeps mmm_core's documented default."""
+
+    holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS
+    refit_full_window: bool = True
+    seed: int = 0
+    epochs: int | None = None
+    hidden_size: int | None = None
+    learning_rate: float | None = None
+    roi_pooling: float | None = None
+    """Weight of the exchangeable-ROI prior (``mmm_core.model.training.TrainConfig.roi_pooling``); 0 turns it off."""
+
+    def overrides(self, compute_overrides: dict) -> dict[str, dict]:
+        """``MMM(overrides=...)`` for this run: the seed, the compute settings, and the fields set here."""
+        train = {"seed": self.seed, **compute_overrides}
+        if self.epochs is not None:
+            train["epochs"] = self.epochs
+        if self.learning_rate is not None:
+            train["learning_rate"] = self.learning_rate
+        if self.roi_pooling is not None:
+            train["roi_pooling"] = self.roi_pooling
+        model = {} if self.hidden_size is None else {"hidden_size": self.hidden_size}
+        return {"model": model, "train": train}
