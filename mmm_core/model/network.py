@@ -57,11 +57,8 @@ class ModelConfig:
     (``transforms.adstock_weights``). q = 2 is the Gaussian-shaped delayed kernel, q = 1 a geometric fall
     (geometric adstock at peak 0), so both common carry-over forms are in the family. With the delayed
     kernel alone a geometric carry-over could only be copied by a long flat kernel (decay run to the
-    cap), which then soaked up slow KPI movements. Measured (share MAE pp, delayed-only -> learned
-    tail): flighted 0-2 0.69/0.57/0.69 -> 0.57/0.47/0.55 (ROI Spearman 0.94/0.89/0.94 -> 1.0/1.0/1.0);
-    benchmark 0-3 1.12/1.97/1.74/0.86 -> 1.07/1.95/1.67/0.85; sample 0-4 within 0.02 pp; the outside
-    generator's flighted panels (geometric truth, ``benchmarks/outside_benchmark.py``) 0.97/1.44/1.26 ->
-    0.29/1.11/1.44. False: the delayed kernel (models saved before this option load that way)."""
+    cap), which then soaked up slow KPI movements (figures: ``benchmarks/RESULTS.md``). False: the
+    delayed kernel (models saved before this option load that way)."""
     adstock_tail_init: float = 1.5
     """Starting tail shape q, halfway between geometric (1) and the delayed kernel (2)."""
     hill_slope_min: float = 0.3

@@ -36,10 +36,9 @@ class TrainConfig:
     patience: int = 200
     """Epochs without a validation improvement before stopping."""
     min_epochs: int = 300
-    """No stopping before this epoch, and the restored best weights are the best from this epoch on.
-    The levels of slow-moving parts (small flighted channels) are still growing when an early epoch
-    happens to score best on the few validation weeks (benchmark seed 1: best at epoch 118, ooh and
-    print at 0.3x their truth; from epoch 300 on: 0.9x and 0.7x, share MAE 2.5 -> 2.0 pp)."""
+    """No stopping before this epoch, and the restored best weights are the best from this epoch on:
+    the levels of slow-moving parts (small flighted channels) are still growing when an early epoch
+    happens to score best on the few validation weeks (figures: ``benchmarks/RESULTS.md``)."""
     refit_fraction: float = 0.25
     """After restoring the best weights, train this fraction of the best epoch count more on all weeks."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -66,14 +65,12 @@ class TrainConfig:
     Losses are means over region-weeks, so this weight is strong: 1e-3 pinned every slope at 1, also
     where flights identify an S-shape (a concave curve on a pulsed channel's floor then takes always-on
     credit); 1e-4 still held pulsed channels near 1. Since ``roi_pooling`` settles the level of
-    always-on channels, 1e-5 lets flighted channels find their S-shape (benchmark seeds 0-2: share MAE
-    1.1 / 2.5 / 1.7 pp against 1.4 / 3.2 / 1.8 with 1e-4)."""
+    always-on channels, 1e-5 lets flighted channels find their S-shape (``benchmarks/RESULTS.md``)."""
     dag_l1: float = 0.85
     """L1 on the channel graph's edges, in units of the lasso rate ``sqrt(log(C) / n)`` (C channels, n
     observed region-weeks; ``dag.lasso_rate``): the penalty weakens as the data grow, as a lasso's
-    should. 0.85 puts it at 0.01 on the benchmark panel (190 x 94 weeks, 13 channels), where that fixed
-    value was set; on ``large`` (1000 x 143, 20 channels) it is 0.0039, and the graph found went from
-    1 of 6 true edges (fixed 0.01) to 5 of 6, none false (seed 0)."""
+    should (0.85 is 0.01 on the benchmark panel, where that fixed value was set; figures:
+    ``benchmarks/RESULTS.md``)."""
     dag_acyclicity: float = 10.0
     dag_nonnegativity: float = 10.0
     """Weight of the hinge keeping each channel's own activity ``X - X A`` non-negative (orients edges)."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Literal, Protocol, get_args
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,9 @@ from scipy.optimize import Bounds, LinearConstraint, differential_evolution, min
 from mmm_core.model.transforms import hill
 from mmm_core.planning.constraints import BoundsSpec, SpendBounds, check_feasible, resolve_channel_bounds
 
-METHODS = ("slsqp", "trust-constr", "differential_evolution", "hybrid")
+BudgetMethod = Literal["slsqp", "trust-constr", "differential_evolution", "hybrid"]
+"""How an allocation is solved (see the module docstring); a config field of this type is checked when built."""
+METHODS: tuple[str, ...] = get_args(BudgetMethod)
 NATIONAL = "national"
 SPLIT_GRID_POINTS = 25
 """Points of the tabulated best-split value function per channel (region × channel, non trust-constr)."""
@@ -402,7 +404,7 @@ def _solve(stack, curves, lower, upper, budget_total, method, seed, groups=None)
 
 # -- public API -----------------------------------------------------------------------------------
 def optimise_budget(total_budget: float, curves: Sequence[Curve], constraints: BoundsSpec = None,
-                    method: str = "slsqp", seed: int = 0) -> BudgetResult:
+                    method: BudgetMethod = "slsqp", seed: int = 0) -> BudgetResult:
     """Split ``total_budget`` (currency) over the channels of ``curves`` (one curve per channel, any
     ``Curve``) to maximise the summed response. ``constraints``: ``SpendBounds`` for every channel, or a
     mapping channel -> ``SpendBounds`` (multipliers of the curve's ``current_spend`` or absolute).
@@ -457,7 +459,7 @@ def split_across_regions(hill: _HillArrays, totals: np.ndarray, lower: np.ndarra
 
 def optimise_region_budget(total_budget: float, curves: Sequence[ResponseCurve], constraints: BoundsSpec = None,
                            region_bounds: SpendBounds | dict[str, SpendBounds] | None = None,
-                           method: str = "slsqp", seed: int = 0) -> BudgetResult:
+                           method: BudgetMethod = "slsqp", seed: int = 0) -> BudgetResult:
     """Region × channel allocation from per-region Hill curves (one per region and channel).
 
     ``constraints`` bound each region-channel (multipliers of its current spend, or absolute) by channel

@@ -15,8 +15,8 @@ import pandas as pd
 
 from mmm_core.analysis.curves import ResponseCurveSet, model_response
 from mmm_core.model.estimator import MMM
-from mmm_core.planning.budget import NATIONAL, BudgetResult, allocate_to_target_mroi, optimise_budget, \
-    optimise_region_budget
+from mmm_core.planning.budget import (NATIONAL, BudgetMethod, BudgetResult, allocate_to_target_mroi,
+                                      optimise_budget, optimise_region_budget)
 from mmm_core.planning.constraints import BudgetScenario, SpendBounds
 
 DEFAULT_CHANNEL_BOUNDS = SpendBounds(0.5, 2.0)
@@ -41,7 +41,7 @@ def allocation_multipliers(result: BudgetResult, spend: np.ndarray, regions: tup
 
 def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[BudgetScenario],
                    channel_bounds: SpendBounds | dict[str, SpendBounds] | None = DEFAULT_CHANNEL_BOUNDS,
-                   region_bounds: SpendBounds | None = None, method: str = "slsqp",
+                   region_bounds: SpendBounds | None = None, method: BudgetMethod = "slsqp",
                    seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Optimise every scenario nationally and (when the set has region curves) per region × channel, and
     re-evaluate each allocation with the full model. Returns ``(scenarios, allocation)`` frames; see

@@ -15,10 +15,8 @@ leave their level, noise); a model that scores near the oracle has little left t
 
 With ``fit_curves=True`` the oracle is not told the Hill curves and fits them by maximum likelihood
 (no priors). That is the fairer yardstick for always-on channels: their curves are what a model cannot
-read off the data. Measured (seeds 0-2, share MAE pp, true curves -> fitted curves): benchmark
-0.89/2.33/1.27 -> 4.54/3.32/3.50; sample 1.80/1.92/1.38 -> 4.74/7.57/5.07; flighted
-0.36/0.12/0.41 -> 0.35/0.46/0.51; large seed 0 0.35 -> 0.98. The fitted curves fit the KPI at least as
-well as the true ones (benchmark seed 0: residual sum of squares 71.80 against 71.85).
+read off the data; the fitted curves fit the KPI at least as well as the true ones and still miss
+(figures: ``benchmarks/RESULTS.md``).
 
 Units: contributions in KPI units, spend in currency, shares as fractions (scores in pp).
 """
