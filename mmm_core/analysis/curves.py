@@ -153,19 +153,19 @@ def fit_hill(multipliers: np.ndarray, response: np.ndarray, current_spend: float
         return ResponseCurve(channel, 0.0, 0.0, max(current_spend, 1.0), 1.0, float(current_spend), region)
     y = response / y_scale
 
-    def hill(theta, u):
+    def curve(theta, u):
         top, bottom, log_k, log_s = theta
         return hill_response(u, top, bottom, np.exp(log_k), np.exp(log_s))
 
     best = None
     for k0, s0 in ((1.0, 1.0), (0.5, 2.0), (2.0, 0.8), (1.0, 3.0)):
         start = np.array([max(y.max(), 0.1) * 1.5, 0.0, np.log(k0), np.log(s0)])
-        fit = least_squares(lambda th: hill(th, multipliers) - y, start,
+        fit = least_squares(lambda th: curve(th, multipliers) - y, start,
                             bounds=([-np.inf, -np.inf, np.log(1e-3), np.log(0.1)], [np.inf, np.inf, np.log(1e3), np.log(10.0)]))
         if best is None or fit.cost < best.cost:
             best = fit
     top, bottom, log_k, log_s = best.x
-    resid = hill(best.x, multipliers) - y
+    resid = curve(best.x, multipliers) - y
     total = float(((y - y.mean()) ** 2).sum())
     r2 = 1.0 - float((resid ** 2).sum()) / total if total > 0 else float("nan")
     return ResponseCurve(channel, top * y_scale, bottom * y_scale, float(np.exp(log_k)) * current_spend,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -304,15 +302,11 @@ def build_report(data: DashboardData, style: FigureStyle = DEFAULT_STYLE) -> tup
 
 
 def write_report(page: str, path: str | Path) -> Path:
-    """Write the page via a temporary file renamed into place (a reader never sees half a report)."""
+    """Write the page (UTF-8) to ``path``, creating its folder. The pipeline writes its dashboards through
+    its one atomic swap instead (``mmm_pipeline.storage.swap``), so a reader never sees half a report."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    path.write_text(page, encoding="utf-8")
     return path
 
 

@@ -5,13 +5,14 @@ whose channels are all measured; the sample-panel recovery check against the ora
 
 import json
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from mmm_core.analysis.metrics import forecast_report
-from mmm_core.model.estimator import MMM, NotFittedError
+from mmm_core.model.estimator import DAG_THRESHOLD, MMM, NotFittedError
 from mmm_core.model.network import ModelConfig
 from mmm_core.simulation.recovery import oracle_contributions, recovery_scores, true_contributions
 from mmm_core.simulation.simulator import simulate
@@ -98,7 +99,7 @@ def test_contributions_table(fitted):
                                [d.channel(c)[train.observed].sum() for c in train.channels], rtol=1e-9)
 
 
-def test_channel_parameters_and_dag_tables(fitted):
+def test_channel_parameters_are_in_range_and_the_dag_is_acyclic_and_matches_the_adjacency(fitted):
     mmm, train, _ = fitted
     params = mmm.channel_parameters()
     assert list(params.columns) == ["channel", "adstock_decay", "adstock_peak_lag", "adstock_tail",
@@ -107,6 +108,18 @@ def test_channel_parameters_and_dag_tables(fitted):
     assert params["adstock_tail"].between(1, 2).all()
     edges = mmm.dag(threshold=0.0)
     assert list(edges.columns) == ["parent", "child", "weight"]
+    assert set(edges.parent) | set(edges.child) <= set(train.channels) and (edges.parent != edges.child).all()
+    assert list(edges.weight.abs()) == sorted(edges.weight.abs(), reverse=True)
+    graph = nx.DiGraph(list(zip(edges.parent, edges.child)))
+    assert nx.is_directed_acyclic_graph(graph)  # pruned to an exact DAG at any threshold
+    reported = mmm.dag()  # default threshold: the edges the counterfactuals propagate along
+    assert (reported.weight.abs() >= DAG_THRESHOLD).all() and set(zip(reported.parent, reported.child)) <= set(graph.edges)
+    adjacency = mmm.adjacency()
+    index = {c: i for i, c in enumerate(train.channels)}
+    assert {(train.channels[p], train.channels[c]) for p, c in zip(*np.nonzero(adjacency))} == \
+        set(zip(reported.parent, reported.child))
+    for row in reported.itertuples():
+        assert adjacency[index[row.parent], index[row.child]] == pytest.approx(row.weight, rel=1e-12)
 
 
 def test_save_load_round_trip_is_exact(fitted, tmp_path):
