@@ -15,7 +15,7 @@ Format versions (every one still loads):
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,14 @@ REMOVED_PARAMETERS_V1 = ("season_week_effect",)
 """Format 1 parameters of options since removed (always zero unless the option was on)."""
 MODEL_DEFAULTS_BEFORE_OPTIONS = {"holidays": [], "adstock_learn_tail": False}
 """What a model saved before an option existed was fitted with."""
+REMOVED_OPTIONS = {
+    "model_config": ("seasonality_beside_media", "season_week_effects"),
+    "train_config": ("warm_start", "holdout_weeks", "dag_weight", "attribution_prior_share",
+                     "attribution_prior_weight", "projection_every"),
+}
+"""Options deleted after they measured as noise (``benchmarks/RESULTS.md``); saved at their defaults, which
+the model now always uses, so an artefact that holds them loads without them. Any other unknown option
+(a newer version's) is refused."""
 
 
 def save_model(model: "MMM", directory: Path) -> Path:
@@ -78,10 +86,9 @@ def load_model(cls: type["MMM"], directory: Path) -> "MMM":
                          f"{type(exc).__name__}: {exc}") from exc
 
 
-def _known(config_class, values: dict) -> dict:
-    """``values`` without the keys of options that no longer exist."""
-    names = {f.name for f in fields(config_class)}
-    return {k: v for k, v in values.items() if k in names}
+def _without_removed(section: str, values: dict) -> dict:
+    """``values`` of config ``section`` without the options that no longer exist."""
+    return {k: v for k, v in values.items() if k not in REMOVED_OPTIONS[section]}
 
 
 def _network_state(tensors: dict[str, torch.Tensor], version: int) -> dict[str, torch.Tensor]:
@@ -99,8 +106,8 @@ def _load(cls: type["MMM"], directory: Path) -> "MMM":
     if version not in (1, FORMAT_VERSION):
         raise ValueError(f"unsupported model format {version!r}")
     model_values = {**MODEL_DEFAULTS_BEFORE_OPTIONS, **config["model_config"]}
-    model_config = ModelConfig(**_known(ModelConfig, model_values))
-    train_config = TrainConfig(**_known(TrainConfig, config["train_config"]))
+    model_config = ModelConfig(**_without_removed("model_config", model_values))
+    train_config = TrainConfig(**_without_removed("train_config", config["train_config"]))
     model = cls(model_config, train_config)
     model.model_config_, model.train_config_ = model_config, train_config
     model.regions_, model.channels_ = tuple(config["regions"]), tuple(config["channels"])

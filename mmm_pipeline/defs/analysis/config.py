@@ -3,6 +3,7 @@
 import dagster as dg
 
 from mmm_core.analysis.curves import DEFAULT_PLANNING_WEEKS
+from mmm_core.planning.budget import BudgetMethod
 from mmm_core.planning.constraints import BudgetScenario, SpendBounds
 
 
@@ -14,8 +15,8 @@ class BudgetPlanConfig(dg.Config):
     target_mroi: float | None = None
     """Adds a scenario that spends until every channel's marginal ROI falls to this value."""
     planning_weeks: int = DEFAULT_PLANNING_WEEKS
-    method: str = "slsqp"
-    """slsqp, trust-constr, differential_evolution or hybrid."""
+    method: BudgetMethod = "slsqp"
+    """slsqp, trust-constr, differential_evolution or hybrid (checked when the run config is built)."""
     channel_lower_multiplier: float = 0.5
     channel_upper_multiplier: float = 2.0
     region_lower_multiplier: float | None = None
