@@ -23,6 +23,10 @@ KPI = "kpi"
 NATIONAL_REGION = "national"
 """Region name used when a dataset has no region column (one national series)."""
 
+MAX_ABS_VALUE = 1e15
+"""Largest magnitude a number in a data file may have. KPI, spend, activity and population in any unit
+stay far below it (world output is about 1e14 USD a year); beyond it the model's float arithmetic
+overflows or loses every digit (a spend of 1e308 was published with an ROI of 4e-301)."""
 MIN_WEEKS = 52
 """A yearly seasonality cannot be estimated from less than one year of weeks."""
 

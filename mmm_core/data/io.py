@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mmm_core.data.contract import MIN_WEEKS, NATIONAL_REGION, DataContractError, Panel
+from mmm_core.data.contract import MAX_ABS_VALUE, MIN_WEEKS, NATIONAL_REGION, DataContractError, Panel
 from mmm_core.data.spec import DatasetSpec
 
 MIN_WEEK_DATE, MAX_WEEK_DATE = "1900-01-01", "2200-12-31"
@@ -108,6 +108,12 @@ def _to_number(values: pd.Series, file: str, column: str, nonnegative: bool) -> 
         else:
             problem = "value is not finite (NaN or infinity)"
         raise DataContractError(problem, file=file, column=column, row=i + 1, value=shown)
+    huge = np.flatnonzero(np.abs(numbers) > MAX_ABS_VALUE)
+    if len(huge):
+        i = int(huge[0])
+        raise DataContractError(f"value is beyond ±{MAX_ABS_VALUE:.0e}, too large for the model's float arithmetic "
+                                "(check the unit or the export)", file=file, column=column, row=i + 1,
+                                value=float(numbers[i]))
     if nonnegative:
         neg = np.flatnonzero(numbers < 0)
         if len(neg):

@@ -176,6 +176,13 @@ class DatasetSpec:
                 raise DataContractError("week_start is not an ISO date", file=source, column="week_start",
                                         value=week_start) from exc
         controls = d.get("controls") or ()
+        if not isinstance(controls, (list, tuple)):
+            raise DataContractError(f"controls must be a list of column names, e.g. [{controls}], got "
+                                    f"{type(controls).__name__}", file=source, column="controls", value=str(controls))
+        for control in controls:
+            if not isinstance(control, (str, int, float)) or not str(control).strip():
+                raise DataContractError("a control is not a column name", file=source, column="controls",
+                                        value=str(control))
         return cls(
             files=files, week_column=str(d["week_column"]), kpi_column=str(d["kpi_column"]),
             channels=tuple(channels), controls=tuple(str(c) for c in controls),

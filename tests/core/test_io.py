@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmm_core.data.contract import DataContractError
+from mmm_core.data.contract import MAX_ABS_VALUE, DataContractError
 from mmm_core.data.io import load_panel, validate_dataset
 from mmm_core.data.spec import DatasetSpec
 from tests.datasets import SPEC, toy_frame, write_dataset
@@ -42,6 +42,10 @@ def test_valid_file_loads_into_a_balanced_panel(tmp_path):
     ("tv_grps", "-0.5", "negative"),
     ("sales", "-1", "negative"),
     ("week", "not-a-date", "not a date"),
+    ("tv_spend", "1e308", "beyond"),
+    ("sales", "1e308", "beyond"),
+    ("price", "-1e308", "beyond"),
+    ("population", "2e15", "beyond"),
 ])
 def test_bad_cell_is_named_by_file_column_row_and_value(tmp_path, column, value, problem):
     frame = toy_frame()
@@ -51,6 +55,23 @@ def test_bad_cell_is_named_by_file_column_row_and_value(tmp_path, column, value,
     assert problem in str(err)
     assert err.column == column and err.row == 18  # 1-based data row
     assert str(tmp_path / "toy.csv") in str(err) and "row 18" in str(err)
+
+
+def test_largest_accepted_magnitude_loads(tmp_path):
+    frame = toy_frame()
+    frame.loc[3, "tv_spend"] = MAX_ABS_VALUE
+    frame.loc[4, "price"] = -MAX_ABS_VALUE
+    panel = load_panel(write_dataset(tmp_path, frame))
+    assert panel.spend.max() == MAX_ABS_VALUE
+
+
+@pytest.mark.parametrize("controls, problem", [("price", "a list of column names"), ([["price"]], "not a column name"),
+                                               ([""], "not a column name")])
+def test_spec_with_controls_of_the_wrong_type_is_refused_naming_the_key(tmp_path, controls, problem):
+    spec = {**SPEC, "controls": controls}
+    with pytest.raises(DataContractError) as info:
+        DatasetSpec.from_yaml(write_dataset(tmp_path, spec=spec))
+    assert info.value.column == "controls" and problem in str(info.value)
 
 
 def test_missing_column(tmp_path):
