@@ -1,6 +1,6 @@
 """Additive decomposition of a prediction into named components in KPI units, and the channel table.
 
-The model's prediction is a sum of parts in scaled units (see ``model.py``) and the KPI scaler is a
+The model's prediction is a sum of parts in scaled units (see ``network.py``) and the KPI scaler is a
 per-region multiplication, so multiplying each part by the region scale gives components that sum to
 the prediction in KPI units; ``decompose`` checks this (relative error <= 1e-6) instead of trusting it.
 """

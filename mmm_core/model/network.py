@@ -77,7 +77,7 @@ class ModelConfig:
     seasonality_harmonics: int = 2
     """Fourier harmonics of each region's departure from the pooled yearly shape (see ``seasonality.py``)."""
     holidays: tuple[str, ...] = DEFAULT_HOLIDAYS
-    """Holiday weeks with a learnable lift each (see ``holidays.py``); () for none."""
+    """Holiday weeks with a learnable lift each (see ``data/calendar.py``); () for none."""
     dag: bool = True
     dag_upper_triangular: bool = False
     """Restrict edges to p < c (a known causal order by column); default learns direction from data."""

@@ -1,7 +1,7 @@
 """Random drivers of a simulated panel: calendar, region sizes, media flighting, controls, missing data.
 
 Every function takes a ``numpy.random.Generator`` and returns plain arrays in ``[regions, weeks]`` order;
-nothing here knows about the KPI equation (that lives in ``simulate.py``).
+nothing here knows about the KPI equation (that lives in ``simulator.py``).
 """
 
 from __future__ import annotations

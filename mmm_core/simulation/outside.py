@@ -1,6 +1,6 @@
 """A second, independent simulator in another function family, to check that accuracy generalises.
 
-The project's own simulator (``simulate.py``) shares the model's function family: normalised adstock
+The project's own simulator (``simulator.py``) shares the model's function family: normalised adstock
 kernels, Hill curves, a multiplicative seasonal profile. A model tuned on it alone could be good at
 that family only. This generator follows the style of PyMC-Marketing's example data instead, with
 every form the model does not have:

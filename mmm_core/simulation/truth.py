@@ -1,6 +1,6 @@
 """The ground truth of a simulated panel: the KPI equation, ``GroundTruth`` and ``Simulation``.
 
-The equation and the units of every parameter are documented in ``simulate.py``; this module holds
+The equation and the units of every parameter are documented in ``simulator.py``; this module holds
 the one implementation of that equation, used both to generate a panel and to recompute it
 (counterfactuals, tests). It sees only ``contract`` and ``transforms``.
 """
