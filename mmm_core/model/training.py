@@ -217,6 +217,7 @@ def fit(net: MMMNet, data: TrainingData, config: TrainConfig = TrainConfig(),
     data = data.to(device)
     inputs, target, observed = data.inputs, data.target, data.observed
     fit_mask, val_mask = _masks(observed, config)
+    validation_config = dataclasses.replace(config, loss="mse")  # early stopping scores the squared error
     history: list[TrainEvent] = []
     start = time.perf_counter()
     dag_params = list(net.dag.parameters()) if net.dag is not None else []
@@ -232,7 +233,7 @@ def fit(net: MMMNet, data: TrainingData, config: TrainConfig = TrainConfig(),
             val = None
             if phase == "fit" and val_mask is not None:
                 with torch.no_grad():
-                    val = float(fit_term(out.prediction, target, val_mask, dataclasses.replace(config, loss="mse")))
+                    val = float(fit_term(out.prediction, target, val_mask, validation_config))
                 if val < best and epoch >= config.min_epochs:
                     best, best_epoch = val, epoch
                     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
