@@ -10,7 +10,8 @@ Reading files and dataset specs lives in ``spec.py`` and ``io.py``; this module 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import unicodedata
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,15 @@ stay far below it (world output is about 1e14 USD a year); beyond it the model's
 overflows or loses every digit (a spend of 1e308 was published with an ROI of 4e-301)."""
 MIN_WEEKS = 52
 """A yearly seasonality cannot be estimated from less than one year of weeks."""
+
+
+def canonical_name(text: str) -> str:
+    """A region, channel, control or column name in the one form the project compares: Unicode NFC.
+
+    "Zürich" typed on a Mac (NFD: ``u`` + combining diaeresis) and elsewhere (NFC: ``ü``) look the same and
+    must be one region; NFC is the form most text is already in, so most names pass unchanged.
+    """
+    return unicodedata.normalize("NFC", text)
 
 
 class DataContractError(ValueError):
@@ -95,10 +105,17 @@ class Panel:
     population: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__  # frozen: normalise dtypes once here
-        set_(self, "regions", tuple(str(r) for r in self.regions))
-        set_(self, "channels", tuple(str(c) for c in self.channels))
-        set_(self, "control_names", tuple(str(k) for k in self.control_names))
+        self._normalise_and_check_structure()
+        self._validate_weeks()
+        self._validate_values()
+
+    def _normalise_and_check_structure(self) -> None:
+        """Normalise dtypes (once: the panel is frozen), then check shapes and names: what every panel
+        satisfies, input or derived (``derive``)."""
+        set_ = object.__setattr__
+        set_(self, "regions", tuple(canonical_name(str(r)) for r in self.regions))
+        set_(self, "channels", tuple(canonical_name(str(c)) for c in self.channels))
+        set_(self, "control_names", tuple(canonical_name(str(k)) for k in self.control_names))
         set_(self, "weeks", np.asarray(self.weeks, dtype="datetime64[D]"))
         for name in ("kpi", "spend", "activity", "controls"):
             set_(self, name, np.asarray(getattr(self, name), dtype=np.float64))
@@ -111,8 +128,6 @@ class Panel:
             set_(self, "population", np.asarray(self.population, dtype=np.float64))
         self._validate_shapes(R, T, C, K)
         self._validate_names()
-        self._validate_weeks()
-        self._validate_values()
 
     # -- validators -------------------------------------------------------------------------
     def _validate_shapes(self, R: int, T: int, C: int, K: int) -> None:
@@ -213,8 +228,23 @@ class Panel:
         return self.slice_weeks(max(0, stop - n_weeks), stop)
 
     def replace(self, **changes: Any) -> "Panel":
-        """A copy with some arrays replaced (validated again), e.g. a counterfactual spend."""
+        """A copy with some arrays replaced, validated again as input (e.g. corrected data)."""
         return replace(self, **changes)
+
+    def derive(self, **changes: Any) -> "Panel":
+        """A copy with some arrays replaced, for a panel the code builds from this validated one (future
+        weeks appended for a planning window, a channel switched off): shapes and names are checked, the
+        input rules (weeks, values, a channel with no spend) are not; they are about data files, and a
+        scenario may break them on purpose."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise TypeError(f"Panel has no fields {sorted(unknown)}")
+        derived = object.__new__(Panel)
+        for name, value in {**values, **changes}.items():
+            object.__setattr__(derived, name, value)
+        derived._normalise_and_check_structure()
+        return derived
 
     def balance_report(self) -> dict[str, Any]:
         """How unbalanced the panel is: missing region-weeks and late-starting regions."""

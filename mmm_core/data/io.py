@@ -8,14 +8,20 @@ is returned, so a caller that writes only validated frames never writes part of 
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mmm_core.data.contract import MAX_ABS_VALUE, MIN_WEEKS, NATIONAL_REGION, DataContractError, Panel
-from mmm_core.data.spec import DatasetSpec
+from mmm_core.data.contract import (MAX_ABS_VALUE, MIN_WEEKS, NATIONAL_REGION, DataContractError, Panel,
+                                    canonical_name)
+from mmm_core.data.csv_reader import dialect_hint, read_csv_cells
+from mmm_core.data.spec import DatasetSpec, column_key
+
+logger = logging.getLogger(__name__)
 
 MIN_WEEK_DATE, MAX_WEEK_DATE = "1900-01-01", "2200-12-31"
 """Accepted range of week dates (inside the nanosecond timestamps that pandas and the warehouse use)."""
@@ -32,11 +38,16 @@ class ValidatedFile:
     ``frame`` keeps the file's own column names, one row per input row in input order, with numeric
     columns as float64, the region column as text, the week column as parsed (a date, or the integer
     index when the spec has ``week_start``) and an extra ``week_date`` column holding the week's date.
+    Column and region names are in Unicode NFC.
+
+    ``unused_columns`` are the file's columns that the spec does not name, in file order: real exports
+    carry more columns than a model uses, so they are ignored (not stored), and listed here and in the log.
     """
 
     path: Path
     file_hash: str
     frame: pd.DataFrame
+    unused_columns: tuple[str, ...] = ()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -47,21 +58,28 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (UTF-8) or Parquet file with every cell as it is written (CSV cells as text)."""
+def read_table(path: str | Path, delimiter: str = ",") -> pd.DataFrame:
+    """Read a CSV (UTF-8, fields split by ``delimiter``) or Parquet file with every cell as it is written
+    (CSV cells as text); see :mod:`mmm_core.data.csv_reader` for what a CSV's shape may be."""
     path = Path(path)
     kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise DataContractError(f"unsupported file type {path.suffix!r} (use .csv or .parquet)", file=str(path))
-    if not path.is_file():
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except OSError as exc:  # e.g. "File name too long": the spec names a path this file system cannot hold
+        raise DataContractError(f"data file cannot be opened: {exc.strerror or exc}", file=str(path)) from exc
+    if size is None:
         raise DataContractError("data file not found", file=str(path))
-    if path.stat().st_size == 0:
+    if size == 0:
         raise DataContractError("file is empty", file=str(path))
     try:
         if kind == "csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", skipinitialspace=False)
+            frame = read_csv_cells(path, delimiter)
         else:
             frame = pd.read_parquet(path)
+    except DataContractError:
+        raise
     except UnicodeDecodeError as exc:
         raise DataContractError(f"file is not valid UTF-8 (byte {exc.start})", file=str(path)) from exc
     except pd.errors.EmptyDataError as exc:
@@ -70,23 +88,19 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataContractError(f"file cannot be parsed: {exc}", file=str(path)) from exc
     if len(frame) == 0:
         raise DataContractError("file has a header but no data rows", file=str(path))
-    if kind == "csv" and not _ends_with_line_break(path):
-        # A cut-off upload can end inside a number ("2000.0" -> "2") and still parse: refuse rather than
-        # ingest a row that may be partial. Every CSV writer we know of ends the last row with a newline.
-        raise DataContractError("file does not end with a line break, so its last row may be cut off "
-                                "(truncated copy?); if the row is complete, add a newline at the end",
-                                file=str(path), row=len(frame))
     return frame
 
 
-def _ends_with_line_break(path: Path) -> bool:
-    with path.open("rb") as handle:
-        handle.seek(-1, 2)
-        return handle.read(1) in (b"\n", b"\r")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+"""A number written with a decimal comma ("1,5"): named in the error when the spec's decimal mark is '.'."""
 
 
-def _to_number(values: pd.Series, file: str, column: str, nonnegative: bool) -> np.ndarray:
-    """Column → float64, or an error naming the first bad row."""
+def _to_number(values: pd.Series, file: str, column: str, nonnegative: bool, decimal: str = ".") -> np.ndarray:
+    """Column → float64, or an error naming the first bad row.
+
+    ``decimal`` is the spec's decimal mark for numbers written as text: with "," the value "1,5" is 1.5 and
+    a "." is refused (it would be a thousands separator, as in "1.234,5", which is not supported).
+    """
     if pd.api.types.is_bool_dtype(values):
         raise DataContractError("boolean values where numbers are expected", file=file, column=column, row=1)
     if pd.api.types.is_numeric_dtype(values):
@@ -95,6 +109,8 @@ def _to_number(values: pd.Series, file: str, column: str, nonnegative: bool) -> 
     else:
         text = values.astype(object)
         stripped = text.map(lambda v: v.strip() if isinstance(v, str) else v)
+        if decimal == ",":
+            stripped = _decimal_comma_to_point(stripped, file, column)
         numbers = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = np.flatnonzero(~np.isfinite(numbers))
     if len(bad):
@@ -105,6 +121,8 @@ def _to_number(values: pd.Series, file: str, column: str, nonnegative: bool) -> 
             problem = "missing value"
         elif text is not None and np.isnan(numbers[i]) and str(raw).strip().lower() not in ("nan", "+nan", "-nan"):
             problem = "value is not a number"
+            if decimal == "." and _DECIMAL_COMMA.fullmatch(str(raw).strip()):
+                problem += "; it looks like a decimal comma: set decimal: ',' in the spec"
         else:
             problem = "value is not finite (NaN or infinity)"
         raise DataContractError(problem, file=file, column=column, row=i + 1, value=shown)
@@ -122,11 +140,48 @@ def _to_number(values: pd.Series, file: str, column: str, nonnegative: bool) -> 
     return numbers
 
 
+def _decimal_comma_to_point(text: pd.Series, file: str, column: str) -> pd.Series:
+    """Cells written with a decimal comma, rewritten with a point; a cell holding a "." is refused."""
+    has_point = text.map(lambda v: isinstance(v, str) and "." in v).to_numpy(dtype=bool)
+    if has_point.any():
+        i = int(np.flatnonzero(has_point)[0])
+        raise DataContractError("a '.' in a number, but the spec's decimal mark is ','; thousands separators are "
+                                "not supported (write 1234,5, not 1.234,5)", file=file, column=column, row=i + 1,
+                                value=str(text.iloc[i])[:80])
+    return text.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
+
+
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})$")
+"""A date written as three numbers, day and month first in either order: 03/01/2022, 17.01.22."""
+
+
+def _refuse_day_first(text: pd.Series, file: str, column: str) -> None:
+    """Refuse numeric dates whose first number is above 12, naming the date_format to set.
+
+    They are day-first, and without a date_format pandas reads each date on its own: 17/01/2022 as
+    17 January, but 03/01/2022 as 3 March, so the weeks fall off the weekly grid for no visible reason.
+    """
+    if pd.api.types.is_numeric_dtype(text):
+        return
+    text = text.astype(str)
+    distinct = pd.Series(text.unique())  # a few hundred weeks, however many regions share them
+    parts = distinct.str.extract(_NUMERIC_DATE.pattern)
+    day_first = distinct[pd.to_numeric(parts[0], errors="coerce") > 12]
+    if len(day_first):
+        i = int(np.flatnonzero(text.isin(day_first).to_numpy())[0])
+        sep, first, year = _NUMERIC_DATE.match(text.iloc[i]).group(2, 1, 4)
+        fmt = f"%d{sep}%m{sep}{'%Y' if len(year) == 4 else '%y'}"
+        raise DataContractError(f"week dates are day-first (there is no month {int(first)}); without a "
+                                f"date_format, dates such as 03{sep}01{sep}2022 would be read month-first; "
+                                f"set date_format: '{fmt}' in the spec", file=file, column=column, row=i + 1,
+                                value=text.iloc[i][:80])
+
+
 def _parse_weeks(values: pd.Series, spec: DatasetSpec, file: str) -> tuple[pd.Series, pd.Series]:
     """Return (week column as parsed, week start date) for every row."""
     col = spec.week_column
     if spec.week_start is not None:
-        idx = _to_number(values, file, col, nonnegative=True)
+        idx = _to_number(values, file, col, nonnegative=True, decimal=spec.decimal)
         frac = np.flatnonzero(idx != np.round(idx))
         if len(frac):
             raise DataContractError("week index is not a whole number", file=file, column=col,
@@ -142,8 +197,10 @@ def _parse_weeks(values: pd.Series, spec: DatasetSpec, file: str) -> tuple[pd.Se
         parsed = values
     else:
         text = values.astype(str).str.strip() if values.dtype == object else values
+        if spec.date_format is None:
+            _refuse_day_first(text, file, col)
         try:
-            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+            parsed = pd.to_datetime(text, errors="coerce", format=spec.date_format or "mixed")
         except (ValueError, TypeError, OverflowError) as exc:
             # pandas refuses some columns as a whole (a time zone beside naive dates): name the first such row
             i = _first_zoned_row(text)
@@ -152,7 +209,8 @@ def _parse_weeks(values: pd.Series, spec: DatasetSpec, file: str) -> tuple[pd.Se
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
         i = int(bad[0])
-        raise DataContractError("not a date", file=file, column=col, row=i + 1, value=str(values.iloc[i])[:80])
+        problem = "not a date" + (f" in the spec's date_format {spec.date_format!r}" if spec.date_format else "")
+        raise DataContractError(problem, file=file, column=col, row=i + 1, value=str(values.iloc[i])[:80])
     parsed = parsed.dt.tz_localize(None) if getattr(parsed.dt, "tz", None) is not None else parsed
     dates = parsed.dt.normalize()
     # Timestamps are stored in nanoseconds (range 1677-2262); refuse implausible years before converting.
@@ -183,15 +241,30 @@ def validate_file(path: str | Path, spec: DatasetSpec) -> ValidatedFile:
     """Read one file and check every rule that can be checked within it."""
     path = Path(path)
     file = str(path)
-    raw = read_table(path)
-    columns = [str(c) for c in raw.columns]
+    try:
+        raw = read_table(path, delimiter=spec.delimiter)
+    except DataContractError as exc:
+        problem = _with_dialect_hint(exc.problem, path, spec)
+        if problem == exc.problem:
+            raise
+        raise DataContractError(problem, file=exc.file, column=exc.column, row=exc.row, value=exc.value) from exc
+    columns = [canonical_name(str(c)) for c in raw.columns]
     raw.columns = columns
     if len(set(columns)) != len(columns):
         dup = next(c for c in columns if columns.count(c) > 1)
         raise DataContractError("column appears twice in the header", file=file, column=dup)
     for role, col in spec.column_roles():
         if col not in raw.columns:
-            raise DataContractError(f"missing column (the spec's {role})", file=file, column=col, row="header")
+            problem = f"missing column (the spec's {role})"
+            same_but_case = [c for c in columns if column_key(c) == column_key(col)]
+            if same_but_case:
+                problem += f"; the header has {same_but_case[0]!r}, which differs only by case"
+            raise DataContractError(_with_dialect_hint(problem, path, spec), file=file, column=col, row="header")
+    named = set(spec.columns)
+    unused = tuple(c for c in columns if c not in named)
+    if unused:
+        logger.info("%s: %d column(s) the spec does not name are ignored: %s", file, len(unused),
+                    ", ".join(map(repr, unused)))
 
     out = pd.DataFrame(index=raw.index)
     if spec.region_column:
@@ -200,7 +273,7 @@ def validate_file(path: str | Path, spec: DatasetSpec) -> ValidatedFile:
         if empty.any():
             raise DataContractError("missing region", file=file, column=spec.region_column,
                                     row=int(np.flatnonzero(empty.to_numpy())[0]) + 1)
-        out[spec.region_column] = regions.astype(str).str.strip()
+        out[spec.region_column] = regions.astype(str).str.strip().map(canonical_name)
     week_values, week_dates = _parse_weeks(raw[spec.week_column], spec, file)
     out[spec.week_column] = week_values
     nonnegative = {spec.kpi_column, *(c.spend for c in spec.channels),
@@ -208,10 +281,19 @@ def validate_file(path: str | Path, spec: DatasetSpec) -> ValidatedFile:
     if spec.population_column:
         nonnegative.add(spec.population_column)
     for col in spec.numeric_columns:
-        out[col] = _to_number(raw[col], file, col, nonnegative=col in nonnegative)
+        out[col] = _to_number(raw[col], file, col, nonnegative=col in nonnegative, decimal=spec.decimal)
     out["week_date"] = week_dates.to_numpy(dtype="datetime64[ns]")
     _check_keys(out, spec, file)
-    return ValidatedFile(path=path, file_hash=file_sha256(path), frame=out)
+    return ValidatedFile(path=path, file_hash=file_sha256(path), frame=out, unused_columns=unused)
+
+
+def _with_dialect_hint(problem: str, path: Path, spec: DatasetSpec) -> str:
+    """``problem``, led by the spec keys to set when the CSV's header shows another delimiter than the spec's
+    (a ';'-separated or tab-separated export read as ',': "missing column" says nothing of the cause)."""
+    if SUPPORTED_SUFFIXES.get(path.suffix.lower()) != "csv":
+        return problem
+    hint = dialect_hint(path, spec.columns, spec.delimiter, spec.decimal)
+    return f"{hint} (read with delimiter {spec.delimiter!r}: {problem})" if hint else problem
 
 
 def _region_key(frame: pd.DataFrame, spec: DatasetSpec) -> pd.Series:
@@ -220,40 +302,52 @@ def _region_key(frame: pd.DataFrame, spec: DatasetSpec) -> pd.Series:
     return pd.Series(NATIONAL_REGION, index=frame.index)
 
 
-def _check_keys(frame: pd.DataFrame, spec: DatasetSpec, file: str, row_offset: int = 0) -> None:
-    """Duplicate (region, week) rows and dates off the weekly grid."""
+def _check_keys(frame: pd.DataFrame, spec: DatasetSpec, file: str) -> None:
+    """Duplicate (region, week) rows and dates off the weekly grid, within one file."""
+    _check_grid(frame, spec, file, frame["week_date"].min())
     dates = frame["week_date"]
-    first = dates.min()
-    off = ((dates - first).dt.days % 7) != 0
-    if off.any():
-        i = int(np.flatnonzero(off.to_numpy())[0])
-        raise DataContractError(f"week is off the weekly grid that starts {first.date()} (7-day steps)",
-                                file=file, column=spec.week_column, row=i + 1 + row_offset,
-                                value=str(dates.iloc[i].date()))
     keys = pd.DataFrame({"region": _region_key(frame, spec).to_numpy(), "week": dates.to_numpy()})
     dup = keys.duplicated(keep="first").to_numpy()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         first_i = int(np.flatnonzero((keys == keys.iloc[i]).all(axis=1).to_numpy())[0])
-        raise DataContractError(f"duplicate (region, week); first seen at row {first_i + 1 + row_offset}",
-                                file=file, column=spec.region_column or spec.week_column,
-                                row=i + 1 + row_offset,
+        raise DataContractError(f"duplicate (region, week); first seen at row {first_i + 1}",
+                                file=file, column=spec.region_column or spec.week_column, row=i + 1,
                                 value=f"{keys.iloc[i]['region']}, {dates.iloc[i].date()}")
 
 
+def _check_grid(frame: pd.DataFrame, spec: DatasetSpec, file: str, first: pd.Timestamp) -> None:
+    """Every week of ``frame`` lies a whole number of weeks from ``first`` (one file's, or the dataset's first week)."""
+    dates = frame["week_date"]
+    off = ((dates - first).dt.days % 7) != 0
+    if off.any():
+        i = int(np.flatnonzero(off.to_numpy())[0])
+        raise DataContractError(f"week is off the weekly grid that starts {first.date()} (7-day steps)",
+                                file=file, column=spec.week_column, row=i + 1, value=str(dates.iloc[i].date()))
+
+
 def validate_dataset(spec: DatasetSpec, allow_outside_paths: bool = False) -> list[ValidatedFile]:
-    """Validate every file of a spec, then the rules that span files (grid, duplicates, 52 weeks, spend)."""
-    files = [validate_file(p, spec) for p in spec.resolve_files(allow_outside=allow_outside_paths)]
+    """Validate every file of a spec, then the rules that span files (one grid, 52 weeks, spend; see
+    :func:`dataset_rows` for rows that several files hold)."""
+    paths = spec.resolve_files(allow_outside=allow_outside_paths)
+    for i, path in enumerate(paths):
+        if path in paths[:i]:
+            raise DataContractError("file is listed twice in the spec's files", file=str(path), column="files",
+                                    value=spec.files[i])
+    files = [validate_file(p, spec) for p in paths]
     check_combined(files, spec)
     return files
 
 
 def check_combined(files: list[ValidatedFile], spec: DatasetSpec) -> None:
-    """Rules over the union of files: the weekly grid, duplicate keys, at least 52 weeks, no dead channel."""
+    """Rules over the files together: one weekly grid, then on :func:`dataset_rows` at least 52 weeks and no
+    dead channel. A (region, week) in several files is no error: the later file restates it."""
     names = ", ".join(str(f.path) for f in files)
-    combined = pd.concat([f.frame for f in files], ignore_index=True)
     if len(files) > 1:
-        _check_keys(combined, spec, names)
+        first = min(f.frame["week_date"].min() for f in files)
+        for f in files:
+            _check_grid(f.frame, spec, str(f.path), first)
+    combined = dataset_rows(files, spec)
     n_weeks = combined["week_date"].nunique()
     span = (combined["week_date"].max() - combined["week_date"].min()).days // 7 + 1
     if span < MIN_WEEKS:
@@ -263,6 +357,20 @@ def check_combined(files: list[ValidatedFile], spec: DatasetSpec) -> None:
         if not (combined[ch.spend] > 0).any():
             raise DataContractError(f"channel {ch.name!r} has zero spend in every row", file=names,
                                     column=ch.spend, row="all rows")
+
+
+def dataset_rows(files: list[ValidatedFile], spec: DatasetSpec) -> pd.DataFrame:
+    """The dataset the files make together, in ``ValidatedFile.frame``'s form: one row per (region, week).
+
+    Precedence: where several files hold a row for the same (region, week), the file listed LATER in the spec's
+    ``files`` wins, so a corrections file listed after the main export restates the weeks it holds and leaves
+    the others alone. The warehouse's ``raw_current`` view applies the same rule to the files' newest loads.
+    """
+    combined = pd.concat([f.frame for f in files], ignore_index=True)
+    if len(files) == 1:
+        return combined
+    keys = pd.DataFrame({"region": _region_key(combined, spec).to_numpy(), "week": combined["week_date"].to_numpy()})
+    return combined[~keys.duplicated(keep="last").to_numpy()].reset_index(drop=True)
 
 
 def frame_to_panel(frame: pd.DataFrame, spec: DatasetSpec) -> Panel:
@@ -307,4 +415,4 @@ def load_panel(spec: DatasetSpec | str | Path, allow_outside_paths: bool = False
     if not isinstance(spec, DatasetSpec):
         spec = DatasetSpec.from_yaml(spec)
     files = validate_dataset(spec, allow_outside_paths=allow_outside_paths)
-    return frame_to_panel(pd.concat([f.frame for f in files], ignore_index=True), spec)
+    return frame_to_panel(dataset_rows(files, spec), spec)

@@ -60,6 +60,14 @@ class Case:
         (folder / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
         return folder / "spec.yaml"
 
+    @property
+    def n_rows(self) -> int:
+        """Data rows the written file holds: the frame's, or for raw CSV bytes the non-empty lines after the
+        header (the base frame has no quoted line breaks)."""
+        if self.raw is None:
+            return len(self.frame)
+        return sum(1 for line in self.raw.replace(b"\r\n", b"\n").split(b"\n")[1:] if line.strip())
+
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """Parquet with the frame's types where Arrow takes them, text otherwise; duplicate names are kept."""
@@ -152,12 +160,27 @@ def broken_bytes(draw) -> Case:
     frame = base_frame()
     data = frame.to_csv(index=False).encode()
     kind = draw(st.sampled_from(["empty", "truncate", "latin1", "invalid_utf8", "nul", "bom", "crlf", "garbage",
-                                 "parquet_truncated"]))
+                                 "parquet_truncated", "no_final_newline", "semicolon_decimal_comma", "tab",
+                                 "nfd_region"]))
     suffix = ".csv"
+    notes: dict = {"full": data}
     if kind == "empty":
         data = b""
     elif kind == "truncate":
         data = data[:draw(st.integers(0, len(data) - 1))]
+    elif kind == "no_final_newline":  # Google Meridian's export: valid, must load with every row
+        data = data.rstrip(b"\n")
+    elif kind == "semicolon_decimal_comma":
+        data = frame.to_csv(index=False, sep=";", decimal=",").encode()
+    elif kind == "tab":
+        data = frame.to_csv(index=False, sep="\t").encode()
+    elif kind == "nfd_region":  # one region written in NFD on some rows: still one region
+        import unicodedata
+        frame.loc[frame.region == "R0", "region"] = "Zürich"
+        nfd = frame.copy()
+        picked = draw(st.lists(st.sampled_from(list(frame.index[frame.region == "Zürich"])), max_size=10))
+        nfd.loc[picked, "region"] = unicodedata.normalize("NFD", "Zürich")
+        data = nfd.to_csv(index=False).encode()
     elif kind == "latin1":
         frame.loc[draw(st.integers(0, len(frame) - 1)), "region"] = "Zürich"
         data = frame.to_csv(index=False).encode("latin-1")
@@ -180,7 +203,7 @@ def broken_bytes(draw) -> Case:
         full = buffer.getvalue()
         data = full[:draw(st.integers(0, len(full) - 1))]
         suffix = ".parquet"
-    return Case(frame, _spec(), kind, raw=data, suffix=suffix)
+    return Case(frame, _spec(), kind, raw=data, suffix=suffix, notes=notes)
 
 
 @st.composite
@@ -204,7 +227,8 @@ def broken_spec(draw) -> Case:
     spec = _spec()
     kind = draw(st.sampled_from(["no_channels", "channel_not_mapping", "unknown_column", "reused_column",
                                  "reserved_column", "bad_week_start", "files_not_list", "number_as_column",
-                                 "unknown_key", "empty_column_name", "duplicate_channel"]))
+                                 "unknown_key", "empty_column_name", "duplicate_channel", "reserved_any_case",
+                                 "columns_differing_by_case", "bad_file_format"]))
     if kind == "no_channels":
         spec["channels"] = []
     elif kind == "channel_not_mapping":
@@ -228,6 +252,18 @@ def broken_spec(draw) -> Case:
         spec["controls"] = [" "]
     elif kind == "duplicate_channel":
         spec["channels"] = spec["channels"] + [spec["channels"][0]]
+    elif kind == "reserved_any_case":
+        name = draw(st.sampled_from(["Week_Date", "LOAD_ID", "Source_Row", "file_HASH"]))
+        frame = frame.rename(columns={"price": name})
+        spec["controls"] = [name]
+    elif kind == "columns_differing_by_case":
+        frame["Price"] = frame["price"]
+        spec["controls"] = ["price", "Price"]
+    elif kind == "bad_file_format":
+        key, value = draw(st.sampled_from([("delimiter", 5), ("delimiter", ";;"), ("delimiter", '"'),
+                                           ("decimal", ","), ("decimal", ";"), ("date_format", "%Y"),
+                                           ("date_format", 7), ("date_format", "%d/%m/%Y %H")]))
+        spec[key] = value
     return Case(frame, spec, f"spec: {kind}")
 
 
