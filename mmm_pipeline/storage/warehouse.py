@@ -1,5 +1,12 @@
 """SQL for the DuckDB warehouse: the raw layer (every ingested row, kept) and its current view.
 
+``raw_marketing`` is append-only: one load per file version read, rows as ingested. The current view,
+``raw_current``, is the dataset the CURRENT spec describes, built from the warehouse alone: the newest load of
+each file the spec names (table ``raw_current_loads``, rewritten by every ingest, in the spec's ``files``
+order), one row per (region, week), a file listed later in the spec winning where several hold the same
+(region, week) (the rule of ``mmm_core.data.io.dataset_rows``). Rows of files the spec no longer names, and of
+older versions of its files, stay in ``raw_marketing`` as history and leave the current view.
+
 Functions take an open DuckDB connection, so callers keep connections short (``resources.WarehouseResource``)
 and tests can call them on a file in ``tmp_path``. Every identifier that comes from user data is
 quoted with :func:`quote_ident`; values always travel as parameters or registered frames.
@@ -8,17 +15,21 @@ quoted with :func:`quote_ident`; values always travel as parameters or registere
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
 
 from mmm_core.data.io import ValidatedFile
-from mmm_core.data.spec import DatasetSpec
+from mmm_core.data.spec import DatasetSpec, column_key
 
 RAW_TABLE = "raw_marketing"
 LOADS_TABLE = "raw_loads"
 CURRENT_VIEW = "raw_current"
+CURRENT_LOADS_TABLE = "raw_current_loads"
+INGEST_ASSET = "raw_marketing_data"
+"""The Dagster asset that runs :func:`ingest` (named in errors that ask for it; storage never imports dagster)."""
 
 
 RAW_LOAD_COLUMNS = (
@@ -43,14 +54,63 @@ def quote_ident(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+class CurrentViewOutOfDate(RuntimeError):
+    """``raw_current`` was built for another spec (other files, or a spec with another fingerprint), or never built."""
+
+
 @dataclass(frozen=True)
 class LoadResult:
-    """What one ingestion did per file: a new load, or nothing because the file is unchanged."""
+    """What one ingestion did per file: a new load, or nothing because its newest load already serves the spec."""
 
     source_file: str
     file_hash: str
-    load_id: str | None  # None: unchanged since its latest load, nothing written
+    load_id: str | None  # None: the newest load has this content and every column the spec reads; nothing written
     n_rows: int
+    current_load_id: str  # the load raw_current takes this file's rows from (load_id, or the reused newest load)
+    note: str  # why a load was or was not written, for the run log
+
+
+@dataclass(frozen=True)
+class CurrentLoad:
+    """One file of the current view: its place in the spec's ``files`` (1 = first; higher wins) and its load."""
+
+    precedence: int
+    source_file: str
+    load_id: str
+    file_hash: str
+    spec_fingerprint: str  # of the spec the view was built for (not necessarily the one that read the load)
+
+
+@dataclass(frozen=True)
+class _NewestLoad:
+    load_id: str
+    file_hash: str
+    read_layout: str | None
+
+
+READ_NEUTRAL_SPEC_KEYS = ("name", "kpi_unit", "currency", "files", "kpi_column", "population_column", "channels",
+                         "controls")
+"""Spec keys that do not change the rows a load stores from a file (names, units, which column plays which
+role); :func:`read_layout` keeps every other key, so a spec key added later counts as changing them."""
+
+
+def read_layout(spec: DatasetSpec) -> dict:
+    """What decides the rows a load stores from a file: every spec key but :data:`READ_NEUTRAL_SPEC_KEYS` (the
+    week and region columns, ``week_start``, how dates and numbers are written), plus the columns read."""
+    layout = {key: value for key, value in spec.to_dict().items() if key not in READ_NEUTRAL_SPEC_KEYS}
+    layout["columns"] = sorted(spec.columns)
+    return json.loads(json.dumps(layout, sort_keys=True))  # as stored in raw_loads.read_layout
+
+
+def load_serves(layout: str | None, spec: DatasetSpec) -> bool:
+    """Whether a load (its stored ``read_layout`` JSON) holds every column ``spec`` reads, read the same way, so
+    an unchanged file need not be read again (a spec that adds a control the file always had needs it). A load
+    written before layouts were recorded (None) never serves: its file is read once more by today's reader."""
+    if layout is None:
+        return False
+    stored, wanted = json.loads(layout), read_layout(spec)
+    stored_columns, wanted_columns = set(stored.pop("columns")), set(wanted.pop("columns"))
+    return stored == wanted and wanted_columns <= stored_columns
 
 
 def _sql_type(spec: DatasetSpec, column: str) -> str:
@@ -66,74 +126,90 @@ def _ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
         CREATE TABLE IF NOT EXISTS {LOADS_TABLE} (
             load_id VARCHAR PRIMARY KEY, load_seq INTEGER NOT NULL, source_file VARCHAR NOT NULL,
             file_hash VARCHAR NOT NULL, spec_fingerprint VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL,
-            n_rows INTEGER NOT NULL)""")
+            n_rows INTEGER NOT NULL, read_layout VARCHAR)""")
+    if not _column_exists(conn, LOADS_TABLE, "read_layout"):  # a warehouse written before layouts were recorded
+        conn.execute(f"ALTER TABLE {LOADS_TABLE} ADD COLUMN read_layout VARCHAR")
     columns = ", ".join(f"{name} {sql_type} NOT NULL" for name, sql_type, _ in RAW_LOAD_COLUMNS)
     conn.execute(f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} ({columns})")
+    conn.execute(f"""
+        CREATE TABLE IF NOT EXISTS {CURRENT_LOADS_TABLE} (
+            precedence INTEGER NOT NULL, source_file VARCHAR NOT NULL, load_id VARCHAR NOT NULL,
+            spec_fingerprint VARCHAR NOT NULL)""")
+
+
+def _column_exists(conn: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
+    return conn.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' "
+                        "AND table_name = ? AND column_name = ?", [table, column]).fetchone()[0] > 0
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                        "AND table_name = ?", [table]).fetchone()[0] > 0
 
 
 def _ensure_columns(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, frame: pd.DataFrame) -> None:
-    """Add the spec's data columns the raw table lacks (a spec may gain a control later)."""
-    existing = {row[0]: row[1] for row in conn.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [RAW_TABLE]).fetchall()}
+    """Add the spec's data columns the raw table lacks (a spec may gain a control, another dataset other columns).
+
+    DuckDB matches identifiers without regard to ASCII case, so a dataset's ``Price`` is stored in the column an
+    earlier dataset created as ``price`` (and read back under either name).
+    """
+    existing = {column_key(row[0]): row[1] for row in conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
+        "AND table_name = ?", [RAW_TABLE]).fetchall()}
     for column in spec.columns:
         wanted = _sql_type(spec, column)
-        if column not in existing:
+        have = existing.get(column_key(column))
+        if have is None:
             conn.execute(f"ALTER TABLE {RAW_TABLE} ADD COLUMN {quote_ident(column)} {wanted}")
-        elif existing[column] != wanted:
-            raise ValueError(f"column {column!r} is {existing[column]} in {RAW_TABLE} but the spec now makes it "
+        elif have != wanted:
+            raise ValueError(f"column {column!r} is {have} in {RAW_TABLE} but the spec now makes it "
                              f"{wanted}; rename the column or start a new warehouse")
 
 
-def latest_hashes(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """source_file -> hash of its newest load."""
-    _ensure_tables(conn)
+def _newest_loads(conn: duckdb.DuckDBPyConnection) -> dict[str, _NewestLoad]:
+    """source_file -> its newest load."""
     rows = conn.execute(f"""
-        SELECT source_file, arg_max(file_hash, load_seq) FROM {LOADS_TABLE} GROUP BY source_file""").fetchall()
-    return dict(rows)
+        SELECT source_file, load_id, file_hash, read_layout FROM {LOADS_TABLE}
+        QUALIFY row_number() OVER (PARTITION BY source_file ORDER BY load_seq DESC) = 1""").fetchall()
+    return {source: _NewestLoad(*rest) for source, *rest in rows}
 
 
 def ingest(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: list[ValidatedFile],
            now: dt.datetime | None = None) -> list[LoadResult]:
-    """Append every changed file as a new load, in one transaction (all files or none).
+    """Append every file that needs it as a new load and point the current view at ``spec``'s files, in one
+    transaction (all or nothing).
 
-    A file whose content hash equals its newest load is skipped: re-ingesting is a no-op. Rows are
-    stored as ingested (the file's own column names and values), with load metadata and the row's
-    1-based position in its file, so any published number can be traced back to a file row.
+    ``files`` are the spec's files in its ``files`` order. A file is skipped when its newest load has the same
+    content hash and holds every column the spec reads, read the same way (:func:`load_serves`): re-ingesting
+    is a no-op, while a spec that adds a column the file always had reads the file again. Rows are stored as
+    ingested (the file's own column names and values), with load metadata and the row's 1-based position in
+    its file, so any published number can be traced back to a file row. The current view is rebuilt even
+    when nothing was written: switching back to a dataset whose files are all loaded switches the view.
     """
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     results: list[LoadResult] = []
     conn.execute("BEGIN TRANSACTION")
     try:
-        previous = latest_hashes(conn)
+        _ensure_tables(conn)
+        newest = _newest_loads(conn)
         next_seq = conn.execute(f"SELECT coalesce(max(load_seq), 0) + 1 FROM {LOADS_TABLE}").fetchone()[0]
         for vf in files:
             source = str(vf.path)
-            if previous.get(source) == vf.file_hash:
-                results.append(LoadResult(source, vf.file_hash, None, 0))
-                continue
+            previous = newest.get(source)
+            if previous is not None and previous.file_hash == vf.file_hash:
+                if load_serves(previous.read_layout, spec):
+                    results.append(LoadResult(source, vf.file_hash, None, 0, previous.load_id,
+                                              f"unchanged since load {previous.load_id}, skipped"))
+                    continue
+                note = "same content, read again: the spec reads columns (or reads them in a way) its newest load lacks"
+            else:
+                note = "new file" if previous is None else "changed content"
             load_id = f"L{next_seq:06d}-{vf.file_hash[:10]}"
-            _ensure_columns(conn, spec, vf.frame)
-            frame = vf.frame.copy()
-            frame["load_id"] = load_id
-            frame["load_seq"] = next_seq
-            frame["source_file"] = source
-            frame["file_hash"] = vf.file_hash
-            frame["loaded_at"] = pd.Timestamp(now)
-            frame["source_row"] = range(1, len(frame) + 1)
-            # Registered frames carry the user's column names verbatim; each is quoted in the SELECT.
-            conn.register("incoming_rows", frame)
-            names = ["load_id", "load_seq", "source_file", "file_hash", "loaded_at", "source_row", "week_date",
-                     *spec.columns]
-            select = ", ".join(
-                f"CAST({quote_ident(c)} AS DATE)" if c in ("week_date",) or
-                (c == spec.week_column and spec.week_start is None) else quote_ident(c) for c in names)
-            conn.execute(f"INSERT INTO {RAW_TABLE} ({', '.join(map(quote_ident, names))}) "
-                         f"SELECT {select} FROM incoming_rows")
-            conn.unregister("incoming_rows")
-            conn.execute(f"INSERT INTO {LOADS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         [load_id, next_seq, source, vf.file_hash, spec.fingerprint(), now, len(frame)])
-            results.append(LoadResult(source, vf.file_hash, load_id, len(frame)))
+            _append_load(conn, spec, vf, load_id, next_seq, now)
+            results.append(LoadResult(source, vf.file_hash, load_id, len(vf.frame), load_id,
+                                      f"{note}: new load {load_id}, {len(vf.frame)} rows"))
             next_seq += 1
+        _set_current_loads(conn, spec, [r.current_load_id for r in results], [r.source_file for r in results])
         create_current_view(conn, spec)
         conn.execute("COMMIT")
     except BaseException:
@@ -142,18 +218,88 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: list[Valid
     return results
 
 
+def _append_load(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, vf: ValidatedFile, load_id: str,
+                 load_seq: int, now: dt.datetime) -> None:
+    """Insert one file's rows into raw_marketing and its line into raw_loads."""
+    _ensure_columns(conn, spec, vf.frame)
+    frame = vf.frame.copy()
+    frame["load_id"] = load_id
+    frame["load_seq"] = load_seq
+    frame["source_file"] = str(vf.path)
+    frame["file_hash"] = vf.file_hash
+    frame["loaded_at"] = pd.Timestamp(now)
+    frame["source_row"] = range(1, len(frame) + 1)
+    # Registered frames carry the user's column names verbatim; each is quoted in the SELECT.
+    conn.register("incoming_rows", frame)
+    names = [*(name for name, _, _ in RAW_LOAD_COLUMNS), *spec.columns]
+    select = ", ".join(
+        f"CAST({quote_ident(c)} AS DATE)" if c in ("week_date",) or
+        (c == spec.week_column and spec.week_start is None) else quote_ident(c) for c in names)
+    conn.execute(f"INSERT INTO {RAW_TABLE} ({', '.join(map(quote_ident, names))}) SELECT {select} FROM incoming_rows")
+    conn.unregister("incoming_rows")
+    conn.execute(f"INSERT INTO {LOADS_TABLE} (load_id, load_seq, source_file, file_hash, spec_fingerprint, "
+                 "loaded_at, n_rows, read_layout) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 [load_id, load_seq, str(vf.path), vf.file_hash, spec.fingerprint(), now, len(frame),
+                  json.dumps(read_layout(spec), sort_keys=True)])
+
+
+def _set_current_loads(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, load_ids: list[str],
+                       source_files: list[str]) -> None:
+    """Replace raw_current_loads with the spec's files, in its ``files`` order (precedence 1, 2, ...)."""
+    conn.execute(f"DELETE FROM {CURRENT_LOADS_TABLE}")
+    fingerprint = spec.fingerprint()
+    for precedence, (load_id, source) in enumerate(zip(load_ids, source_files), start=1):
+        conn.execute(f"INSERT INTO {CURRENT_LOADS_TABLE} VALUES (?, ?, ?, ?)",
+                     [precedence, source, load_id, fingerprint])
+
+
 def create_current_view(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> None:
-    """``raw_current``: the newest value per (region, week) over all loads."""
-    region = quote_ident(spec.region_column) if spec.region_column else "'national'"
+    """``raw_current``: the load columns and the spec's columns of the loads in raw_current_loads, one row per
+    (region, week), taken from the file with the highest precedence (listed last in the spec) that has it."""
+    region = f"r.{quote_ident(spec.region_column)}" if spec.region_column else "'national'"
+    columns = ", ".join(f"r.{quote_ident(c)} AS {quote_ident(c)}"  # the spec's spelling (see _ensure_columns)
+                        for c in (*(name for name, _, _ in RAW_LOAD_COLUMNS), *spec.columns))
     conn.execute(f"""
         CREATE OR REPLACE VIEW {CURRENT_VIEW} AS
-        SELECT * FROM {RAW_TABLE}
-        QUALIFY row_number() OVER (PARTITION BY {region}, week_date ORDER BY load_seq DESC) = 1""")
+        SELECT {columns} FROM {RAW_TABLE} AS r JOIN {CURRENT_LOADS_TABLE} AS c ON r.load_id = c.load_id
+        QUALIFY row_number() OVER (PARTITION BY {region}, r.week_date ORDER BY c.precedence DESC) = 1""")
+
+
+def current_loads(conn: duckdb.DuckDBPyConnection) -> list[CurrentLoad]:
+    """The files the current view is built from, by precedence (empty before the first ingest)."""
+    if not _table_exists(conn, CURRENT_LOADS_TABLE):
+        return []
+    rows = conn.execute(f"""
+        SELECT c.precedence, c.source_file, c.load_id, l.file_hash, c.spec_fingerprint
+        FROM {CURRENT_LOADS_TABLE} AS c JOIN {LOADS_TABLE} AS l ON c.load_id = l.load_id
+        ORDER BY c.precedence""").fetchall()
+    return [CurrentLoad(*row) for row in rows]
+
+
+def check_current_view_is_for(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> list[CurrentLoad]:
+    """The current loads, after checking that the last ingest was of ``spec`` (same files in the same order,
+    same fingerprint); raises :class:`CurrentViewOutOfDate` saying to run the ingest asset otherwise."""
+    loads = current_loads(conn)
+    if not loads:
+        raise CurrentViewOutOfDate(f"{CURRENT_VIEW} holds no dataset yet: materialise {INGEST_ASSET} first")
+    built_for = [load.source_file for load in loads]
+    wanted = [str(p) for p in spec.resolve_files(allow_outside=True)]  # paths only: nothing is read here
+    if built_for != wanted or {load.spec_fingerprint for load in loads} != {spec.fingerprint()}:
+        raise CurrentViewOutOfDate(
+            f"{CURRENT_VIEW} was built for another spec (files {built_for}, spec fingerprint "
+            f"{loads[0].spec_fingerprint}); the spec now names {wanted} (fingerprint {spec.fingerprint()}): "
+            f"materialise {INGEST_ASSET} first")
+    return loads
 
 
 def read_current(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> pd.DataFrame:
-    """The current view as a frame in the form ``mmm_core.data.io.frame_to_panel`` takes (spec columns + week_date)."""
-    cols = ", ".join(quote_ident(c) for c in (*spec.columns, "week_date"))
+    """The current view as a frame in the form ``mmm_core.data.io.frame_to_panel`` takes (spec columns + week_date).
+
+    Raises :class:`CurrentViewOutOfDate` when the view was built for another spec (the ingest has not run since
+    the spec changed), rather than handing over another dataset's rows.
+    """
+    check_current_view_is_for(conn, spec)
+    cols = ", ".join(f"{quote_ident(c)} AS {quote_ident(c)}" for c in (*spec.columns, "week_date"))
     order = (quote_ident(spec.region_column) + ", " if spec.region_column else "") + "week_date"
     frame = conn.execute(f"SELECT {cols} FROM {CURRENT_VIEW} ORDER BY {order}").df()
     frame["week_date"] = pd.to_datetime(frame["week_date"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 import pytest
@@ -134,3 +136,46 @@ def test_empty_file_is_rejected_and_writes_nothing(tmp_path, instance):
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         assert not conn.execute("SELECT count(*) FROM information_schema.tables "
                                 "WHERE table_name = 'raw_marketing'").fetchone()[0]
+
+
+def test_switching_the_spec_to_another_dataset_checks_and_serves_only_that_dataset(tmp_path, instance):
+    _ingest(tmp_path, write_dataset(tmp_path / "sample"), instance)
+    other = toy_frame(n_regions=3, seed=1)
+    other["region"] = other["region"].str.replace("R", "S")
+    result = _ingest(tmp_path, write_dataset(tmp_path / "third_party", other), instance)
+    contract = next(e for e in result.get_asset_check_evaluations()
+                    if e.check_name == "current_data_satisfies_contract")
+    assert contract.passed and contract.metadata["regions"].value == 3
+    assert _query(tmp_path, "SELECT DISTINCT region FROM raw_current ORDER BY 1") == [("S0",), ("S1",), ("S2",)]
+    files = next(e for e in result.get_asset_check_evaluations() if e.check_name == "every_spec_file_is_loaded")
+    assert files.passed and [load["file"] for load in files.metadata["current_loads"].value] == \
+        [str(tmp_path / "third_party" / "toy.csv")]
+
+
+def test_a_spec_that_adds_a_control_the_unchanged_file_always_had_reads_it(tmp_path, instance):
+    frame = toy_frame().assign(promo=lambda f: (f.index % 3 == 0) * 1.0)
+    assert _ingest(tmp_path, write_dataset(tmp_path / "in", frame), instance).success
+    result = _ingest(tmp_path, write_dataset(tmp_path / "in", frame, dict(SPEC, controls=["price", "promo"])),
+                     instance)
+    assert result.success
+    assert _query(tmp_path, "SELECT sum(promo) FROM raw_current")[0][0] == frame.promo.sum()
+    assert _query(tmp_path, "SELECT count(DISTINCT load_id) FROM raw_marketing")[0][0] == 2
+
+
+def test_a_corrections_file_listed_after_the_main_file_restates_its_weeks(tmp_path, instance):
+    spec_path = write_dataset(tmp_path / "in", name="main.csv", spec=dict(SPEC, files=["main.csv", "fixes.csv"]))
+    frame = toy_frame()
+    fixes = frame[(frame.region == "R1") & (frame.week >= "2023-10-02")].assign(sales=1234.5)  # the last 14 weeks
+    fixes.to_csv(tmp_path / "in" / "fixes.csv", index=False)
+    result = _ingest(tmp_path, spec_path, instance)
+    assert result.success
+    assert _query(tmp_path, "SELECT count(*), sum(CASE WHEN sales = 1234.5 THEN 1 ELSE 0 END) FROM raw_current") == \
+        [(120, len(fixes))]
+
+
+def test_columns_the_spec_does_not_name_are_listed_on_the_materialisation_and_not_stored(tmp_path, instance):
+    spec_path = write_dataset(tmp_path / "in", toy_frame().assign(notes="exported by the ad server"))
+    result = _ingest(tmp_path, spec_path, instance)
+    metadata = result.asset_materializations_for_node("raw_marketing_data")[0].metadata
+    assert {Path(k).name: v for k, v in metadata["ignored_columns"].data.items()} == {"toy.csv": ["notes"]}
+    assert "notes" not in [r[0] for r in _query(tmp_path, "DESCRIBE raw_marketing")]

@@ -5,16 +5,17 @@ import dagster as dg
 from mmm_core.data.contract import DataContractError
 from mmm_pipeline import keys
 from mmm_pipeline.metadata import column_schema
-from mmm_pipeline.policies import OWNERS, WAREHOUSE_RETRY
+from mmm_pipeline.policies import OWNERS
 from mmm_pipeline.resources import DatasetResource, WarehouseResource
 from mmm_pipeline.storage import warehouse as wh
 
 
 @dg.asset(
-    name=keys.RAW_MARKETING_DATA, group_name="ingest", kinds={"duckdb"}, owners=OWNERS, retry_policy=WAREHOUSE_RETRY,
-    description="Every row of the spec's data files, kept as ingested and never updated (table raw_marketing); "
-                "view raw_current holds the newest row per (region, week) over all loads, table raw_loads lists "
-                "the loads. Re-ingesting an unchanged file is a no-op.",
+    name=keys.RAW_MARKETING_DATA, group_name="ingest", kinds={"duckdb"}, owners=OWNERS,
+    description="Every row of the spec's data files, kept as ingested and never updated (table raw_marketing, "
+                "loads listed in raw_loads). View raw_current is the current spec's dataset: the newest load of "
+                "each file the spec names, a file listed later restating an earlier one's region-weeks. "
+                "Re-ingesting an unchanged file is a no-op; a spec that reads new columns reads the file again.",
 )
 def raw_marketing_data(context: dg.AssetExecutionContext, dataset: DatasetResource,
                        warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -28,8 +29,10 @@ def raw_marketing_data(context: dg.AssetExecutionContext, dataset: DatasetResour
                          metadata={"file": str(exc.file), "column": str(exc.column), "row": str(exc.row)}) from exc
     results, counts = warehouse.ingest(spec, files)
     for r in results:
-        context.log.info(f"{r.source_file}: " + (f"new load {r.load_id}, {r.n_rows} rows" if r.load_id
-                                                  else "unchanged since its last load, skipped"))
+        context.log.info(f"{r.source_file}: {r.note}")
+    ignored = {str(f.path): list(f.unused_columns) for f in files if f.unused_columns}
+    for path, columns in ignored.items():
+        context.log.info(f"{path}: columns the spec does not name are ignored: {columns}")
     return dg.MaterializeResult(metadata={
         "dagster/column_schema": column_schema(wh.raw_columns(spec)),
         "dagster/row_count": counts.get(wh.RAW_TABLE, 0),
@@ -38,5 +41,7 @@ def raw_marketing_data(context: dg.AssetExecutionContext, dataset: DatasetResour
         "rows_added": sum(r.n_rows for r in results),
         "raw_rows": counts.get(wh.RAW_TABLE, 0),
         "current_rows": counts.get(wh.CURRENT_VIEW, 0),
+        "current_loads": [r.current_load_id for r in results],
+        "ignored_columns": ignored,
         "spec": dataset.spec_path,
     })
