@@ -4,16 +4,17 @@ The planning window is the last ``planning_weeks`` of a panel (the refresh windo
 multiplied only inside it; its effect is counted over the window plus ``carryover_weeks`` after it
 (future weeks appended to the panel: no media, controls held at their last observed value), so carry-over
 beyond the window is included. Spend and activity scale together (constant cost per unit); the channel's
-*own* activity is scaled and the change propagates to its children along the learned DAG, as in
-``MMM.predict_counterfactual``. Predictions run the full model (``MMM.predict`` on the modified panel),
-so the GRU sees the changed activity, as it would if the spend really changed.
+*own* activity is scaled and the change propagates to its children along the learned DAG. Every run is
+the model's one counterfactual, ``MMM.counterfactual`` (the GRU's modulation held at the factual), the
+same one ``MMM.contributions`` uses, so
 
-    response[m, r, c] = sum over window + carry-over weeks of
-                        kpi_pred(channel c × m in the window)[r] - kpi_pred(channel c × 0 in the window)[r]
+    response[m, r, c] = sum over the counted, observed weeks of region r of
+                        kpi_pred(channel c's own activity × m in the window) - kpi_pred(× 0 in the window)
 
-so a curve is 0 at zero spend. One set of forward passes (per channel and multiplier, all regions at
-once) gives both the per-region and the national (summed) curves; each is fitted with a Hill curve
-(top, bottom, half-saturation, slope) as the seed's ResponseCurveFit does, in currency over the window.
+is 0 at zero spend, and at 1× over the whole panel (``planning_weeks = n_weeks``, no carry-over weeks)
+it is the channel's total contribution. One set of forward passes (per channel and multiplier, all
+regions at once) gives both the per-region and the national (summed) curves; each is fitted with a Hill
+curve (top, bottom, half-saturation, slope) as the seed's ResponseCurveFit does, in currency over the window.
 """
 
 from __future__ import annotations
@@ -23,14 +24,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 from scipy.optimize import least_squares
 
 from mmm_core.planning.budget import NATIONAL, ResponseCurve, hill_response
 from mmm_core.data.contract import Panel
-from mmm_core.model.dag import own_activity
 from mmm_core.model.estimator import MMM
-from mmm_core.model.transforms import propagate_dag
 
 DEFAULT_MULTIPLIERS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.01, 1.25, 1.5, 2.0, 2.5, 3.0)
 """Spend multipliers at which the model is run (1.01 gives the model's mROI at a +1 % step)."""
@@ -45,7 +43,8 @@ SATURATION_SHARE = 0.9
 @dataclass(frozen=True)
 class PlanningWindow:
     """``panel`` extended by carry-over weeks; ``in_window`` ``[T']`` marks the planning weeks whose
-    spend is scaled, ``counted`` ``[T']`` the weeks whose KPI is summed (window + carry-over)."""
+    spend is scaled, ``counted`` ``[T']`` the weeks whose KPI is summed (window + carry-over; only the
+    region-weeks the panel observes count, as in ``MMM.contributions``)."""
 
     panel: Panel
     in_window: np.ndarray
@@ -59,10 +58,23 @@ class PlanningWindow:
         p = self.panel
         return np.where(p.observed[..., None] & self.in_window[None, :, None], p.spend, 0.0).sum(axis=1)
 
+    def own_multiplier(self, multiplier: np.ndarray) -> np.ndarray:
+        """``[R, T', C]`` factors on own activity for ``MMM.counterfactual``: ``multiplier`` (``[R, C]`` or
+        ``[C]``) inside the planning weeks, 1 elsewhere."""
+        p = self.panel
+        mult = np.broadcast_to(np.asarray(multiplier, dtype=np.float64), (p.n_regions, p.n_channels))
+        return np.where(self.in_window[None, :, None], mult[:, None, :], 1.0)
+
+    def counted_kpi(self, mmm: MMM, multiplier: np.ndarray) -> np.ndarray:
+        """``[R]`` predicted KPI summed over the counted, observed weeks with own activity × ``multiplier``
+        (``[R, C]`` or ``[C]``) in the planning weeks."""
+        prediction = mmm.counterfactual(self.panel, self.own_multiplier(multiplier)).prediction
+        return np.where(self.counted[None, :] & self.panel.observed, prediction, 0.0).sum(axis=1)
+
 
 def planning_window(mmm: MMM, panel: Panel, planning_weeks: int = DEFAULT_PLANNING_WEEKS, carryover_weeks: int | None = None) -> PlanningWindow:
     """The last ``planning_weeks`` of ``panel`` plus ``carryover_weeks`` appended future weeks (default:
-    the model's adstock kernel length)."""
+    the model's adstock kernel length). The extended panel is derived (``Panel.derive``), not input."""
     if not 1 <= planning_weeks <= panel.n_weeks:
         raise ValueError(f"planning_weeks must be in 1..{panel.n_weeks}, got {planning_weeks}")
     extra = mmm.model_config_.adstock_max_lag_weeks if carryover_weeks is None else int(carryover_weeks)
@@ -73,41 +85,21 @@ def planning_window(mmm: MMM, panel: Panel, planning_weeks: int = DEFAULT_PLANNI
     held = panel.controls[np.arange(R), last_seen]  # [R, K]
     weeks = np.concatenate([panel.weeks, panel.weeks[-1] + 7 * np.arange(1, extra + 1)])
     pad = lambda a, tail: np.concatenate([a, tail], axis=1)  # noqa: E731
-    extended = Panel(regions=panel.regions, weeks=weeks, channels=panel.channels, control_names=panel.control_names,
-                     kpi=pad(panel.kpi, np.zeros((R, extra))), spend=pad(panel.spend, np.zeros((R, extra, C))),
-                     activity=pad(panel.activity, np.zeros((R, extra, C))),
-                     controls=pad(panel.controls, np.broadcast_to(held[:, None, :], (R, extra, K))),
-                     observed=pad(panel.observed, np.ones((R, extra), dtype=bool)), population=panel.population)
+    extended = panel.derive(weeks=weeks, kpi=pad(panel.kpi, np.zeros((R, extra))),
+                            spend=pad(panel.spend, np.zeros((R, extra, C))),
+                            activity=pad(panel.activity, np.zeros((R, extra, C))),
+                            controls=pad(panel.controls, np.broadcast_to(held[:, None, :], (R, extra, K))),
+                            observed=pad(panel.observed, np.ones((R, extra), dtype=bool)))
     position = np.arange(T + extra)
     return PlanningWindow(extended, (position >= T - planning_weeks) & (position < T), position >= T - planning_weeks,
                           planning_weeks, extra)
 
 
-def with_spend_multiplied(mmm: MMM, window: PlanningWindow, multiplier: np.ndarray) -> Panel:
-    """The window's panel with each region-channel's own activity and spend × ``multiplier`` ``[R, C]``
-    (or ``[C]``) inside the planning weeks; the activity change flows to DAG children."""
-    panel = window.panel
-    mult = np.broadcast_to(np.asarray(multiplier, dtype=np.float64), (panel.n_regions, panel.n_channels))
-    factor = np.where(window.in_window[None, :, None], mult[:, None, :], 1.0)  # [R, T, C]
-    adjacency = torch.as_tensor(mmm.adjacency())
-    scaled = torch.as_tensor(mmm.scaler_.media.forward(panel.activity))
-    own = own_activity(scaled, adjacency)
-    change = propagate_dag(torch.as_tensor(factor - 1.0) * own, adjacency)
-    moved = mmm.scaler_.media.inverse(torch.clamp_min(scaled + change, 0.0).numpy())
-    activity = np.where(change.numpy() != 0.0, moved, panel.activity)  # untouched cells stay bit-exact
-    return panel.replace(activity=np.maximum(activity, 0.0), spend=panel.spend * factor)
-
-
-def _counted_kpi(mmm: MMM, window: PlanningWindow, panel: Panel) -> np.ndarray:
-    """``[R]`` predicted KPI summed over the counted weeks."""
-    return mmm.predict(panel)[:, window.counted].sum(axis=1)
-
-
 def model_response(mmm: MMM, window: PlanningWindow, multiplier: np.ndarray) -> np.ndarray:
     """``[R]`` KPI over the counted weeks with spend × ``multiplier`` ``[R, C]`` minus the KPI with no
     media at all in the planning window: the full model's response to an allocation (KPI units)."""
-    zero = _counted_kpi(mmm, window, with_spend_multiplied(mmm, window, np.zeros(window.panel.n_channels)))
-    return _counted_kpi(mmm, window, with_spend_multiplied(mmm, window, multiplier)) - zero
+    zero = window.counted_kpi(mmm, np.zeros(window.panel.n_channels))
+    return window.counted_kpi(mmm, multiplier) - zero
 
 
 # -- response points and Hill fits ----------------------------------------------------------------
@@ -130,7 +122,7 @@ def response_points(mmm: MMM, window: PlanningWindow, multipliers: Sequence[floa
         raise ValueError("spend multipliers must be >= 0")
     panel = window.panel
     R, C = panel.n_regions, panel.n_channels
-    factual = _counted_kpi(mmm, window, panel)
+    factual = window.counted_kpi(mmm, np.ones(C))
     totals = np.empty((len(mults), R, C))
     for c in range(C):
         for i, m in enumerate(mults):
@@ -139,7 +131,7 @@ def response_points(mmm: MMM, window: PlanningWindow, multipliers: Sequence[floa
             else:
                 mult = np.ones(C)
                 mult[c] = m
-                totals[i, :, c] = _counted_kpi(mmm, window, with_spend_multiplied(mmm, window, mult))
+                totals[i, :, c] = window.counted_kpi(mmm, mult)
     response = totals - totals[mults == 0.0]
     return ResponsePoints(panel.regions, panel.channels, mults, window.spend, response)
 

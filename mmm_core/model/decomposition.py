@@ -94,17 +94,37 @@ def build_decomposition(regions, weeks, channels, control_names, scale: np.ndarr
     return decomposition
 
 
-def channel_table(channels, spend: np.ndarray, direct: np.ndarray, total: np.ndarray) -> pd.DataFrame:
-    """One row per channel: channel, spend, direct_contribution, total_contribution, share, roi, direct_roi.
+def channel_table(channels, spend: np.ndarray, direct: np.ndarray, total: np.ndarray,
+                  mediated: np.ndarray | None = None, induced: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per channel: channel, spend, direct_contribution, total_contribution, share, roi, direct_roi,
+    own_contribution, mediated_contribution, induced_contribution.
 
-    spend, direct, total ``[C]`` summed over the same region-weeks (currency, KPI units, KPI units).
-    ``share`` is the channel's share of all channels' direct contributions (sums to 1 when they are
-    positive); ``roi = total / spend``, ``direct_roi = direct / spend``.
+    spend, direct, total, mediated, induced ``[C]`` summed over the same region-weeks (currency, then KPI
+    units). The two contributions answer different questions, and the parts show how they differ:
+
+    - ``direct`` is the channel's term of the decomposition: the KPI from all of its activity, including
+      activity its DAG parents caused. Terms add up to the prediction; ``share`` is the channel's share
+      of all channels' direct contribution (sums to 1 when they are positive).
+    - ``total`` is the counterfactual: the prediction minus the prediction with the channel's own
+      activity switched off (``MMM.counterfactual``), so it includes what the channel causes in its DAG
+      children and leaves out what its parents caused in it. It can be below ``direct`` for a DAG child.
+      ``roi = total / spend``, ``direct_roi = direct / spend``.
+    - ``mediated`` is the channel's term when its own activity is off: the part of ``direct`` its parents
+      caused; ``own = direct - mediated``; ``induced = total - own`` is what it causes in its children
+      (both 0 without DAG edges, where total equals direct).
+
+    Only direct contributions add up to the media part of the prediction: a parent's induced part (the
+    child's term lost with the parent's own activity) differs from the child's mediated part (its term
+    from the parent-caused activity alone) wherever the Hill curve bends.
     """
+    mediated = np.zeros_like(direct) if mediated is None else mediated
+    induced = total - (direct - mediated) if induced is None else induced
     direct_sum = direct.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         share = direct / direct_sum if direct_sum != 0 else np.zeros_like(direct)
         roi = np.where(spend > 0, total / spend, np.nan)
         direct_roi = np.where(spend > 0, direct / spend, np.nan)
     return pd.DataFrame({"channel": list(channels), "spend": spend, "direct_contribution": direct,
-                         "total_contribution": total, "share": share, "roi": roi, "direct_roi": direct_roi})
+                         "total_contribution": total, "share": share, "roi": roi, "direct_roi": direct_roi,
+                         "own_contribution": direct - mediated, "mediated_contribution": mediated,
+                         "induced_contribution": induced})

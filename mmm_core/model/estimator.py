@@ -3,7 +3,7 @@
     mmm = MMM(overrides={"train": {"epochs": 300}}).fit(train_panel)
     mmm.predict(full_panel)            # [R, T] KPI units; weeks after training continue the state
     mmm.decompose(panel).to_frame()    # baseline, trend, seasonality, control:*, channel:*
-    mmm.contributions(panel)           # direct and counterfactual total effect, share, ROI per channel
+    mmm.contributions(panel)           # direct and counterfactual total contribution, their parts, ROI
 
 ``__init__`` only stores settings; ``fit`` learns everything (attributes ending in ``_``). A panel given to
 ``predict`` and friends must have the training regions, channels and controls and start on a week of the
@@ -23,7 +23,7 @@ import torch
 
 from mmm_core.model import training
 from mmm_core.data.contract import Panel
-from mmm_core.model.dag import prune_to_dag, remove_channel, within_covariance
+from mmm_core.model.dag import own_activity, prune_to_dag, within_covariance
 from mmm_core.model.decomposition import Decomposition, build_decomposition, channel_table
 from mmm_core.data.calendar import holiday_indicators
 from mmm_core.model.network import MMMNet, ModelConfig, ModelInputs, ModelOutput, trend_time
@@ -34,6 +34,7 @@ from mmm_core.model.scaling import PanelScaler
 from mmm_core.data.calendar import fourier_basis
 from mmm_core.model.seasonality import POOLED_HARMONICS, YearlySeasonality
 from mmm_core.model.training import TrainConfig, TrainResult
+from mmm_core.model.transforms import propagate_dag
 
 DAG_THRESHOLD = 0.1
 """Default |weight| below which a learned edge is reported as absent (scaled activity units)."""
@@ -166,36 +167,77 @@ class MMM:
             return np.zeros((len(self.channels_),) * 2)
         return prune_to_dag(adj.detach().double().numpy(), DAG_THRESHOLD)
 
+    def own_multiplier(self, channel: int | str, multiplier: float = 0.0) -> np.ndarray:
+        """``[C]`` factors for ``counterfactual``: one channel's own activity × ``multiplier``, the rest × 1."""
+        index = self.channels_.index(channel) if isinstance(channel, str) else int(channel)
+        factors = np.ones(len(self.channels_))
+        factors[index] = multiplier
+        return factors
+
     def counterfactual_media(self, panel: Panel, channel: int | str, multiplier: float = 0.0) -> np.ndarray:
         """Scaled media ``[R, T, C]`` with one channel's own activity × ``multiplier``, propagated along the DAG."""
-        if isinstance(channel, str):
-            channel = self.channels_.index(channel)
+        return self._scaled_media(panel, self.own_multiplier(channel, multiplier))
+
+    def _scaled_media(self, panel: Panel, own_multiplier: np.ndarray) -> np.ndarray:
+        """Scaled media ``[R, T, C]`` with each channel's own activity × ``own_multiplier`` (``[R, T, C]`` or
+        broadcastable, e.g. ``[C]``; 0 switches the channel's own activity off), the change propagated along
+        the DAG to its descendants, clipped at 0. Activity a channel's DAG parents caused is not its own and
+        stays; channels that are neither scaled nor descendants keep their activity bit for bit."""
         media = torch.as_tensor(self._inputs(panel).media)
-        adj = torch.as_tensor(self.adjacency())
-        return remove_channel(media, adj, channel, multiplier).numpy()
+        adjacency = torch.as_tensor(self.adjacency())
+        factor = torch.as_tensor(np.array(own_multiplier, dtype=np.float64))  # broadcasts against [R, T, C]
+        change = propagate_dag((factor - 1.0) * own_activity(media, adjacency), adjacency)
+        return torch.clamp_min(media + change, 0.0).numpy()
+
+    def counterfactual(self, panel: Panel, own_multiplier: np.ndarray) -> Decomposition:
+        """The model's one counterfactual: components (KPI units) of the prediction for ``panel`` with each
+        channel's own activity × ``own_multiplier`` (see ``_scaled_media``).
+
+        The GRU's modulation (the time-varying coefficients) is read from the factual ``panel`` and held:
+        a counterfactual changes the channels' activity and nothing else. So the components other than
+        the scaled channels and their DAG descendants are unchanged, a channel without DAG edges loses
+        exactly its decomposition term when switched off, and contributions, response curves and budget
+        scenarios (``mmm_core.analysis.curves``) all read this one function. Letting the GRU react would
+        move credit between unrelated channels and controls through the shared recurrent state.
+        """
+        out = self._forward(panel, self._scaled_media(panel, own_multiplier))
+        to_np = lambda t: t.numpy()  # noqa: E731
+        return build_decomposition(panel.regions, panel.weeks, panel.channels, panel.control_names,
+                                   self.scaler_.kpi.scale, to_np(out.baseline), to_np(out.trend),
+                                   to_np(out.seasonality), to_np(out.controls), to_np(out.media),
+                                   to_np(out.prediction))
 
     def predict_counterfactual(self, panel: Panel, channel: int | str, multiplier: float = 0.0) -> np.ndarray:
         """``[R, T]`` KPI when one channel's own activity is scaled by ``multiplier`` (0: switched off)."""
-        media = self.counterfactual_media(panel, channel, multiplier)
-        return self.scaler_.kpi.inverse(self._forward(panel, media).prediction.numpy())
+        return self.counterfactual(panel, self.own_multiplier(channel, multiplier)).prediction
 
     def contributions(self, panel: Panel) -> pd.DataFrame:
-        """Per channel over all observed region-weeks of ``panel``: spend, direct_contribution (the
-        decomposition's), total_contribution (prediction minus prediction with the channel's own activity
-        removed, propagated to its DAG children), share (of direct), roi, direct_roi, roi_prior_weight (how
-        much the channel's ROI leans on the exchangeable-ROI prior: 0 where the panel shows the channel at
-        zero activity, so its level is measured; up to ~0.75 for an always-on channel whose level the data
-        cannot measure, so its ROI is "consistent with the measured channels"; 0 when the prior is off)."""
+        """Per channel over all observed region-weeks of ``panel`` (KPI units; ``channel_table`` defines
+        the columns): spend, direct_contribution (the channel's decomposition term), total_contribution
+        (prediction minus the ``counterfactual`` with the channel's own activity switched off), their parts
+        own_contribution, mediated_contribution (the term's share from activity the DAG parents caused),
+        induced_contribution (what the channel causes in its DAG descendants' terms), share (of direct),
+        roi, direct_roi, and roi_prior_weight (how much the channel's ROI comes from the exchangeable-ROI
+        prior rather than the data: 0 where the panel shows the channel at zero activity, so its level is
+        measured; up to ~0.75 for an always-on channel whose level the data cannot measure; 0 when the
+        prior is off)."""
         observed = panel.observed
-        decomposition = self.decompose(panel)
-        base = decomposition.prediction
-        direct = np.array([decomposition.channel(c)[observed].sum() for c in panel.channels])
-        total = np.array([(base - self.predict_counterfactual(panel, c))[observed].sum() for c in range(panel.n_channels)])
+        factual = self.decompose(panel)
+        C = panel.n_channels
+        direct = np.array([factual.channel(c)[observed].sum() for c in panel.channels])
+        total, mediated, induced = np.zeros(C), np.zeros(C), np.zeros(C)
+        for c, name in enumerate(panel.channels):
+            switched_off = self.counterfactual(panel, self.own_multiplier(c, 0.0))
+            total[c] = (factual.prediction - switched_off.prediction)[observed].sum()
+            mediated[c] = switched_off.channel(name)[observed].sum()
+            induced[c] = sum((factual.channel(other) - switched_off.channel(other))[observed].sum()
+                             for other in panel.channels if other != name)
         spend = np.where(observed[..., None], panel.spend, 0.0).sum(axis=(0, 1))
-        table = channel_table(panel.channels, spend, direct, total)
+        table = channel_table(panel.channels, spend, direct, total, mediated, induced)
         prior_on = self.train_config_.roi_pooling > 0
         weight = channel_prior_weight(self.scaler_.media.forward(panel.activity), panel.observed)
-        table["roi_prior_weight"] = weight.double().numpy() if prior_on else 0.0
+        table.insert(table.columns.get_loc("direct_roi") + 1, "roi_prior_weight",
+                     weight.double().numpy() if prior_on else 0.0)  # the published table's column order
         return table
 
     def dag(self, threshold: float = DAG_THRESHOLD) -> pd.DataFrame:

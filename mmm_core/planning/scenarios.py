@@ -3,7 +3,8 @@
 A scenario is a total budget (a multiple of the current one) or a target mROI. Each is optimised
 nationally (one curve per channel) and, when the curve set has region curves, per region x channel;
 the optimiser sees only the curves (``mmm_core.planning.budget``), and every allocation it returns is
-evaluated again with the full model (``analysis.curves.model_response``), so the table shows both.
+evaluated again with the full model (``analysis.curves.model_response``: the model's one counterfactual,
+``MMM.counterfactual``, as for the curves and the channel contributions), so the table shows both.
 """
 
 from __future__ import annotations

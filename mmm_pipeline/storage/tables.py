@@ -117,18 +117,29 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("value", "DOUBLE", "contribution in KPI units"),
     ),
     _table(
-        "channel_summary", "Per channel over the window: spend, contribution and ROI.",
+        "channel_summary", "Per channel over the window: spend, direct and total contribution with their parts "
+                           "(direct = own + mediated, total = own + induced), share and ROI.",
         _CHANNEL,
         ("spend", "DOUBLE", "spend in the panel's currency"),
-        ("direct_contribution", "DOUBLE", "the channel's own contribution (KPI units)"),
-        ("total_contribution", "DOUBLE", "counterfactual effect including what the channel causes in its DAG "
-                                         "children (KPI units)"),
-        ("share", "DOUBLE", "share of all channels' direct contribution"),
+        ("direct_contribution", "DOUBLE", "the channel's term of the decomposition: KPI from all of its activity, "
+                                          "including activity its DAG parents caused (KPI units); channels' direct "
+                                          "contributions add up to the media part of the prediction"),
+        ("total_contribution", "DOUBLE", "KPI lost if the channel's own activity were switched off (counterfactual, "
+                                         "KPI units): own + what it causes in its DAG children, without what its "
+                                         "parents caused in it, so below direct for a child whose parents drive it"),
+        ("share", "DOUBLE", "direct_contribution as a share of all channels' direct contribution"),
         ("roi", "DOUBLE", "total_contribution / spend"),
         ("direct_roi", "DOUBLE", "direct_contribution / spend"),
-        ("roi_prior_weight", "DOUBLE", "0: the channel is seen at zero activity and its ROI is measured; up to "
-                                       "~0.75: an always-on channel whose ROI leans on the exchangeable-ROI prior; "
-                                       "NULL in refreshes written before the column existed"),
+        ("roi_prior_weight", "DOUBLE", "how much of the channel's ROI comes from the exchangeable-ROI prior rather "
+                                       "than the data: 0 when the data show the channel at zero activity (measured), "
+                                       "up to ~0.75 for an always-on channel; NULL in refreshes written before the "
+                                       "column existed"),
+        ("own_contribution", "DOUBLE", "KPI from the channel's own activity in its own term (KPI units); NULL in "
+                                       "refreshes written before the column existed"),
+        ("mediated_contribution", "DOUBLE", "part of direct_contribution from activity the channel's DAG parents "
+                                            "caused (KPI units); direct = own + mediated"),
+        ("induced_contribution", "DOUBLE", "KPI the channel's own activity causes in its DAG descendants' terms "
+                                           "(KPI units); total = own + induced"),
     ),
     _table(
         "channel_parameters", "Per channel: the fitted adstock and Hill saturation parameters.",
@@ -162,7 +173,9 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("planning_weeks", "INTEGER", "weeks of the planning window"),
         ("carryover_weeks", "INTEGER", "weeks appended after the window so carry-over counts"),
         ("current_spend", "DOUBLE", "spend in the planning window"),
-        ("current_response", "DOUBLE", "model response at current spend (KPI units)"),
+        ("current_response", "DOUBLE", "the channel's total contribution from its current planning-window spend, "
+                                       "carry-over weeks included (KPI units; the counterfactual of "
+                                       "channel_summary.total_contribution, over this window)"),
         ("roi", "DOUBLE", "current_response / current_spend"),
         ("mroi", "DOUBLE", "marginal ROI from the model, +1 % spend step"),
         ("mroi_curve", "DOUBLE", "Hill derivative at current spend"),
@@ -175,7 +188,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         _CHANNEL,
         ("multiplier", "DOUBLE", "multiplier of current spend (0 ... 3)"),
         ("spend", "DOUBLE", "spend at the multiplier"),
-        ("response", "DOUBLE", "model response (KPI units)"),
+        ("response", "DOUBLE", "the channel's total contribution with its window spend at the multiplier "
+                               "(KPI units; 0 at multiplier 0)"),
         ("fitted_response", "DOUBLE", "fitted Hill curve's response (KPI units)"),
     ),
     _table(

@@ -12,8 +12,8 @@ import pytest
 
 from mmm_core.planning.budget import NATIONAL, optimise_budget, optimise_region_budget
 from mmm_core.planning.constraints import BudgetScenario, SpendBounds
-from mmm_core.analysis.curves import (DEFAULT_MULTIPLIERS, fit_hill, model_response, planning_window, response_curves,
-                                     with_spend_multiplied)
+from mmm_core.analysis.curves import DEFAULT_MULTIPLIERS, fit_hill, model_response, planning_window, response_curves
+from mmm_core.data.contract import DataContractError
 from mmm_core.planning.scenarios import allocation_multipliers, plan_scenarios
 from mmm_core.model.estimator import MMM
 
@@ -48,15 +48,72 @@ def test_planning_window_appends_carryover_weeks_without_media(fitted):
     np.testing.assert_allclose(model.predict(extended)[:, :train.n_weeks], model.predict(train), rtol=1e-12, atol=0)
 
 
-def test_unit_multiplier_leaves_the_panel_unchanged(fitted):
+def test_unit_multiplier_is_the_factual_prediction(fitted):
     model, train = fitted
     window = planning_window(model, train, PLANNING_WEEKS)
-    same = with_spend_multiplied(model, window, np.ones(train.n_channels))
-    assert np.array_equal(same.activity, window.panel.activity) and np.array_equal(same.spend, window.panel.spend)
-    doubled = with_spend_multiplied(model, window, np.array([2.0, 1.0, 1.0]))
-    inside = window.in_window
-    assert np.allclose(doubled.spend[:, inside, 0], 2 * window.panel.spend[:, inside, 0])
-    assert np.array_equal(doubled.spend[:, ~inside], window.panel.spend[:, ~inside])
+    ones = np.ones((train.n_regions, train.n_channels))
+    same = model.counterfactual(window.panel, window.own_multiplier(ones))
+    np.testing.assert_array_equal(same.prediction, model.decompose(window.panel).prediction)
+    doubled = window.own_multiplier(np.array([2.0, 1.0, 1.0]))  # [R, T', C]: x2 inside the window only
+    assert (doubled[:, window.in_window, 0] == 2.0).all() and (doubled[:, ~window.in_window] == 1.0).all()
+    assert (doubled[..., 1:] == 1.0).all()
+
+
+def test_curves_over_the_whole_panel_switch_a_channel_off_in_every_week(fitted):
+    """Issue 15 item 18: a scenario with a channel at 0 in every week is not input data; the contract's
+    rejection of such a channel applies to files, not to counterfactuals."""
+    model, train = fitted
+    curves = response_curves(model, train, planning_weeks=train.n_weeks, multipliers=(0.0, 0.5, 1.0),
+                             per_region=False)
+    assert (curves.points.response[0] == 0.0).all()
+    assert (curves.table().current_response > 0).all()
+
+
+def test_a_derived_panel_is_checked_for_structure_not_for_the_input_rules(tiny_panel):
+    no_spend = np.zeros_like(tiny_panel.spend)
+    with pytest.raises(DataContractError, match="zero spend"):
+        tiny_panel.replace(spend=no_spend)  # as input: rejected
+    derived = tiny_panel.derive(spend=no_spend, activity=no_spend)
+    assert (derived.spend == 0.0).all() and derived.regions == tiny_panel.regions
+    with pytest.raises(DataContractError, match="shape"):
+        tiny_panel.derive(spend=no_spend[:, 1:])
+
+
+def test_a_curve_at_current_spend_is_the_channels_total_contribution(fitted):
+    """Issue 15 item 17: one counterfactual. Over the same weeks (the whole panel, no carry-over after it),
+    the response curve at 1x spend equals ``contributions()``'s total contribution, and its spend too."""
+    model, train = fitted
+    table = model.contributions(train).set_index("channel")
+    curves = response_curves(model, train, planning_weeks=train.n_weeks, multipliers=(0.0, 1.0), per_region=False,
+                             carryover_weeks=0)
+    national = curves.table().set_index("channel").loc[list(train.channels)]
+    np.testing.assert_allclose(national.current_spend, table.spend.loc[list(train.channels)], rtol=1e-12)
+    np.testing.assert_allclose(national.current_response, table.total_contribution.loc[list(train.channels)],
+                               rtol=1e-9)
+    np.testing.assert_allclose(national.roi, table.roi.loc[list(train.channels)], rtol=1e-9)
+
+
+def test_contribution_parts_add_up_to_direct_and_to_total(fitted):
+    """direct = own + mediated (activity the DAG parents caused), total = own + induced (in DAG children);
+    a channel without parents has nothing mediated, one without children induces nothing."""
+    model, train = fitted
+    table = model.contributions(train).set_index("channel")
+    scale = float(table.direct_contribution.abs().max())
+    np.testing.assert_allclose(table.own_contribution + table.mediated_contribution, table.direct_contribution,
+                               rtol=0, atol=1e-9 * scale)
+    np.testing.assert_allclose(table.own_contribution + table.induced_contribution, table.total_contribution,
+                               rtol=0, atol=1e-9 * scale)
+    adjacency = model.adjacency()
+    for c, channel in enumerate(train.channels):
+        if not adjacency[:, c].any():
+            assert abs(table.mediated_contribution[channel]) <= 1e-9 * scale, channel
+        if not adjacency[c].any():
+            assert abs(table.induced_contribution[channel]) <= 1e-9 * scale, channel
+    parents, children = np.nonzero(adjacency)
+    assert len(parents), "the tiny preset's tv -> search edge is learned"
+    for p, c in zip(parents, children):
+        assert table.induced_contribution[train.channels[p]] > 0
+        assert table.mediated_contribution[train.channels[c]] > 0
 
 
 def test_curves_start_at_zero_and_fit_the_model_points(curves, tiny_panel):

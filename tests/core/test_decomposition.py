@@ -65,3 +65,16 @@ def test_to_frame_keeps_only_observed_region_weeks():
     assert len(frame) == observed.sum() * 2
     assert list(frame.drop_duplicates(["region", "week"]).region) == ["a", "a", "b"]
     assert frame.value.sum() == values[observed].sum()
+
+
+def test_channel_table_parts_add_up_and_say_why_a_dag_child_can_total_less_than_its_direct():
+    """tv -> search: 12 of search's direct 30 come from searches tv caused; switching search's own activity
+    off loses only its own 18, while tv's total adds the 10 it induces in search (issue 15, item 17)."""
+    table = channel_table(("tv", "search"), np.array([100.0, 50.0]), direct=np.array([40.0, 30.0]),
+                          total=np.array([50.0, 18.0]), mediated=np.array([0.0, 12.0]), induced=np.array([10.0, 0.0]))
+    row = table.set_index("channel")
+    assert list(row.own_contribution) == [40.0, 18.0]
+    np.testing.assert_allclose(row.own_contribution + row.mediated_contribution, row.direct_contribution)
+    np.testing.assert_allclose(row.own_contribution + row.induced_contribution, row.total_contribution)
+    assert row.total_contribution["search"] < row.direct_contribution["search"]
+    assert row.roi["search"] == pytest.approx(18.0 / 50.0) and row.share["search"] == pytest.approx(30.0 / 70.0)

@@ -82,7 +82,8 @@ def test_contributions_table(fitted):
     mmm, train, sim = fitted
     table = mmm.contributions(train)
     assert list(table.columns) == ["channel", "spend", "direct_contribution", "total_contribution", "share", "roi",
-                                   "direct_roi", "roi_prior_weight"]
+                                   "direct_roi", "roi_prior_weight", "own_contribution", "mediated_contribution",
+                                   "induced_contribution"]
     # flighted channels are seen at zero activity (ROI measured); the always-on one leans on the ROI prior
     pattern = dict((name, template.pattern) for name, template in sim.config.channels)
     weight = dict(zip(table["channel"], table["roi_prior_weight"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from mmm_core.report import figures as F
 from mmm_core.model.decomposition import build_decomposition
-from mmm_core.report.dashboard import PANELS, DashboardData, build_report, summarize
+from mmm_core.report.dashboard import PANELS, DashboardData, build_panels, build_report, summarize
 from tests.browser import figures_in_html
 
 REGIONS = ("north", "south")
@@ -58,10 +59,15 @@ def data() -> DashboardData:
     direct = contributions[contributions.kind == "channel"].groupby("component")["value"].sum()
     summary = pd.DataFrame({"channel": list(CHANNELS), "spend": [spend[c] for c in CHANNELS],
                             "direct_contribution": [direct[f"channel:{c}"] for c in CHANNELS]})
-    summary["total_contribution"] = summary["direct_contribution"] * [1.2, 1.0]
+    # tv -> search: tv induces 20 % of its direct in search; 10 % of search's direct is activity tv caused
+    summary["own_contribution"] = summary["direct_contribution"] * [1.0, 0.9]
+    summary["mediated_contribution"] = summary["direct_contribution"] - summary["own_contribution"]
+    summary["induced_contribution"] = summary["direct_contribution"] * [0.2, 0.0]
+    summary["total_contribution"] = summary["own_contribution"] + summary["induced_contribution"]
     summary["share"] = summary["direct_contribution"] / summary["direct_contribution"].sum()
     summary["roi"] = summary["total_contribution"] / summary["spend"]
     summary["direct_roi"] = summary["direct_contribution"] / summary["spend"]
+    summary["roi_prior_weight"] = [0.0, 0.5]
     metrics = pd.DataFrame([(split, series, view, metric, v)
                             for split in ("train", "holdout") for series in ("model", "region_mean")
                             for view in ("pooled", "within_region", "national") for metric, v in (("r2", 0.8), ("mape", 0.1))],
@@ -71,7 +77,8 @@ def data() -> DashboardData:
         refresh_week="2024-05-13",
         run={"holdout_start": WEEKS[15], "window_start": WEEKS[0], "window_end": WEEKS[-1], "holdout_r2": 0.9,
              "holdout_r2_within_region": 0.5, "holdout_r2_national": 0.7, "holdout_mape": 0.05, "train_r2": 0.95,
-             "best_baseline_holdout_r2_within_region": 0.1, "n_regions": 2, "n_weeks": 20, "n_channels": 2},
+             "best_baseline_holdout_r2_within_region": 0.1, "n_regions": 2, "n_weeks": 20, "n_channels": 2,
+             "epochs": 641, "refit_epochs": 842},
         metrics=metrics, contributions=contributions, inputs=inputs, channel_summary=summary,
         channel_parameters=pd.DataFrame({"channel": list(CHANNELS), "adstock_decay": [0.5, 0.2], "hill_slope": [1.0, 2.0]}),
         dag_edges=pd.DataFrame({"parent": ["tv"], "child": ["search"], "weight": [0.4]}),
@@ -107,11 +114,21 @@ def test_holdout_scatter_shows_only_holdout_region_weeks(data):
     assert "in-sample" in fig.layout.title.subtitle.text
 
 
+def _bar_ends(fig, group: str) -> dict[str, float]:
+    """Where each channel's bar of an offset group ends (base + length, stacked parts summed)."""
+    ends: dict[str, float] = {}
+    for trace in fig.data:
+        if trace.offsetgroup == group:
+            for channel, x, base in zip(trace.y, trace.x, trace.base if trace.base is not None else [0.0] * len(trace.y)):
+                ends[channel] = max(ends.get(channel, 0.0), float(base) + float(x))
+    return ends
+
+
 def test_channel_panels_show_the_summary_numbers(data):
     bars = F.plot_channel_contributions(data.channel_summary)
-    by_channel = dict(zip(bars.data[1].y, bars.data[1].x))
-    for row in data.channel_summary.itertuples():
-        assert by_channel[row.channel] == pytest.approx(row.total_contribution)
+    summary = data.channel_summary.set_index("channel")
+    assert _bar_ends(bars, "total") == pytest.approx(summary.total_contribution.to_dict())
+    assert _bar_ends(bars, "direct") == pytest.approx(summary.direct_contribution.to_dict())
     donut = F.plot_contribution_share(data.channel_summary)
     assert dict(zip(donut.data[0].labels, donut.data[0].values)) == pytest.approx(
         dict(zip(data.channel_summary.channel, data.channel_summary.direct_contribution)))
@@ -160,7 +177,7 @@ def test_budget_panels_mark_current_and_optimal_spend_on_the_curve():
     optimal_tv = next(t for t in fig.data if t.name == "tv optimal")
     assert optimal_tv.x[0] == 150.0 and optimal_tv.y[0] == pytest.approx(np.interp(150, spend, 10 * np.sqrt(spend)))
     bars = F.plot_budget_allocation(allocation)
-    assert list(bars.data[1].y) == [150.0, 50.0]
+    assert dict(zip(bars.data[1].y, bars.data[1].x)) == {"tv": 150.0, "search": 50.0}
 
 
 def test_missing_tables_make_panels_that_say_why(data):
@@ -209,3 +226,113 @@ def test_budget_scenarios_get_a_selector_and_fitted_curves_draw_as_lines():
     bars = F.plot_budget_allocation(allocation)
     assert [b.label for b in bars.layout.updatemenus[0].buttons] == ["budget_current", "budget_+20pct"]
     assert [t.visible for t in bars.data] == [True, True, False, False]
+
+
+# -- issue 15, items 17 and 22: one definition per word, units, layout ---------------------------------------
+def test_panel_4_builds_direct_and_total_from_parts_that_add_up(data):
+    """direct = own + mediated (lower bar), total = own + induced (upper bar): search, a DAG child, totals less
+    than its direct and the bars show why; a refresh published before the parts shows two plain bars."""
+    fig = F.plot_channel_contributions(data.channel_summary)
+    parts = {(t.offsetgroup, t.name): dict(zip(t.y, t.x)) for t in fig.data}
+    own = parts[("direct", "own: from its own spend")]
+    mediated = next(v for (group, name), v in parts.items() if group == "direct" and "mediated" in name)
+    induced = next(v for (group, name), v in parts.items() if group == "total" and "induced" in name)
+    summary = data.channel_summary.set_index("channel")
+    for channel in CHANNELS:
+        assert own[channel] + mediated[channel] == pytest.approx(summary.direct_contribution[channel])
+        assert own[channel] + induced[channel] == pytest.approx(summary.total_contribution[channel])
+    assert summary.total_contribution["search"] < summary.direct_contribution["search"]
+    assert "own" in fig.layout.title.subtitle.text and "DAG children" in fig.layout.title.subtitle.text
+    old = F.plot_channel_contributions(data.channel_summary.drop(columns=list(F.contributions.PARTS)))
+    assert _bar_ends(old, "total") == pytest.approx(summary.total_contribution.to_dict())
+
+
+def test_the_channel_table_names_which_contribution_each_number_is_and_shows_the_roi_prior(data):
+    summary = summarize(data)
+    table = summary._display_table().set_index("channel")
+    columns = list(table.columns)
+    assert columns[:5] == ["spend (currency units)", "direct contribution (KPI units)", "share of direct",
+                           "total contribution (KPI units)", "ROI (total / spend)"]
+    assert table.loc["search", "ROI from prior"] == "50.0%" and table.loc["tv", "ROI from prior"] == "0.0%"
+    definitions = " ".join(summary.notes)
+    assert "can total less than its direct" in definitions and "ROI from prior" in definitions
+    assert "ROI from prior" in summary.to_markdown() and "ROI from prior" in summary.to_html()
+
+
+def test_header_cards_carry_their_units(data):
+    style = F.FigureStyle(kpi_unit="EUR", currency="EUR")
+    summary = summarize(data, style)
+    assert all(m.unit for m in summary.metrics), summary.metrics
+    cards = {m.label: m for m in summary.metrics}
+    assert cards["predicted KPI, window"].unit == f"EUR over {len(WEEKS)} weeks"
+    assert cards["media contribution, window"].unit.startswith("EUR, ")
+    assert cards["holdout R² pooled"].unit.startswith("R²")
+    assert '<div class="unit">EUR over 20 weeks</div>' in summary.to_html()
+
+
+def test_the_summary_line_shows_both_fits_epochs(data):
+    page, _, _ = build_report(data)
+    assert "holdout fit 641 epochs, refit 842 epochs" in page
+
+
+def test_panels_fill_the_two_column_grid_in_number_order():
+    """No holes: an even number of narrow panels between wide ones, and the grid keeps page order (no
+    'dense' packing), so the page reads 1, 2, 3, ... and never 1, 3, 2."""
+    from mmm_core.report.dashboard import STYLE_CSS
+
+    assert [number for number, *_ in PANELS] == list(range(1, len(PANELS) + 1))
+    run = 0
+    for _, key, wide, _ in PANELS:
+        if wide:
+            assert run % 2 == 0, f"an odd run of narrow panels ends before {key}"
+            run = 0
+        else:
+            run += 1
+    assert run % 2 == 0
+    assert "dense" not in STYLE_CSS
+
+
+def test_a_national_dataset_shows_one_view_and_no_region_selector(data):
+    north = lambda frame: frame[frame["region"] == "north"]  # noqa: E731
+    national = dataclasses.replace(data, contributions=north(data.contributions), inputs=north(data.inputs))
+    panels = {p.number: p.figure for p in build_panels(national)}
+    assert {tuple(t.x) for t in panels[1].data} == {("national",)}
+    assert not panels[2].layout.updatemenus and len(panels[2].data) == 2
+    labels = [m.label for m in summarize(national).metrics]
+    assert sum("R²" in label and "holdout" in label for label in labels) == 1, labels
+    # several regions keep the three views and the selector
+    several = {p.number: p.figure for p in build_panels(data)}
+    assert {tuple(t.x) for t in several[1].data} == {("pooled", "within_region", "national")}
+    assert several[2].layout.updatemenus
+
+
+def test_panel_7_keeps_its_buttons_off_a_legend_that_lists_every_channel(data):
+    fig = F.plot_channel_effectiveness(data.contributions, data.inputs)
+    legend = fig.layout.legend
+    assert legend.orientation == "v" and legend.x >= 1.0  # right of the plot
+    menu = fig.layout.updatemenus[0]
+    assert menu.x == 0.0 and menu.xanchor == "left"  # above the plot, on the left
+    assert {t.name for t in fig.data if t.visible and t.showlegend is not False} == set(CHANNELS)
+
+
+def test_panel_8_leaves_room_for_its_largest_node(data):
+    fig = F.plot_dag_network(data.dag_edges, list(CHANNELS), data.channel_summary.set_index("channel")["total_contribution"])
+    nodes = fig.data[-1]
+    assert nodes.cliponaxis is False
+    assert max(nodes.y) == pytest.approx(1.0) and fig.layout.yaxis.range[1] >= 1.4
+
+
+def test_panel_12_draws_one_small_chart_per_input(data):
+    fig = F.plot_scaled_inputs(data.inputs)
+    n_inputs = data.inputs[data.inputs.kind.isin(("kpi", "activity", "control"))].groupby(["kind", "name"]).ngroups
+    assert len(fig.data) == n_inputs and len({t.yaxis for t in fig.data}) == n_inputs
+    assert [a.text for a in fig.layout.annotations][:1] == ["KPI (kpi)"]
+
+
+def test_panel_15_labels_horizontal_bars_outside_them(data):
+    allocation = pd.DataFrame({"channel": list(CHANNELS), "current_spend": [100.0, 50.0], "optimal_spend": [120.0, 30.0]})
+    fig = F.plot_budget_allocation(allocation)
+    assert all(t.orientation == "h" and t.textposition == "outside" and t.cliponaxis is False for t in fig.data)
+    optimal = next(t for t in fig.data if t.name == "optimal")
+    assert dict(zip(optimal.y, optimal.text)) == {"tv": "120 (+20%)", "search": "30 (-40%)"}
+    assert fig.layout.xaxis.range[1] >= 1.2 * 120.0  # room for the labels

@@ -42,7 +42,7 @@ def test_report_is_written_per_refresh_and_linked_from_its_materialization(refre
     summary = metadata["summary"].md_str
     assert "holdout R² within region" in summary and "top channels by ROI" in summary
     top = sql(root, "SELECT channel FROM channel_summary WHERE refresh_week = ? ORDER BY total_contribution DESC LIMIT 1")
-    assert f"top channels by contribution: {top[0][0]}" in summary
+    assert f"top channels by total contribution: {top[0][0]}" in summary
     assert metadata["panels"].value >= 16
 
 
@@ -51,10 +51,16 @@ def test_report_numbers_equal_sql_on_the_serving_file(refreshed):
     page = (root / "reports" / WEEK / "dashboard.html").read_text(encoding="utf-8")
     drawn = figures_in_html(page)
 
-    # panel 4: total contribution per channel
-    bars = drawn["panel-04-channel-contributions-plot"][1]
-    expected = dict(sql(root, "SELECT channel, total_contribution FROM channel_summary WHERE refresh_week = ?"))
-    assert dict(zip(bars["y"], bars["x"])) == pytest.approx(expected, rel=1e-12)
+    # panel 4: direct and total contribution per channel, each drawn as its parts (own + mediated, own + induced)
+    for group in ("direct", "total"):
+        ends: dict[str, float] = {}
+        for trace in drawn["panel-04-channel-contributions-plot"]:
+            if trace.get("offsetgroup") == group:
+                bases = trace.get("base") or [0.0] * len(trace["y"])
+                for channel, x, base in zip(trace["y"], trace["x"], bases):
+                    ends[channel] = max(ends.get(channel, 0.0), base + x)
+        expected = dict(sql(root, f"SELECT channel, {group}_contribution FROM channel_summary WHERE refresh_week = ?"))
+        assert ends == pytest.approx(expected, rel=1e-9), group
     # panel 6: the waterfall's total is the summed prediction
     [[total]] = sql(root, "SELECT sum(value) FROM contributions WHERE refresh_week = ?")
     assert drawn["panel-06-waterfall-plot"][0]["y"][-1] == pytest.approx(total, rel=1e-12)
@@ -88,6 +94,23 @@ def test_every_panel_renders_in_headless_chromium_without_errors(refreshed, tmp_
         else:
             assert state == "rendered", f"{panel}: {state}"
     assert run.screenshot is not None and run.screenshot.stat().st_size > 100_000, run.stderr[-2000:]
+    # the page reads in panel order: top to bottom, left to right (issue 15, item 22: it read 1, 3, 2)
+    reading = sorted(status["positions"], key=lambda panel: tuple(status["positions"][panel]))
+    assert reading == sorted(status["positions"]), reading
+
+
+def test_published_contribution_parts_add_up_to_direct_and_total(refreshed):
+    """channel_summary: direct = own + mediated, total = own + induced, in the serving file (issue 15, item 17)."""
+    root, _ = refreshed
+    rows = sql(root, "SELECT channel, direct_contribution, total_contribution, own_contribution, "
+                     "mediated_contribution, induced_contribution, roi_prior_weight FROM channel_summary "
+                     "WHERE refresh_week = ?")
+    assert rows
+    scale = max(abs(r[1]) for r in rows)
+    for channel, direct, total, own, mediated, induced, prior in rows:
+        assert own + mediated == pytest.approx(direct, abs=1e-9 * scale), channel
+        assert own + induced == pytest.approx(total, abs=1e-9 * scale), channel
+        assert min(own, mediated, induced) >= -1e-9 * scale and 0.0 <= prior <= 1.0, channel
 
 
 def test_budget_panels_show_the_published_same_budget_allocation(refreshed):
@@ -98,7 +121,7 @@ def test_budget_panels_show_the_published_same_budget_allocation(refreshed):
     assert rows, "the pipeline publishes a same-budget scenario"
     optimal = {channel: spend for channel, _, spend in rows}
     bars = [t for t in drawn["panel-15-budget-allocation-plot"] if t["name"] == "optimal" and t.get("visible", True)]
-    assert dict(zip(bars[0]["x"], bars[0]["y"])) == pytest.approx(optimal, rel=1e-12)
+    assert dict(zip(bars[0]["y"], bars[0]["x"])) == pytest.approx(optimal, rel=1e-12)  # horizontal bars
     markers = {t["name"].removesuffix(" optimal"): t["x"][0] for t in drawn["panel-14-response-curves-plot"]
                if t["name"].endswith(" optimal")}
     assert markers == pytest.approx(optimal, rel=1e-12)

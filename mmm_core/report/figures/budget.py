@@ -61,20 +61,22 @@ def plot_response_curves(curve_points: pd.DataFrame, allocation: pd.DataFrame | 
 
 
 def plot_budget_allocation(allocation: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
-    """Panel 15: current and optimal spend per channel (labels: change in %), one budget scenario at a time
-    when ``allocation`` has a ``scenario`` column (selector; the first scenario is shown first)."""
+    """Panel 15: current and optimal spend per channel as horizontal bars (one row per channel, largest
+    current spend on top), labelled with the spend and, for the optimal bar, its change in %; one budget
+    scenario at a time when ``allocation`` has a ``scenario`` column (selector; the first shown first)."""
     require_columns(allocation, ALLOCATION_COLUMNS, "budget allocation")
     frames = ([(str(s), rows) for s, rows in allocation.groupby("scenario", sort=False)]
               if "scenario" in allocation.columns else [("", allocation)])
     fig = go.Figure()
     subtitles = []
     for i, (scenario, frame) in enumerate(frames):
-        frame = frame.sort_values("current_spend", ascending=False)
+        frame = frame.sort_values("current_spend")  # plotly puts the first category at the bottom
         change = (frame["optimal_spend"] / frame["current_spend"].where(frame["current_spend"] > 0) - 1) * 100
-        fig.add_bar(x=frame["channel"], y=frame["current_spend"], name="current", marker_color="#9E9E9E",
-                    text=[fmt(v) for v in frame["current_spend"]], textposition="outside", visible=i == 0,
-                    legendgroup="current", showlegend=i == 0)
-        fig.add_bar(x=frame["channel"], y=frame["optimal_spend"], name="optimal", marker_color=style.color(0),
+        fig.add_bar(y=frame["channel"], x=frame["current_spend"], orientation="h", name="current",
+                    marker_color="#9E9E9E", text=[fmt(v) for v in frame["current_spend"]], textposition="outside",
+                    cliponaxis=False, visible=i == 0, legendgroup="current", showlegend=i == 0)
+        fig.add_bar(y=frame["channel"], x=frame["optimal_spend"], orientation="h", name="optimal",
+                    marker_color=style.color(0), cliponaxis=False,
                     text=[f"{fmt(v)} ({c:+.0f}%)" if np.isfinite(c) else fmt(v)
                           for v, c in zip(frame["optimal_spend"], change)], textposition="outside", visible=i == 0,
                     legendgroup="optimal", showlegend=i == 0)
@@ -90,9 +92,12 @@ def plot_budget_allocation(allocation: pd.DataFrame, style: FigureStyle = DEFAUL
                              {"title.subtitle.text": subtitles[i]}]} for i, (scenario, _) in enumerate(frames)]
         fig.update_layout(updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left",
                                         "y": 1.01, "yanchor": "bottom"}])
-    fig.update_layout(barmode="group")
-    fig.update_yaxes(title_text=f"spend ({style.currency})")
-    return style.apply(fig, "15 · Current vs optimal budget", subtitles[0])
+    largest = float(allocation[["current_spend", "optimal_spend"]].max().max())
+    fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
+    fig.update_xaxes(title_text=f"spend ({style.currency})", range=[0.0, 1.25 * largest if largest > 0 else 1.0])
+    n_channels = allocation["channel"].nunique()
+    return style.apply(fig, "15 · Current vs optimal budget", subtitles[0],
+                       height=max(style.height, 150 + 44 * n_channels))
 
 
 def _first_scenario(allocation: pd.DataFrame | None) -> tuple[pd.DataFrame | None, str | None]:

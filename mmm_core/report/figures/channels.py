@@ -60,16 +60,17 @@ def plot_dag_network(dag_edges: pd.DataFrame, channels: list[str] | None = None,
         if raw.max() > 0:
             sizes = 25 + 45 * np.sqrt(raw / raw.max())
     fig.add_scatter(x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text", text=names,
-                    textposition="middle center", name="channels", showlegend=False,
+                    textposition="middle center", name="channels", showlegend=False, cliponaxis=False,
                     marker={"size": sizes, "color": [colors[n] for n in names], "line": {"width": 1, "color": "white"}},
                     hovertext=[f"{n}: parents {', '.join(matrix.index[matrix[n] != 0]) or 'none'}; "
                                f"children {', '.join(matrix.columns[matrix.loc[n] != 0]) or 'none'}" for n in names],
                     hoverinfo="text")
-    fig.update_xaxes(visible=False, range=[-1.4, 1.4])
-    fig.update_yaxes(visible=False, range=[-1.3, 1.3], scaleanchor="x")
+    # room for the largest node (70 px) around the unit circle: nodes are never clipped by the plot area
+    fig.update_xaxes(visible=False, range=[-1.6, 1.6], constrain="domain")
+    fig.update_yaxes(visible=False, range=[-1.45, 1.45], scaleanchor="x", constrain="domain")
     edges = len(dag_edges)
     return style.apply(fig, "8 · Channel DAG", f"{edges} learned edge{'s' if edges != 1 else ''}; arrow parent → "
-                       "child, width and label = weight, node size = total contribution")
+                       "child, width and label = weight, node size = total contribution", height=style.height + 60)
 
 
 def plot_dag_heatmap(dag_edges: pd.DataFrame, channels: list[str] | None = None,
@@ -102,7 +103,7 @@ def plot_channel_detail(inputs: pd.DataFrame, contributions: pd.DataFrame, chann
                for kind in ("spend", "activity")}
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=(f"spend ({style.currency})", "activity (model input)",
-                                        f"contribution ({style.kpi_unit})"))
+                                        f"direct contribution ({style.kpi_unit})"))
     titles = []
     for i, row in enumerate(channel_summary.itertuples(index=False)):
         c, visible = row.channel, i == 0
@@ -114,8 +115,10 @@ def plot_channel_detail(inputs: pd.DataFrame, contributions: pd.DataFrame, chann
         fig.add_scatter(x=wide.index, y=wide.get(f"channel:{c}", empty), name=f"{c} contribution", visible=visible,
                         mode="lines", line={"color": colors[c], "width": 2}, fill="tozeroy", showlegend=False,
                         row=3, col=1)
+        prior = getattr(row, "roi_prior_weight", np.nan)
+        prior = "" if prior is None or pd.isna(prior) else f" ({100 * float(prior):.0f}% of it from the ROI prior)"
         titles.append(f"window: spend {fmt(row.spend)} {style.currency}, total contribution "
-                      f"{fmt(row.total_contribution)} {style.kpi_unit}, ROI {fmt(row.roi)}")
+                      f"{fmt(row.total_contribution)} {style.kpi_unit}, ROI {fmt(row.roi)}{prior}")
     buttons = [{"label": c, "method": "update",
                 "args": [{"visible": [j // 3 == i for j in range(3 * len(channels))]},
                          {"title.text": f"11 · Channel detail: {c}", "title.subtitle.text": titles[i]}]}
@@ -126,24 +129,42 @@ def plot_channel_detail(inputs: pd.DataFrame, contributions: pd.DataFrame, chann
                        titles[0] if titles else None, height=style.height + 180)
 
 
+SMALL_MULTIPLE_COLUMNS = 4
+"""Panel 12 draws one small chart per input, this many per row."""
+
+
 def plot_scaled_inputs(inputs: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
     """Panel 12: what the model reads, per week: the mean over regions of each scaled input (KPI, channel
-    activity, controls; ``scaled_value`` of the ``features`` table)."""
+    activity, controls; ``scaled_value`` of the ``features`` table), one small chart per input (KPI first,
+    then channels, then controls), each with its own y axis."""
     require_columns(inputs, ("week", "kind", "name", "scaled_value"), "inputs")
     shown = inputs[inputs["kind"].isin(("kpi", "activity", "control"))]
     if shown.empty:
         return unavailable_figure("12 · Scaled inputs", "no scaled inputs", style)
     means = shown.groupby(["kind", "name", "week"], sort=False)["scaled_value"].mean()
-    fig = go.Figure()
-    dash = {"kpi": "solid", "activity": "solid", "control": "dot"}
+    kind_order = {"kpi": 0, "activity": 1, "control": 2}
+    channel_rank = {c: i for i, c in enumerate(style.channel_order)}  # channels in the report's order
+    series = sorted(dict.fromkeys(zip(shown["kind"], shown["name"])),
+                    key=lambda key: (kind_order[key[0]], channel_rank.get(key[1], len(channel_rank))))
+    columns = min(SMALL_MULTIPLE_COLUMNS, len(series))
+    rows = -(-len(series) // columns)
+    titles = [{"kpi": f"KPI ({name})", "activity": f"activity: {name}"}.get(kind, f"control: {name}")
+              for kind, name in series]
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, vertical_spacing=min(0.12, 0.5 / rows),
+                        horizontal_spacing=0.05)
     colors = style.channel_colors(shown.loc[shown["kind"] == "activity", "name"].unique())
-    for i, ((kind, name), series) in enumerate(means.groupby(level=["kind", "name"], sort=False)):
-        series = series.droplevel(["kind", "name"]).sort_index()
+    for i, (kind, name) in enumerate(series):
+        values = means.loc[(kind, name)].sort_index()
         color = {"kpi": style.actual_color, "activity": colors.get(name)}.get(kind) or style.color(len(colors) + i)
-        fig.add_scatter(x=series.index, y=series, mode="lines", name=f"{kind}: {name}", legendgroup=kind,
-                        line={"color": color, "dash": dash[kind], "width": 2.5 if kind == "kpi" else 1.5})
-    fig.update_yaxes(title_text="scaled value (mean over regions)")
-    return style.apply(fig, "12 · Scaled inputs", "what the model reads: mean over regions per week", legend="right")
+        fig.add_scatter(x=values.index, y=values, mode="lines", name=f"{kind}: {name}", showlegend=False,
+                        line={"color": color, "width": 1.5}, row=i // columns + 1, col=i % columns + 1,
+                        hovertemplate=f"{kind}: {name}<br>%{{x|%Y-%m-%d}}: %{{y:.3f}}<extra></extra>")
+    fig.update_annotations(font={"size": 11})
+    fig.update_xaxes(tickformat="%b %y", nticks=4, tickfont={"size": 9})
+    fig.update_yaxes(tickfont={"size": 9}, nticks=4)
+    return style.apply(fig, "12 · Scaled inputs",
+                       "what the model reads: mean over regions per week (KPI / its region mean, activity / its "
+                       "channel mean, controls standardised)", height=110 + 150 * rows)
 
 
 def plot_roi_history(roi_history: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:

@@ -22,20 +22,52 @@ from mmm_core.report.figures.style import (
 SUMMARY_COLUMNS = ("channel", "spend", "direct_contribution", "total_contribution", "share", "roi")
 
 
+PARTS = ("own_contribution", "mediated_contribution", "induced_contribution")
+"""channel_summary's parts: direct = own + mediated, total = own + induced (``decomposition.channel_table``)."""
+
+
 def plot_channel_contributions(channel_summary: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
-    """Panel 4: direct and total (through the DAG) contribution per channel over the window, KPI units."""
+    """Panel 4: each channel's direct and total contribution over the window (KPI units), built from their
+    parts where the table has them: direct = own + mediated (activity its DAG parents caused), total = own
+    + induced (in its DAG children). A DAG child's total can be below its direct, and the bars show why.
+    Each bar's end is labelled with its sum; refreshes published before the parts show two plain bars."""
     require_columns(channel_summary, SUMMARY_COLUMNS, "channel_summary")
     frame = channel_summary.sort_values("total_contribution")
+    has_parts = set(PARTS) <= set(frame.columns) and frame[list(PARTS)].notna().all().all()
     fig = go.Figure()
-    fig.add_bar(y=frame["channel"], x=frame["direct_contribution"], orientation="h", name="direct",
-                marker_color=style.color(0), text=[fmt(v) for v in frame["direct_contribution"]],
-                textposition="auto")
-    fig.add_bar(y=frame["channel"], x=frame["total_contribution"], orientation="h", name="total (incl. DAG children)",
-                marker_color=style.color(1), text=[fmt(v) for v in frame["total_contribution"]], textposition="auto")
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title_text=style.kpi_unit)
-    return style.apply(fig, "4 · Contribution per channel", "window total; total = direct + what the channel causes "
-                       "in its DAG children")
+    y = frame["channel"]
+    unit = style.kpi_unit
+
+    def bar(x, base, group, name, color, show=True, label=None, pattern=""):
+        fig.add_bar(y=y, x=x, base=base, orientation="h", offsetgroup=group, name=name, legendgroup=name,
+                    showlegend=show, marker={"color": color, "pattern": {"shape": pattern}},
+                    text=label, textposition="outside" if label is not None else "none", cliponaxis=False,
+                    customdata=frame[["direct_contribution", "total_contribution"]].to_numpy(),
+                    hovertemplate=f"%{{y}} · {name}: %{{x:,.0f}} {unit}<br>direct %{{customdata[0]:,.0f}}, "
+                                  f"total %{{customdata[1]:,.0f}}<extra></extra>")
+
+    if has_parts:
+        own = frame["own_contribution"]
+        # plotly draws the first offsetgroup lowest: direct below, total above, in each channel's row
+        bar(own, None, "direct", "own: from its own spend", style.color(0))
+        bar(frame["mediated_contribution"], own, "direct", "+ mediated: caused by its DAG parents (→ direct)",
+            "#BDBDBD", label=[f"direct {fmt(v)}" for v in frame["direct_contribution"]], pattern="/")
+        bar(own, None, "total", "own: from its own spend", style.color(0), show=False)
+        bar(frame["induced_contribution"], own, "total", "+ induced: in its DAG children (→ total)",
+            style.color(2), label=[f"total {fmt(v)}" for v in frame["total_contribution"]])
+    else:
+        bar(frame["direct_contribution"], None, "direct", "direct", style.color(0),
+            label=[f"direct {fmt(v)}" for v in frame["direct_contribution"]])
+        bar(frame["total_contribution"], None, "total", "total", style.color(1),
+            label=[f"total {fmt(v)}" for v in frame["total_contribution"]])
+    fig.update_layout(barmode="group", bargap=0.25)
+    sums = frame[["direct_contribution", "total_contribution"]].to_numpy(float)
+    fig.update_xaxes(title_text=unit, range=[min(0.0, float(sums.min())), 1.22 * float(sums.max())])  # room for labels
+    return style.apply(fig, "4 · Direct and total contribution per channel",
+                       "window sums. Direct (lower bar) = the channel's term in the decomposition = own + what its "
+                       "DAG parents caused in it.<br>Total (upper bar) = KPI lost if its own spend stopped = own + "
+                       "what it causes in its DAG children; ROI = total / spend", legend="bottom",
+                       height=max(style.height, 130 + 48 * len(frame)))
 
 
 def plot_contribution_share(channel_summary: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
@@ -53,7 +85,9 @@ def plot_contribution_share(channel_summary: pd.DataFrame, style: FigureStyle = 
     if not negative.empty:
         fig.add_annotation(text="not shown (≤ 0): " + ", ".join(negative["channel"]), x=0.5, y=-0.08,
                            xref="paper", yref="paper", showarrow=False)
-    return style.apply(fig, "5 · Share of media contribution", "direct contribution, window total")
+    return style.apply(fig, "5 · Share of media contribution",
+                       "each channel's direct contribution over all channels' (the decomposition's media part), "
+                       "window sums")
 
 
 def plot_waterfall(contributions: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
@@ -136,12 +170,13 @@ def plot_channel_effectiveness(contributions: pd.DataFrame, inputs: pd.DataFrame
                 "args": [{"visible": [j // n == k for j in range(n * len(kinds))]},
                          {"yaxis.title.text": unit[kind], "yaxis.type": axis_type[kind]}]}
                for k, kind in enumerate(kinds)]
+    # buttons above the plot on the left, every channel in the legend on the right: they never overlap
     fig.update_layout(updatemenus=[{"type": "buttons", "direction": "right", "buttons": buttons, "x": 0.0,
                                     "xanchor": "left", "y": 1.01, "yanchor": "bottom", "pad": {"t": 0, "b": 0}}])
     fig.update_yaxes(title_text=unit[kinds[0]], type=axis_type[kinds[0]])
     return style.apply(fig, "7 · Channel effectiveness over time",
-                       f"national contribution per unit of input, {window_weeks}-week rolling sums (carry-over "
-                       "included)", height=style.height + 40)
+                       f"national direct contribution per unit of input, {window_weeks}-week rolling sums (carry-over "
+                       "included)", height=style.height + 40, legend="right")
 
 
 def plot_control_effects(contributions: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:

@@ -20,14 +20,15 @@ BASELINE_SERIES = ("region_mean", "last_4_weeks", "same_week_last_year")
 REFIT_NOTE = "published model is refitted on every week, so these weeks are in-sample for it"
 
 
-def plot_metrics(metrics: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
+def plot_metrics(metrics: pd.DataFrame, national_only: bool = False, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
     """Panel 1: R² and MAPE of the holdout fit on its training and holdout weeks, per view, beside the
     best naive baseline on the holdout weeks.
 
     ``metrics``: the ``model_metrics`` rows of one refresh (split, series, view, metric, value).
+    ``national_only``: a dataset with one region, whose three views are one series: show the national view.
     """
     require_columns(metrics, ("split", "series", "view", "metric", "value"), "model_metrics")
-    views = [v for v in VIEWS if v in set(metrics["view"])]
+    views = [v for v in (("national",) if national_only else VIEWS) if v in set(metrics["view"])]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("R² (higher is better)", "MAPE % (lower is better)"),
                         horizontal_spacing=0.1)
     bars = (("model", "train", "model · train", style.color(0)),
@@ -51,8 +52,9 @@ def plot_metrics(metrics: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> g
                         text=[f"{v:.3f}" if metric == "r2" else f"{v:.1f}" for v in values], textposition="outside",
                         row=1, col=col)
     fig.update_layout(barmode="group")
+    note = "; one region, so pooled and within-region R² equal the national one" if national_only else ""
     return style.apply(fig, "1 · Train vs holdout metrics",
-                       "holdout = forecast of weeks held out of the fit, scored before the published refit",
+                       f"holdout = forecast of weeks held out of the fit, scored before the published refit{note}",
                        legend="bottom")
 
 
@@ -67,7 +69,8 @@ def plot_actual_vs_predicted(actual: pd.DataFrame, contributions: pd.DataFrame, 
     both = actual_vs_predicted(actual, contributions)
     national = both.groupby("week", sort=True)[["actual", "predicted"]].sum()
     sizes = both.groupby("region")["actual"].sum().sort_values(ascending=False)
-    regions = list(sizes.index[: style.max_regions])
+    # a national dataset's one region is the national series: nothing to pick
+    regions = list(sizes.index[: style.max_regions]) if len(sizes) > 1 else []
     series = [("national", national)] + [(r, both[both["region"] == r].set_index("week")) for r in regions]
     fig = go.Figure()
     for i, (name, frame) in enumerate(series):
@@ -76,14 +79,17 @@ def plot_actual_vs_predicted(actual: pd.DataFrame, contributions: pd.DataFrame, 
                         line={"color": style.actual_color, "width": 2}, legendgroup="actual")
         fig.add_scatter(x=frame.index, y=frame["predicted"], name="predicted", mode="lines", visible=visible,
                         line={"color": style.predicted_color, "width": 2, "dash": "dot"}, legendgroup="predicted")
+    _shade_holdout(fig, holdout_start, national.index.max())
+    fig.update_yaxes(title_text=style.kpi_unit)
+    if not regions:
+        return style.apply(fig, "2 · Actual vs predicted KPI per week (national)",
+                           f"shaded = holdout weeks; the {REFIT_NOTE}", height=style.height + 40)
     buttons = []
     for i, (name, _) in enumerate(series):
         visible = [j // 2 == i for j in range(2 * len(series))]
         buttons.append({"label": name, "method": "update", "args": [{"visible": visible}]})
     fig.update_layout(updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left",
                                     "y": 1.0, "yanchor": "bottom", "showactive": True}])
-    _shade_holdout(fig, holdout_start, national.index.max())
-    fig.update_yaxes(title_text=style.kpi_unit)
     more = f" (largest {len(regions)} of {len(sizes)} regions)" if len(sizes) > len(regions) else ""
     return style.apply(fig, f"2 · Actual vs predicted KPI per week (national, or pick a region{more})",
                        f"shaded = holdout weeks; the {REFIT_NOTE}", height=style.height + 40)

@@ -1,6 +1,7 @@
 """Run config of the budget planning: the core's defaults where they exist."""
 
 import dagster as dg
+from pydantic import ConfigDict
 
 from mmm_core.analysis.curves import DEFAULT_PLANNING_WEEKS
 from mmm_core.planning.budget import BudgetMethod
@@ -10,17 +11,26 @@ from mmm_core.planning.constraints import BudgetScenario, SpendBounds
 class BudgetPlanConfig(dg.Config):
     """Launchpad-editable planning settings; the core's defaults where they exist."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)  # the field docstrings are the Launchpad's descriptions
+
     budget_multipliers: list[float] = [0.8, 1.0, 1.2]
     """One scenario per multiplier of the planning window's current total spend."""
     target_mroi: float | None = None
     """Adds a scenario that spends until every channel's marginal ROI falls to this value."""
     planning_weeks: int = DEFAULT_PLANNING_WEEKS
+    """Last weeks of the refresh window whose spend the response curves and budgets scale (the planning window)."""
     method: BudgetMethod = "slsqp"
     """slsqp, trust-constr, differential_evolution or hybrid (checked when the run config is built)."""
     channel_lower_multiplier: float = 0.5
+    """Lowest spend an allocation may give a channel, as a multiple of its current planning-window spend."""
     channel_upper_multiplier: float = 2.0
+    """Highest spend an allocation may give a channel, as a multiple of its current planning-window spend."""
     region_lower_multiplier: float | None = None
+    """Lowest total a region may get in the region allocations, as a multiple of its current planning-window
+    spend (None with an upper bound set: 0; both None: regions unbounded)."""
     region_upper_multiplier: float | None = None
+    """Highest total a region may get in the region allocations, as a multiple of its current planning-window
+    spend (None: no cap)."""
     per_region: bool = True
     """Fit per-region curves and add a region × channel allocation per scenario."""
 

@@ -11,7 +11,7 @@ from mmm_pipeline import keys
 from mmm_pipeline.defs.analysis.config import BudgetPlanConfig
 from mmm_pipeline.metadata import table_asset_spec, table_metadata
 from mmm_pipeline.partitions import weekly_refresh
-from mmm_pipeline.policies import OWNERS, WAREHOUSE_RETRY
+from mmm_pipeline.policies import OWNERS
 from mmm_pipeline.resources import DatasetResource, ModelStoreResource, WarehouseResource
 from mmm_pipeline.storage.tables import CURVE_TABLES
 
@@ -19,7 +19,7 @@ from mmm_pipeline.storage.tables import CURVE_TABLES
 @dg.multi_asset(
     specs=[table_asset_spec(name, deps=[keys.MMM_MODEL], group_name="analysis", kinds={"duckdb", "scipy"},
                             owners=OWNERS) for name in CURVE_TABLES],
-    partitions_def=weekly_refresh, retry_policy=WAREHOUSE_RETRY,
+    partitions_def=weekly_refresh,
 )
 def budget_plans(context: dg.AssetExecutionContext, config: BudgetPlanConfig, dataset: DatasetResource,
                  warehouse: WarehouseResource, models: ModelStoreResource):

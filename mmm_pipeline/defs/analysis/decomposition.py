@@ -7,7 +7,7 @@ import dagster as dg
 from mmm_pipeline import keys
 from mmm_pipeline.metadata import table_asset_spec, table_metadata
 from mmm_pipeline.partitions import weekly_refresh
-from mmm_pipeline.policies import OWNERS, WAREHOUSE_RETRY
+from mmm_pipeline.policies import OWNERS
 from mmm_pipeline.resources import DatasetResource, ModelStoreResource, WarehouseResource
 from mmm_pipeline.storage.tables import DECOMPOSITION_TABLES
 
@@ -15,7 +15,7 @@ from mmm_pipeline.storage.tables import DECOMPOSITION_TABLES
 @dg.multi_asset(
     specs=[table_asset_spec(name, deps=[keys.MMM_MODEL], group_name="analysis", kinds={"duckdb", "pytorch"},
                             owners=OWNERS) for name in DECOMPOSITION_TABLES],
-    partitions_def=weekly_refresh, retry_policy=WAREHOUSE_RETRY,
+    partitions_def=weekly_refresh,
 )
 def decomposition(context: dg.AssetExecutionContext, dataset: DatasetResource, warehouse: WarehouseResource,
                   models: ModelStoreResource):
