@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from mmm_core.data.contract import Panel
+from mmm_core.data.contract import MIN_WEEKS, Panel
 from mmm_core.model.estimator import MMM
 from mmm_core.analysis.metrics import evaluate_forecast
 from mmm_core.model.network import ModelConfig
@@ -21,6 +21,11 @@ from mmm_core.model.training import TrainConfig, TrainEvent
 
 DEFAULT_HOLDOUT_WEEKS = 13
 """Weeks at the end of a refresh window that the holdout model never sees and forecasts (one quarter)."""
+
+MIN_HOLDOUT_TRAINING_WEEKS = MIN_WEEKS - DEFAULT_HOLDOUT_WEEKS
+"""Fewest weeks the holdout model trains on (39): what the default holdout leaves of the shortest window the
+contract accepts (52 weeks). On such a window the holdout model sees three quarters of a year, not a whole
+one, so its forecast check is weaker; the published model is refitted on the whole window."""
 
 
 @dataclass(frozen=True)
@@ -50,17 +55,38 @@ class HoldoutFit:
         return float(hit.value.max()) if len(hit) else float("nan")
 
 
+def holdout_weeks_for(n_weeks: int, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS) -> int:
+    """The holdout a window of ``n_weeks`` gets: ``holdout_weeks``, shrunk where it would leave the holdout
+    model fewer than ``MIN_HOLDOUT_TRAINING_WEEKS`` (e.g. 26 asked on a 52-week window: 13).
+
+    Raises ``ValueError`` when ``holdout_weeks`` is not between 1 and ``n_weeks - 1`` (a setting that fits no
+    window) or when the window leaves no week to hold out.
+    """
+    if not 0 < holdout_weeks < n_weeks:
+        raise ValueError(f"holdout_weeks={holdout_weeks} must be between 1 and the window's {n_weeks - 1} weeks")
+    room = n_weeks - MIN_HOLDOUT_TRAINING_WEEKS
+    if room < 1:
+        raise ValueError(f"a window of {n_weeks} weeks leaves no holdout: the holdout model needs "
+                         f"{MIN_HOLDOUT_TRAINING_WEEKS} weeks to train on")
+    return min(holdout_weeks, room)
+
+
 def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, refit: bool = True,
                      model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
                      overrides: dict[str, dict[str, Any]] | None = None,
                      callback: Callable[[TrainEvent], None] | None = None) -> HoldoutFit:
-    """Fit on ``window`` minus its last ``holdout_weeks``, score the forecast, optionally refit on all of it."""
-    if not 0 < holdout_weeks < window.n_weeks:
-        raise ValueError(f"holdout_weeks={holdout_weeks} must be between 1 and the window's "
-                         f"{window.n_weeks - 1} weeks")
+    """Fit on ``window`` minus its last ``holdout_weeks_for(window.n_weeks, holdout_weeks)`` weeks, score the
+    forecast, optionally refit on all of it. ``HoldoutFit.holdout_weeks`` is the holdout used.
+
+    The holdout model's weeks are a split of a validated window, not input data: they may be fewer than the
+    contract's 52 (``Panel.derive``), so a window of the documented minimum still gets a forecast check.
+    """
+    holdout_weeks = holdout_weeks_for(window.n_weeks, holdout_weeks)
     started = time.perf_counter()
     train_end = window.n_weeks - holdout_weeks
-    train = window.slice_weeks(0, train_end)
+    train = window.derive(weeks=window.weeks[:train_end], kpi=window.kpi[:, :train_end],
+                          spend=window.spend[:, :train_end], activity=window.activity[:, :train_end],
+                          controls=window.controls[:, :train_end], observed=window.observed[:, :train_end])
     holdout_model = MMM(model_config, train_config, overrides).fit(train, callback=callback)
     predicted = holdout_model.predict(window)
     metrics = evaluate_forecast(window.kpi, predicted, window.observed, train_end)

@@ -1,15 +1,22 @@
 """End to end, in process: two weekly refreshes on a small simulated panel (the shared ``published`` fixture),
-re-run idempotence, a failed run, and a reader that cannot block a publish."""
+re-run idempotence, a failed run, a refresh blocked by the holdout gate, and a reader that cannot block a
+publish."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import dagster as dg
 import duckdb
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from mmm_core.analysis.curves import DEFAULT_MULTIPLIERS
+from mmm_pipeline.storage import serving
+from mmm_pipeline.storage.artifacts import load_model
 from tests.conftest import REFRESH_WEEKS as WEEKS
 from tests.conftest import refresh_simulation, fast_run_config
 
@@ -57,6 +64,64 @@ def test_failed_training_leaves_the_published_refreshes_unchanged(published):
     assert published.table_counts() == before
     assert published.sql("SELECT refresh_week, run_id, published_at FROM published_refreshes ORDER BY 1") \
         == published_before
+
+
+def test_the_materialization_and_model_runs_carry_one_config_hash(published):
+    for week in WEEKS:
+        [materialization] = published.results[week].asset_materializations_for_node("mmm_model")
+        [[stored]] = published.sql("SELECT config_hash FROM model_runs WHERE refresh_week = ?", [week])
+        assert materialization.metadata["config_hash"].value == stored
+
+
+def test_roi_stability_is_skipped_without_a_previous_refresh_and_compares_with_it_after(published):
+    """Dagster shows a planned check that left no evaluation in a successful run as skipped."""
+    key = dg.AssetCheckKey(dg.AssetKey("channel_summary"), "roi_stable_since_last_refresh")
+    first, second = published.results[WEEKS[0]], published.results[WEEKS[1]]
+    assert first.success
+    assert key not in {e.asset_check_key for e in first.get_asset_check_evaluations()}
+    [record] = [r for r in published.instance.event_log_storage.get_asset_check_execution_history(key, limit=20)
+                if r.run_id == first.run_id]
+    assert record.status == AssetCheckExecutionRecordStatus.PLANNED
+    [evaluation] = [e for e in second.get_asset_check_evaluations() if e.asset_check_key == key]
+    assert evaluation.metadata["previous_refresh"].value == WEEKS[0]
+
+
+def test_a_refresh_that_misses_the_holdout_gate_is_blocked_saying_why_and_nothing_is_published(published):
+    """The gate set through the Launchpad's resource config to a perfect forecast (skill 1: R² >= 1)."""
+    before = published.table_counts()
+    serving_bytes = published.deployment.serving.read_bytes()
+    published_before = published.sql("SELECT refresh_week, run_id, published_at FROM published_refreshes ORDER BY 1")
+    run_config = fast_run_config(epochs=5)
+    run_config["ops"]["mmm_model"]["config"]["refit_full_window"] = False
+    run_config["resources"] = {"quality_gates": {"config": {"min_holdout_skill": 1.0}}}
+    result = published.refresh(WEEKS[1], run_config=run_config, raise_on_error=False)
+
+    assert not result.success
+    [gate] = [e for e in result.get_asset_check_evaluations() if e.check_name == "holdout_forecast_beats_naive"]
+    assert not gate.passed
+    with duckdb.connect(str(published.deployment.warehouse), read_only=True) as conn:
+        within, national = conn.execute("SELECT holdout_r2_within_region, holdout_r2_national FROM model_runs "
+                                        "WHERE refresh_week = ? AND run_id = ?", [WEEKS[1], result.run_id]).fetchone()
+    for part in (f"within-region: holdout R² {within:.3f} vs best naive baseline ",
+                 f"national: holdout R² {national:.3f} vs best naive baseline ",
+                 "min_holdout_skill = 1", "resources.quality_gates.config.min_holdout_skill", "MMM_MIN_HOLDOUT_SKILL"):
+        assert part in gate.description
+    assert gate.metadata["best_baseline_national"].value in gate.description
+    executed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert "serving_tables" not in executed
+    assert published.deployment.serving.read_bytes() == serving_bytes
+    assert published.table_counts() == before
+    assert published.sql("SELECT refresh_week, run_id, published_at FROM published_refreshes ORDER BY 1") \
+        == published_before
+
+    # The blocked run's rows and model stay out of what consumers see, also through another week's publish.
+    served = published.sql("SELECT run_id, artifact_path FROM model_runs WHERE refresh_week = ?", [WEEKS[1]])
+    serving.publish(published.deployment.warehouse, published.deployment.serving.parent, dt.date.fromisoformat(WEEKS[0]))
+    assert published.sql("SELECT run_id, artifact_path FROM model_runs WHERE refresh_week = ?", [WEEKS[1]]) == served
+    [(published_run, artifact_path)] = served
+    assert published_run == published_before[1][1] != result.run_id
+    assert load_model(Path(artifact_path)).net_ is not None  # the published model is still on disk, intact
+    assert Path(artifact_path).name == published_run
 
 
 READER = """

@@ -5,20 +5,20 @@ import json
 
 import dagster as dg
 
-from mmm_core.analysis.backtest import fit_with_holdout
+from mmm_core.analysis.backtest import MIN_HOLDOUT_TRAINING_WEEKS, fit_with_holdout, holdout_weeks_for
 from mmm_pipeline import keys
 from mmm_pipeline.defs.training.config import GPU_POD, TrainingConfig
 from mmm_pipeline.metadata import table_metadata, table_schema
 from mmm_pipeline.partitions import weekly_refresh
-from mmm_pipeline.policies import OWNERS, TRAINING_POOL, WAREHOUSE_RETRY, retry_only_on_lock
+from mmm_pipeline.policies import OWNERS, TRAINING_POOL
 from mmm_pipeline.resources import ComputeResource, DatasetResource, ModelStoreResource, WarehouseResource
-from mmm_pipeline.storage.runs import code_version, config_hash, metrics_rows, run_record
+from mmm_pipeline.storage.runs import metrics_rows, run_record
 from mmm_pipeline.storage.tables import MissingRefreshData
 
 
 @dg.asset(
     name=keys.MMM_MODEL, partitions_def=weekly_refresh, deps=[keys.MODEL_FEATURES], group_name="training",
-    kinds={"pytorch", "duckdb"}, owners=OWNERS, pool=TRAINING_POOL, retry_policy=WAREHOUSE_RETRY,
+    kinds={"pytorch", "duckdb"}, owners=OWNERS, pool=TRAINING_POOL,
     op_tags={"dagster-k8s/config": GPU_POD}, metadata={"dagster/column_schema": table_schema("model_runs")},
     description="The refresh's fitted model (a folder of the model store: config.json + weights.safetensors + "
                 "checksums.json) and its rows in model_runs and model_metrics (holdout metrics beside naive "
@@ -33,15 +33,22 @@ def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset
     except MissingRefreshData as exc:
         raise dg.Failure(str(exc), allow_retries=False) from exc
     overrides = config.overrides(compute.train_overrides())
+    try:
+        holdout_weeks = holdout_weeks_for(panel.n_weeks, config.holdout_weeks)
+    except ValueError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from exc
+    if holdout_weeks < config.holdout_weeks:
+        context.log.warning(f"holdout shortened from {config.holdout_weeks} to {holdout_weeks} weeks: the window has "
+                            f"{panel.n_weeks} weeks and the holdout model trains on at least "
+                            f"{MIN_HOLDOUT_TRAINING_WEEKS}")
 
     def log_progress(event) -> None:
         context.log.info(f"{event.phase} epoch {event.epoch}: loss {event.train_loss:.5f}"
                          + ("" if event.val_metric is None else f", validation {event.val_metric:.5f}"))
 
-    with retry_only_on_lock():
-        fit = fit_with_holdout(panel, config.holdout_weeks, config.refit_full_window, overrides=overrides,
-                               callback=log_progress)
-    path = models.save(refresh_week, fit.model)
+    fit = fit_with_holdout(panel, holdout_weeks, config.refit_full_window, overrides=overrides,
+                           callback=log_progress)
+    path = models.save(refresh_week, fit.model, context.run.run_id)
     record = run_record(fit, panel, refresh_week, context.run.run_id, overrides, config.seed, path)
     counts = warehouse.write(refresh_week, {"model_runs": record, "model_metrics": metrics_rows(fit)})
     row = record.iloc[0]
@@ -57,5 +64,6 @@ def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset
         "train_r2": float(row.train_r2),
         "epochs": int(row.epochs), "wall_time_s": float(row.wall_time_s), "device": str(row.device),
         "config": dg.MetadataValue.json(json.loads(row.config_json)),
-        "code_version": code_version(), "config_hash": config_hash(overrides),
+        "holdout_weeks": fit.holdout_weeks,
+        "code_version": str(row.code_version), "config_hash": str(row.config_hash),  # as in model_runs
     })

@@ -1,6 +1,7 @@
 """Run config of the training stage: a thin map onto mmm_core's TrainConfig / ModelConfig (one home per default)."""
 
 import dagster as dg
+from pydantic import ConfigDict
 
 from mmm_core.analysis.backtest import DEFAULT_HOLDOUT_WEEKS
 
@@ -12,12 +13,22 @@ GPU_POD = {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"},
 class TrainingConfig(dg.Config):
     """Launchpad-editable run settings; None keeps mmm_core's documented default."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)  # the field docstrings are the Launchpad's descriptions
+
     holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS
+    """Last weeks of the window the holdout model forecasts; shortened (logged) where the holdout model would
+    keep fewer than ``mmm_core.analysis.backtest.MIN_HOLDOUT_TRAINING_WEEKS`` (39) weeks to train on."""
     refit_full_window: bool = True
+    """After the holdout fit is scored, refit on every week of the window and publish that model (False: publish
+    the holdout fit)."""
     seed: int = 0
+    """Training seed: the same seed, data and settings give the same model."""
     epochs: int | None = None
+    """Most training epochs (early stopping may end sooner); None: ``TrainConfig.epochs``."""
     hidden_size: int | None = None
+    """GRU hidden units of the coefficient modulation; None: ``ModelConfig.hidden_size``."""
     learning_rate: float | None = None
+    """Adam learning rate; None: ``TrainConfig.learning_rate``."""
     roi_pooling: float | None = None
     """Weight of the exchangeable-ROI prior (``mmm_core.model.training.TrainConfig.roi_pooling``); 0 turns it off."""
 
