@@ -52,13 +52,17 @@ class RefreshEnv(Deployment):
         return (self.root / f"{name}.log").read_text(errors="replace")
 
     def kill_when(self, process: subprocess.Popen, reached: Callable[[], bool], timeout: float = 300,
-                  poll_s: float = 0.002) -> bool:
-        """SIGKILL ``process`` as soon as ``reached()`` holds; False if it ended first."""
+                  poll_s: float = 0.002, signum: int = signal.SIGKILL, wait: bool = True) -> bool:
+        """Send ``signum`` (SIGKILL) to ``process`` as soon as ``reached()`` holds; False if it ended first.
+
+        ``wait=False`` returns right after sending, so that the caller can watch how the process stops.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if reached():
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
+                os.kill(process.pid, signum)
+                if wait:
+                    process.wait()
                 return True
             if process.poll() is not None:
                 return False
@@ -66,6 +70,21 @@ class RefreshEnv(Deployment):
         process.kill()
         process.wait()
         raise AssertionError("the marker never appeared")
+
+    def runs(self) -> list[tuple[str, str, str | None]]:
+        """(run id, status, partition) of every run in the deployment's Dagster instance."""
+        import dagster as dg
+
+        old = os.environ.get("DAGSTER_HOME")
+        os.environ["DAGSTER_HOME"] = self.variables["DAGSTER_HOME"]
+        try:
+            with dg.DagsterInstance.get() as instance:
+                return [(r.run_id, r.status.value, r.tags.get("dagster/partition")) for r in instance.get_runs()]
+        finally:
+            if old is None:
+                del os.environ["DAGSTER_HOME"]
+            else:
+                os.environ["DAGSTER_HOME"] = old
 
     def published(self, path: Path | None = None, drop_volatile: bool = True) -> dict[str, list[tuple]]:
         """Every published table's rows, sorted (volatile identity/timing columns left out)."""
@@ -81,5 +100,5 @@ class RefreshEnv(Deployment):
     def leftovers(self) -> list[str]:
         """Temporary files and folders an interrupted publish or save could leave."""
         patterns = [(self.data / "serving", ".*.tmp*"), (self.data / "serving" / "parquet", ".*"),
-                    (self.data / "models", ".*")]
+                    (self.data / "models", ".*"), (self.data / "models", "*/.*")]
         return sorted(str(p) for folder, pattern in patterns if folder.exists() for p in folder.glob(pattern))

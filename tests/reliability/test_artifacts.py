@@ -12,7 +12,8 @@ import torch
 
 from mmm_core.model.estimator import MMM
 from mmm_core.simulation.simulator import PRESETS, simulate
-from mmm_pipeline.storage.artifacts import CHECKSUMS, ModelArtifactError, load_model, save_model_atomically
+from mmm_pipeline.storage.artifacts import (CHECKSUMS, ModelArtifactError, current_model_dir, load_model,
+                                            save_model_atomically, save_run_model)
 
 WEIGHTS, CONFIG = "weights.safetensors", "config.json"
 
@@ -143,3 +144,33 @@ def test_interrupted_saves_leave_nothing_behind_after_the_next_save(saved, tmp_p
     save_model_atomically(load_model(saved), target)
     assert sorted(p.name for p in target.parent.iterdir()) == ["2023-12-25"]
     load_model(target)
+
+
+def test_a_missing_model_folder_says_so_and_names_it(tmp_path):
+    folder = tmp_path / "models" / "2023-12-25"
+    with pytest.raises(ModelArtifactError, match="model folder does not exist") as raised:
+        load_model(folder)
+    assert raised.value.file == folder and str(folder) in str(raised.value)
+
+
+def test_each_run_keeps_its_model_and_the_week_points_at_the_newest(saved, tmp_path):
+    week = tmp_path / "models" / "2023-12-25"
+    model = load_model(saved)
+    first = save_run_model(model, week, "run-a")
+    second = save_run_model(model, week, "run-b")
+    assert current_model_dir(week) == second != first
+    load_model(first)  # a re-run (which its gate may block) never replaces what an earlier run published
+    assert sorted(p.name for p in week.iterdir()) == ["current", "run-a", "run-b"]
+
+
+def test_a_week_saved_before_run_folders_loads_from_the_week_folder(saved):
+    assert current_model_dir(saved) == saved
+    load_model(current_model_dir(saved))
+
+
+def test_a_pointer_that_escapes_the_week_folder_is_refused(saved, tmp_path):
+    week = tmp_path / "week"
+    week.mkdir()
+    (week / "current").write_text("../../etc")
+    with pytest.raises(ModelArtifactError, match="not a run folder"):
+        current_model_dir(week)

@@ -20,20 +20,6 @@ def env(tmp_path) -> RefreshEnv:
     return env
 
 
-def _runs(env: RefreshEnv) -> list[tuple[str, str]]:
-    import os
-    old = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(env.root / "home")
-    try:
-        with dg.DagsterInstance.get() as instance:
-            return [(r.run_id, r.status.value) for r in instance.get_runs()]
-    finally:
-        if old is None:
-            del os.environ["DAGSTER_HOME"]
-        else:
-            os.environ["DAGSTER_HOME"] = old
-
-
 def test_kill_during_training_keeps_the_previous_refresh_and_the_next_run_recovers(env):
     serving_before = env.serving.read_bytes()
     published_before = env.published()
@@ -48,7 +34,7 @@ def test_kill_during_training_keeps_the_previous_refresh_and_the_next_run_recove
     assert [str(r[0]) for r in after["published_refreshes"]] == list(WEEKS)
     assert [r for r in after["model_runs"] if str(r[0]) == WEEKS[0]] == published_before["model_runs"]
     assert env.leftovers() == []
-    statuses = sorted(status for _, status in _runs(env))
+    statuses = sorted(status for _, status, _ in env.runs())
     assert statuses == ["FAILURE", "SUCCESS", "SUCCESS"]  # the killed run is marked failed, not left STARTED
 
 

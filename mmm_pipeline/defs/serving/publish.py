@@ -6,14 +6,14 @@ import dagster as dg
 
 from mmm_pipeline import keys
 from mmm_pipeline.partitions import weekly_refresh
-from mmm_pipeline.policies import OWNERS, WAREHOUSE_RETRY
+from mmm_pipeline.policies import OWNERS
 from mmm_pipeline.resources import ServingResource, WarehouseResource
 from mmm_pipeline.storage.tables import CURVE_TABLES, DECOMPOSITION_TABLES
 
 
 @dg.asset(
     name=keys.SERVING_TABLES, partitions_def=weekly_refresh, deps=[keys.MMM_MODEL, *DECOMPOSITION_TABLES, *CURVE_TABLES],
-    group_name="serving", kinds={"duckdb", "parquet"}, owners=OWNERS, retry_policy=WAREHOUSE_RETRY,
+    group_name="serving", kinds={"duckdb", "parquet"}, owners=OWNERS,
     description="The serving copy mmm_serving.duckdb (every published refresh, a latest_<table> view per table), "
                 "replaced atomically, and parquet/refresh_week=<week>/<table>.parquet. Runs only after the "
                 "blocking checks of this refresh passed.",
