@@ -10,30 +10,39 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 from dagster_duckdb import DuckDBResource
+from pydantic import ConfigDict
 
 from mmm_core.data.contract import Panel
 from mmm_core.data.io import ValidatedFile, file_sha256, validate_dataset
 from mmm_core.data.spec import DatasetSpec
 from mmm_core.model.estimator import MMM
 from mmm_core.report.dashboard import DashboardData
+from mmm_pipeline.policies import connect_waiting_for_lock, retry_only_on_lock
 from mmm_pipeline.storage import report_data, serving, tables
 from mmm_pipeline.storage import warehouse as wh
-from mmm_pipeline.storage.artifacts import load_model, save_model_atomically
+from mmm_pipeline.storage.artifacts import current_model_dir, load_model, save_run_model
 from mmm_pipeline.storage.locations import Locations
 from mmm_pipeline.storage.swap import write_text_atomically
 
 REPORT_FILE = "dashboard.html"
+FIELD_DOCSTRINGS = ConfigDict(use_attribute_docstrings=True)
+"""Pydantic setting that makes each field's docstring its description in the Launchpad."""
 
 
 class DatasetResource(dg.ConfigurableResource):
     """Where the input data is described: a dataset spec YAML (see README, "Dataset spec")."""
 
+    model_config = FIELD_DOCSTRINGS
     spec_path: str
+    """Path of the dataset spec (YAML) that names the data files and their columns (env ``MMM_SPEC_PATH``)."""
     allow_outside_paths: bool = False
     """Let the spec name files outside its own folder (off: a spec is data and cannot redirect reads)."""
 
@@ -50,12 +59,22 @@ class DatasetResource(dg.ConfigurableResource):
                 for p in spec.resolve_files(self.allow_outside_paths)}
 
 
+TRAINING_THREADS = 1
+"""torch threads of a pipeline fit. One thread degrades gracefully on a shared machine: on 2 cores it is as fast
+as two when the machine is quiet (sample panel; 10-20 % slower on the 190-region benchmark panel) and 3.4x
+faster when two other processes compete for the cores, where two threads spin in OpenMP barriers (up to 100x
+slower in a bad draw; ``benchmarks/threads_benchmark.py``, figures in the README)."""
+
+
 class ComputeResource(dg.ConfigurableResource):
     """Where the model trains: ``auto`` takes a GPU when torch sees one. Passed to mmm_core as plain values."""
 
+    model_config = FIELD_DOCSTRINGS
     device: str = "auto"
-    threads: int | None = None
-    """torch intra-op threads; None leaves torch's setting (``mmm_core.model.training.TrainConfig.threads``)."""
+    """'auto' (a GPU when torch sees one), 'cpu' or 'cuda' (env ``MMM_DEVICE``)."""
+    threads: int | None = TRAINING_THREADS
+    """torch intra-op threads (env ``MMM_THREADS``; ``auto`` or None: torch's own setting, one per core). Default 1:
+    see ``TRAINING_THREADS``."""
 
     def train_overrides(self) -> dict:
         """The ``TrainConfig`` fields this resource sets; unset ones keep the core's defaults."""
@@ -65,19 +84,33 @@ class ComputeResource(dg.ConfigurableResource):
 class WarehouseResource(DuckDBResource):
     """The working DuckDB warehouse: raw layer and refresh tables. Every method opens one short connection."""
 
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One read-write connection. A lock held by another process is waited for (~100 s), then retried as a
+        step; any other error (missing folder, full disk) fails at once (``policies``: retry a lock only)."""
+        with retry_only_on_lock():
+            conn = connect_waiting_for_lock(self.database, config={"custom_user_agent": "dagster",
+                                                                   **self.connection_config})
+            try:
+                yield conn
+            finally:
+                conn.close()
+
     def ingest(self, spec: DatasetSpec, files: list[ValidatedFile]) -> tuple[list[wh.LoadResult], dict[str, int]]:
-        """Append the changed files as new loads (all or none); returns the loads and every table's row count."""
+        """Append the files that need it as new loads and point raw_current at the spec's files (all or none);
+        returns what happened per file and every table's row count."""
         with self.get_connection() as conn:
             return wh.ingest(conn, spec, files), wh.table_counts(conn)
 
     def read_current(self, spec: DatasetSpec) -> pd.DataFrame:
+        """The spec's current rows (raises ``warehouse.CurrentViewOutOfDate`` if ingest has not run for it)."""
         with self.get_connection() as conn:
             return wh.read_current(conn, spec)
 
-    def loaded_hashes(self) -> dict[str, str]:
-        """source_file -> hash of its newest load."""
+    def current_loads(self) -> list[wh.CurrentLoad]:
+        """The files raw_current is built from, with their loads, by precedence."""
         with self.get_connection() as conn:
-            return wh.latest_hashes(conn)
+            return wh.current_loads(conn)
 
     def write(self, refresh_week: dt.date, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
         """Replace the refresh's rows of each table (``storage.tables``); returns the rows written per table."""
@@ -108,26 +141,32 @@ class WarehouseResource(DuckDBResource):
 
 
 class ModelStoreResource(dg.ConfigurableResource):
-    """Fitted models, one folder per refresh week (config.json + weights.safetensors + checksums.json)."""
+    """Fitted models: per refresh week one folder per training run (config.json + weights.safetensors +
+    checksums.json) and a ``current`` pointer to the newest (``storage.artifacts``)."""
 
+    model_config = FIELD_DOCSTRINGS
     root: str
+    """Folder that holds one model folder per refresh week (``$MMM_DATA_DIR/models``)."""
 
     def path(self, refresh_week: dt.date) -> Path:
+        """The refresh week's folder (its runs' artefacts and the ``current`` pointer)."""
         return Path(self.root) / refresh_week.isoformat()
 
-    def save(self, refresh_week: dt.date, model: MMM) -> Path:
-        """Swap the refresh's model in atomically; returns its folder."""
-        return save_model_atomically(model, self.path(refresh_week))
+    def save(self, refresh_week: dt.date, model: MMM, run_id: str) -> Path:
+        """Save the run's model atomically and make it the week's current one; returns the run's folder."""
+        return save_run_model(model, self.path(refresh_week), run_id)
 
     def load(self, refresh_week: dt.date) -> MMM:
-        """The refresh's model after checking its checksums (raises ``ModelArtifactError`` naming the file)."""
-        return load_model(self.path(refresh_week))
+        """The week's current model after checking its checksums (raises ``ModelArtifactError`` naming the file)."""
+        return load_model(current_model_dir(self.path(refresh_week)))
 
 
 class ServingResource(dg.ConfigurableResource):
     """The published copy for SQL consumers (``mmm_serving.duckdb`` + Parquet exports) in one folder."""
 
+    model_config = FIELD_DOCSTRINGS
     root: str
+    """Folder of the serving file and the Parquet exports (``$MMM_DATA_DIR/serving``)."""
 
     @property
     def database_path(self) -> Path:
@@ -135,8 +174,10 @@ class ServingResource(dg.ConfigurableResource):
 
     def publish(self, warehouse: WarehouseResource, refresh_week: dt.date) -> serving.Publication:
         """Rebuild the serving copy from every published refresh of ``warehouse`` and export the refresh's
-        Parquet folder, both swapped in atomically under the publish lock."""
-        return serving.publish(warehouse.database, self.root, refresh_week)
+        Parquet folder, both swapped in atomically under the publish lock. The warehouse is attached read-only:
+        while another refresh writes it, that lock is retried as a step (``policies.retry_only_on_lock``)."""
+        with retry_only_on_lock():
+            return serving.publish(warehouse.database, self.root, refresh_week)
 
     def dashboard_data(self, refresh_week: dt.date, inputs: pd.DataFrame) -> DashboardData:
         """The dashboard's tables for one published refresh (raises ``report_data.RefreshNotPublished``)."""
@@ -146,7 +187,9 @@ class ServingResource(dg.ConfigurableResource):
 class ReportStoreResource(dg.ConfigurableResource):
     """Dashboards, one folder per refresh week."""
 
+    model_config = FIELD_DOCSTRINGS
     root: str
+    """Folder of the dashboards, one sub-folder per refresh week (``$MMM_DATA_DIR/reports``)."""
 
     def path(self, refresh_week: dt.date) -> Path:
         return Path(self.root) / refresh_week.isoformat() / REPORT_FILE
@@ -157,20 +200,52 @@ class ReportStoreResource(dg.ConfigurableResource):
 
 
 class QualityGatesResource(dg.ConfigurableResource):
-    """Thresholds of the model checks. A refresh that fails a blocking gate is never published."""
+    """Thresholds of the model checks. A refresh that fails a blocking gate is never published.
 
-    min_holdout_r2: float = 0.5
-    """Floor of the holdout R² (the view below) of the model's forecast."""
-    holdout_r2_view: str = "pooled"
-    """'pooled', 'within_region' or 'national' (see model_metrics)."""
+    Each field is set in the Launchpad (``resources.quality_gates.config.<field>``) or, for a deployment, by
+    the environment variable ``MMM_<FIELD>`` (``MMM_MIN_HOLDOUT_SKILL``, ``MMM_MAX_ADDITIVITY_ERROR``,
+    ``MMM_MAX_ROI_CHANGE``; read by ``default_resources``).
+    """
+
+    model_config = FIELD_DOCSTRINGS
+    min_holdout_skill: float = 0.1
+    """Share of the variance that the best naive baseline (region mean, last 4 weeks, same week last year)
+    leaves unexplained in the holdout weeks that the model's forecast must explain, within-region and
+    nationally: R² >= baseline + min_holdout_skill * (1 - baseline) (``gates.ForecastVerdict``). 0 = as good
+    as naive; a negative value lets a forecast worse than naive through."""
     max_additivity_error: float = 1e-6
     """Largest relative gap between the sum of components and the prediction."""
     max_roi_change: float = 0.5
     """Warn (not block) when a channel's ROI moves by more than this fraction since the previous refresh."""
 
+    @staticmethod
+    def environment_variable(field: str) -> str:
+        """The environment variable that sets ``field`` for a deployment (``MMM_`` + its name in capitals)."""
+        return f"MMM_{field.upper()}"
 
-def resources_for(locations: Locations, device: str = "auto", threads: int | None = None) -> dict:
-    """Every resource of the code location, bound to one deployment's paths."""
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "QualityGatesResource":
+        """The gates with each ``MMM_<FIELD>`` that is set; unset ones keep their defaults."""
+        values = {}
+        for field in cls.model_fields:
+            name = cls.environment_variable(field)
+            if environ.get(name, "").strip():
+                try:
+                    values[field] = float(environ[name])
+                except ValueError:
+                    raise ValueError(f"environment variable {name}={environ[name]!r} is not a number") from None
+        return cls(**values)
+
+    def how_to_change(self, field: str) -> str:
+        """The sentence a blocked check ends with: where ``field`` is set and what it is now."""
+        return (f"The gate is {field} = {getattr(self, field):g}: change it in the Launchpad "
+                f"(resources.quality_gates.config.{field}) or with the environment variable "
+                f"{self.environment_variable(field)}.")
+
+
+def resources_for(locations: Locations, device: str = "auto", threads: int | None = TRAINING_THREADS,
+                  quality_gates: QualityGatesResource | None = None) -> dict:
+    """Every resource of the code location, bound to one deployment's paths (gates: their defaults unless given)."""
     return {
         "warehouse": WarehouseResource(database=str(locations.warehouse_path)),
         "dataset": DatasetResource(spec_path=str(locations.spec_path)),
@@ -178,15 +253,28 @@ def resources_for(locations: Locations, device: str = "auto", threads: int | Non
         "models": ModelStoreResource(root=str(locations.models_dir)),
         "serving": ServingResource(root=str(locations.serving_dir)),
         "reports": ReportStoreResource(root=str(locations.reports_dir)),
-        "quality_gates": QualityGatesResource(),
+        "quality_gates": quality_gates or QualityGatesResource(),
     }
+
+
+def threads_from_environment(value: str) -> int | None:
+    """``MMM_THREADS``: unset or blank -> ``TRAINING_THREADS``; ``auto`` -> None (torch's setting); else a positive int."""
+    value = value.strip()
+    if not value:
+        return TRAINING_THREADS
+    if value.lower() == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"environment variable MMM_THREADS={value!r} is not a positive whole number or 'auto'")
+    return int(value)
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """The resources of this deployment, from ``MMM_*`` environment variables (paths: ``storage.locations``;
-    ``MMM_DEVICE``: training device; ``MMM_THREADS``: torch threads, unset leaves torch's setting)."""
+    ``MMM_DEVICE``: training device; ``MMM_THREADS``: torch threads, unset 1, ``auto`` torch's setting; quality
+    gates: ``QualityGatesResource.from_environment``)."""
     locations = Locations.from_environment()
     locations.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    threads = os.environ.get("MMM_THREADS")
     return resources_for(locations, device=os.environ.get("MMM_DEVICE", "auto"),
-                         threads=int(threads) if threads else None)
+                         threads=threads_from_environment(os.environ.get("MMM_THREADS", "")),
+                         quality_gates=QualityGatesResource.from_environment())

@@ -1,7 +1,10 @@
 """Model artefacts on disk: written to a temporary folder and swapped into place, never half-written.
 
 Each artefact folder holds ``config.json`` and ``weights.safetensors`` (``MMM.save``; JSON and raw tensors,
-never pickle) plus ``checksums.json``, the SHA-256 of both. Safetensors has no checksum of its own: a
+never pickle) plus ``checksums.json``, the SHA-256 of both. A refresh week's folder holds one artefact
+folder per training run (``<week>/<run_id>/``) and a pointer file ``current`` naming the newest: a re-run
+that a gate then blocks never replaces the model that the week's published ``model_runs.artifact_path``
+names. Safetensors has no checksum of its own: a
 flipped byte in a tensor would load as a silently different model. :func:`load_model` checks the sums
 first and turns every failure into one :class:`ModelArtifactError` that names the file.
 """
@@ -13,10 +16,11 @@ from pathlib import Path
 
 from mmm_core.data.io import file_sha256
 from mmm_core.model.estimator import MMM
-from mmm_pipeline.storage.swap import remove_stale_temporaries, staged
+from mmm_pipeline.storage.swap import remove_stale_temporaries, staged, write_text_atomically
 
 CHECKSUMS = "checksums.json"
 ARTIFACT_FILES = ("config.json", "weights.safetensors")
+CURRENT_POINTER = "current"
 
 
 class ModelArtifactError(RuntimeError):
@@ -40,9 +44,32 @@ def save_model_atomically(model: MMM, target: Path) -> Path:
     return target
 
 
+def save_run_model(model: MMM, week_dir: Path, run_id: str) -> Path:
+    """Save a training run's model to ``week_dir/run_id`` and point the week's ``current`` file at it (written
+    after the artefact is complete, atomically); returns the run's folder. Earlier runs' folders stay."""
+    run_dir = save_model_atomically(model, Path(week_dir) / run_id)
+    write_text_atomically(Path(week_dir) / CURRENT_POINTER, run_id)
+    return run_dir
+
+
+def current_model_dir(week_dir: Path) -> Path:
+    """The artefact folder the week's ``current`` pointer names; the week's folder itself for an artefact
+    saved before run folders existed (``config.json`` directly in it)."""
+    pointer = Path(week_dir) / CURRENT_POINTER
+    if not pointer.is_file():
+        return Path(week_dir)
+    run_id = pointer.read_text(encoding="utf-8").strip()
+    if not run_id or Path(run_id).name != run_id:
+        raise ModelArtifactError(f"pointer names {run_id!r}, not a run folder; re-run the refresh's training", pointer)
+    return Path(week_dir) / run_id
+
+
 def load_model(directory: Path) -> MMM:
     """``MMM.load`` after checking the files against ``checksums.json``; any failure names the file."""
     directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelArtifactError("model folder does not exist: materialise mmm_model for this refresh week first "
+                                 "(or point MMM_DATA_DIR at the data folder that holds it)", directory)
     sums_path = directory / CHECKSUMS
     try:
         expected = json.loads(sums_path.read_text())

@@ -30,6 +30,11 @@ from mmm_pipeline.storage.tables import PUBLISHED_TABLES, TABLES, ensure_table, 
 from mmm_pipeline.storage.warehouse import quote_ident
 
 SERVING_FILE = "mmm_serving.duckdb"
+SERVING_STORAGE_VERSION = "v1.0.0"
+"""DuckDB storage format of the serving file: v1.0.0 (storage version 64) is read by every DuckDB client since
+0.10 (February 2024), CLI, JDBC/ODBC and BI connectors included. The library's own default format
+(2.x) is unreadable for clients before 2.0 ("can only read versions between 64 and 68"), and the serving
+file is for those clients; the working warehouse keeps the default."""
 PARQUET_DIR = "parquet"
 LOCK_FILE = ".publish.lock"
 
@@ -89,46 +94,77 @@ def publish(warehouse_path: str | Path, serving_dir: str | Path, refresh_week: d
     hold no connection to the warehouse (it is attached read-only).
     """
     with publish_lock(serving_dir) as stale:
-        result = build_serving_copy(warehouse_path, serving_dir)
+        result = build_serving_copy(warehouse_path, serving_dir, refresh_week=refresh_week)
         parquet = export_parquet(result.serving_path, result.parquet_dir, refresh_week)
     return Publication(result, parquet, stale)
 
 
 def build_serving_copy(warehouse_path: str | Path, serving_dir: str | Path,
-                       tables: tuple[str, ...] = PUBLISHED_TABLES) -> PublishResult:
-    """Rebuild the serving file from every published refresh in the warehouse and swap it in.
+                       tables: tuple[str, ...] = PUBLISHED_TABLES, refresh_week: dt.date | None = None) -> PublishResult:
+    """Rebuild the serving file with every published refresh and swap it in.
 
-    The caller must hold no connection to the warehouse (it is attached read-only here).
+    ``refresh_week``'s rows come from the warehouse; every other refresh keeps the rows the previous serving
+    file has for it. The warehouse's rows of an earlier week may be newer than what was published: a re-run
+    of that week writes its tables before its gates judge it, and a blocked re-run must not reach consumers
+    through the next week's publish. Weeks the previous file lacks (first publish, a deleted serving
+    folder, ``refresh_week=None``) come from the warehouse. The caller must hold no connection to the
+    warehouse (it is attached read-only here).
     """
     serving_dir = Path(serving_dir)
     final = serving_dir / SERVING_FILE
     counts: dict[str, int] = {}
     with staged(final) as tmp:
         try:
-            with duckdb.connect(str(tmp)) as conn:
+            with duckdb.connect(str(tmp), config={"storage_compatibility_version": SERVING_STORAGE_VERSION}) as conn:
                 conn.execute(f"ATTACH {_sql_string(str(warehouse_path))} AS wh (READ_ONLY)")
                 conn.execute("CREATE TABLE published_refreshes AS SELECT * FROM wh.published_refreshes")
+                kept = _attach_previous(conn, final, refresh_week)
                 for table in tables:
                     columns = TABLES[table].types
                     conn.execute(f"CREATE TABLE {quote_ident(table)} ("
                                  + ", ".join(f"{quote_ident(c)} {t}" for c, t in columns.items()) + ")")
-                    # by name: a warehouse from an older version may lack newer columns (NULL here)
-                    shared = [c for c in table_columns(conn, table, "wh") if c in columns]
-                    if shared:
-                        names = ", ".join(quote_ident(c) for c in shared)
-                        conn.execute(f"INSERT INTO {quote_ident(table)} ({names}) SELECT {names} "
-                                     f"FROM wh.{quote_ident(table)} "
-                                     "WHERE refresh_week IN (SELECT refresh_week FROM published_refreshes)")
+                    from_previous = kept if table_columns(conn, table, "prev") else []
+                    _copy_rows(conn, table, "prev", "refresh_week IN (SELECT * FROM kept_weeks)" if from_previous
+                               else "false")
+                    _copy_rows(conn, table, "wh", "refresh_week IN (SELECT refresh_week FROM published_refreshes)"
+                               + (" AND refresh_week NOT IN (SELECT * FROM kept_weeks)" if from_previous else ""))
                     conn.execute(f"CREATE VIEW {quote_ident('latest_' + table)} AS SELECT * FROM {quote_ident(table)} "
                                  "WHERE refresh_week = (SELECT max(refresh_week) FROM published_refreshes)")
                     counts[table] = conn.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
                 weeks = [str(r[0]) for r in conn.execute(
                     "SELECT refresh_week FROM published_refreshes ORDER BY 1").fetchall()]
-                conn.execute("DETACH wh")
+                conn.execute("DROP TABLE kept_weeks")
+                for name in ("wh", *(["prev"] if kept is not None else [])):
+                    conn.execute(f"DETACH {name}")
                 conn.execute("CHECKPOINT")
         finally:
             remove(Path(str(tmp) + ".wal"))
     return PublishResult(final, serving_dir / PARQUET_DIR, weeks, counts)
+
+
+def _attach_previous(conn: duckdb.DuckDBPyConnection, final: Path, refresh_week: dt.date | None) -> list | None:
+    """Attach the previous serving file as ``prev`` and fill table ``kept_weeks`` with the published weeks
+    whose rows it keeps (all it serves except ``refresh_week``); None when there is nothing to keep."""
+    conn.execute("CREATE TEMP TABLE kept_weeks (refresh_week DATE)")
+    if refresh_week is None or not final.exists():
+        return None
+    conn.execute(f"ATTACH {_sql_string(str(final))} AS prev (READ_ONLY)")
+    if not table_columns(conn, "published_refreshes", "prev"):
+        return []
+    conn.execute("INSERT INTO kept_weeks SELECT refresh_week FROM prev.published_refreshes "
+                 "WHERE refresh_week <> ? AND refresh_week IN (SELECT refresh_week FROM published_refreshes)",
+                 [refresh_week])
+    return [r[0] for r in conn.execute("SELECT * FROM kept_weeks").fetchall()]
+
+
+def _copy_rows(conn: duckdb.DuckDBPyConnection, table: str, source: str, where: str) -> None:
+    """Insert ``source.table``'s rows matching ``where`` by column name: a file written by an older version
+    may lack newer columns (NULL here)."""
+    shared = [c for c in table_columns(conn, table, source) if c in TABLES[table].types]
+    if shared:
+        names = ", ".join(quote_ident(c) for c in shared)
+        conn.execute(f"INSERT INTO {quote_ident(table)} ({names}) SELECT {names} "
+                     f"FROM {source}.{quote_ident(table)} WHERE {where}")
 
 
 def export_parquet(serving_path: str | Path, parquet_dir: str | Path, refresh_week: dt.date,

@@ -11,13 +11,13 @@ from mmm_pipeline import keys
 from mmm_pipeline.defs.features.config import FeaturesConfig
 from mmm_pipeline.metadata import table_metadata, table_schema
 from mmm_pipeline.partitions import weekly_refresh
-from mmm_pipeline.policies import OWNERS, WAREHOUSE_RETRY, retry_only_on_lock
+from mmm_pipeline.policies import OWNERS
 from mmm_pipeline.resources import DatasetResource, WarehouseResource
 
 
 @dg.asset(
     name=keys.MODEL_FEATURES, partitions_def=weekly_refresh, deps=[keys.RAW_MARKETING_DATA], group_name="features",
-    kinds={"duckdb"}, owners=OWNERS, retry_policy=WAREHOUSE_RETRY,
+    kinds={"duckdb"}, owners=OWNERS,
     metadata={"dagster/column_schema": table_schema("features")},
     description="Tables features and scaling_params for the refresh's training window (the trailing window_weeks "
                 "ending with the refresh week); training reads its panel from here.",
@@ -27,9 +27,8 @@ def model_features(context: dg.AssetExecutionContext, config: FeaturesConfig, da
     refresh_week = dt.date.fromisoformat(context.partition_key)
     spec = dataset.load_spec()
     current = warehouse.read_current(spec)
-    with retry_only_on_lock():
-        panel = refresh_window(frame_to_panel(current, spec), context.partition_key, config.window_weeks)
-        scaler = PanelScaler.fit(panel)
+    panel = refresh_window(frame_to_panel(current, spec), context.partition_key, config.window_weeks)
+    scaler = PanelScaler.fit(panel)
     counts = warehouse.write(refresh_week, {"features": feature_frame(panel, scaler),
                                             "scaling_params": scaling_frame(panel, scaler)})
     return dg.MaterializeResult(metadata={
