@@ -39,14 +39,17 @@ class RefreshEnv(Deployment):
 
     def refresh(self, week: str, seed: int = 0, log: str = "refresh", timeout: float = 300) -> None:
         """Run one refresh to the end; fail with its log when it does not succeed."""
-        process = self.start(week, seed, log=log)
+        rc = self.wait(self.start(week, seed, log=log), timeout, log, f"refresh {week} hung")
+        assert rc == 0, f"refresh {week} failed ({rc}):\n{self.log(log)[-4000:]}"
+
+    def wait(self, process: subprocess.Popen, timeout: float, log: str, problem: str) -> int:
+        """``process``'s exit code; killed and failed with ``problem`` and its log when it runs past ``timeout``."""
         try:
-            rc = process.wait(timeout=timeout)
+            return process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-            raise AssertionError(f"refresh {week} hung:\n{self.log(log)[-4000:]}") from None
-        assert rc == 0, f"refresh {week} failed ({rc}):\n{self.log(log)[-4000:]}"
+            raise AssertionError(f"{problem}:\n{self.log(log)[-4000:]}") from None
 
     def log(self, name: str = "refresh") -> str:
         return (self.root / f"{name}.log").read_text(errors="replace")

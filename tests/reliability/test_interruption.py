@@ -9,7 +9,6 @@ RUN_SUCCESS with exit 0, so the signal was swallowed.
 from __future__ import annotations
 
 import signal
-import subprocess
 
 import pytest
 
@@ -34,12 +33,7 @@ def test_a_signal_during_training_stops_the_refresh_and_keeps_the_last_publicati
     log = f"interrupted-{signum.name}"
     process = env.start(WEEKS[1], epochs=100_000, log=log)  # would train for many minutes
     assert env.kill_when(process, lambda: "fit epoch" in env.log(log), poll_s=0.05, signum=signum, wait=False)
-    try:
-        returncode = process.wait(timeout=STOP_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise AssertionError(f"{signum.name} did not stop the refresh:\n{env.log(log)[-3000:]}") from None
+    returncode = env.wait(process, STOP_S, log, f"{signum.name} did not stop the refresh")
 
     assert returncode != 0, env.log(log)[-3000:]
     assert env.serving.read_bytes() == serving_before  # consumers still see the last complete publication
