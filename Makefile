@@ -24,7 +24,7 @@ PORT ?= 3000
 CLIENT_VENV := .venv-duckdb-client
 CLIENT_STAMP := $(CLIENT_VENV)/.installed
 
-.PHONY: setup run test test-slow ui clean browser duckdb-client
+.PHONY: setup run test test-slow ui clean browser duckdb-client bench-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ $(CLIENT_STAMP): tests/clients/requirements.txt
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "warning: could not install chromium (needs root and a network); the browser test will skip"
+
+# The optional `bench` extra (third-party data generators for benchmarks/external_benchmark.py), pinned like the rest.
+bench-deps: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,bench]'
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow
