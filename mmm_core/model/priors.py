@@ -1,12 +1,14 @@
 """The exchangeable-ROI prior, in one place: how far each channel's level is extrapolated, the anchor, the term.
 
-An always-on channel shows the fit the slope of its curve, not what sits under it, so its level (and its
-ROI) is a guess about a part of the curve the data never visit. The prior pulls each such channel's ROI
-(direct contribution / spend over the fit weeks) toward the pooled ROI of the channels whose level the
-data do measure, weighted per channel by ``level_extrapolation``: 0 for a channel seen at zero activity
-(never pulled), up to ~0.75 for one that never leaves ±25 % of its mean. Its weight in the loss is
-``TrainConfig.roi_pooling``; ``channel_prior_weight`` is also what ``MMM.contributions`` reports as
-``roi_prior_weight``.
+An always-on channel shows the fit the slope of its curve over the range it is run at, not what sits
+under it, so its level (and its ROI) is a guess about a part of the curve the data never visit. The
+prior pulls each such channel's ROI (direct contribution / spend over the fit weeks) toward the pooled
+ROI of the channels whose level the data do measure, weighted per channel by ``level_extrapolation``:
+how far below its observed range the channel's zero lies, in widths of that range. 0 for a channel
+seen near zero (flighted, or bursts that reach a fraction of their mean: never pulled), 1 for one whose
+low weeks sit more than one range width above zero (an always-on channel within ±25 % of its mean).
+Its weight in the loss is ``TrainConfig.roi_pooling``; ``channel_prior_weight`` is also what
+``MMM.contributions`` reports as ``roi_prior_weight``.
 """
 
 from __future__ import annotations
@@ -38,20 +40,34 @@ class RoiPriorData:
         return RoiPriorData(*(t.to(device, torch.float32) for t in (self.region_weight, self.spend, self.channel_weight)))
 
 
-def level_extrapolation(activity: torch.Tensor, observed: torch.Tensor, quantile: float = 0.1) -> torch.Tensor:
-    """``[C]`` in [0, 1]: how far a channel's level must be extrapolated from its data, as the low
-    ``quantile`` of its activity relative to each region's mean. A flighted channel is seen at zero
-    (0: its level is measured); an always-on channel that never drops below ~75 % of its mean gets ~0.75
-    (its level is a guess about a part of the curve the data never visit). activity ``[R, T, C]``,
-    observed ``[R, T]`` bool."""
+EXTRAPOLATION_QUANTILES = (0.1, 0.9)
+"""Low and high quantiles of a channel's activity (relative to each region's mean) that bound the range
+the data show the fit; the extremes are left out so one dark or one peak week does not decide."""
+
+
+def level_extrapolation(activity: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+    """``[C]`` in [0, 1]: how far a channel's level must be extrapolated from its data.
+
+    With ``lo``, ``hi`` the ``EXTRAPOLATION_QUANTILES`` of the channel's activity relative to each
+    region's mean over observed weeks, ``r = lo / (hi - lo)`` is the distance from zero activity to the
+    observed range in widths of that range, and the weight is ``clip(2 r - 1, 0, 1)``: 0 while zero lies
+    within half a width of the data (a flighted channel, r = 0; bursts that fall to a quarter of their
+    mean and peak near twice it, r ~ 0.2: the curve's slope across that range measures the level),
+    1 once zero lies a full width or more below them (an always-on channel within ±25 % of its mean,
+    r = 1.5: the level rests on the curve's shape below the data, which the data never show). Why the
+    width and not ``lo`` alone: extrapolating a curve by a distance d from a range of width w multiplies
+    its slope's uncertainty by about d / w. activity ``[R, T, C]``, observed ``[R, T]`` bool."""
     mask = observed[..., None].to(activity.dtype)
     mean = (activity * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp_min(1.0)  # [R, 1, C]
     relative = activity / mean.clamp_min(1e-12)
+    levels = torch.tensor(EXTRAPOLATION_QUANTILES, dtype=torch.float64)
     out = torch.zeros(activity.shape[-1], dtype=activity.dtype)
     for c in range(activity.shape[-1]):
         values = relative[..., c][observed & (mean[..., c] > 0)]
         if values.numel():
-            out[c] = torch.quantile(values.double(), quantile).clamp(0.0, 1.0).to(activity.dtype)
+            lo, hi = torch.quantile(values.double(), levels)
+            distance = lo / (hi - lo).clamp_min(1e-9)
+            out[c] = (2.0 * distance - 1.0).clamp(0.0, 1.0).to(activity.dtype)
     return out
 
 

@@ -79,7 +79,8 @@ class TrainConfig:
     channel), only where the data cannot measure a channel's level: the squared relative deviation of
     each channel's ROI (direct contribution / spend over the fit weeks) from the pooled ROI of the
     channels whose level is measured, weighted per channel by ``priors.level_extrapolation`` (0 for a channel
-    the data see at zero activity, ~0.75 for one that never leaves ±25 % of its mean). Why: an always-on
+    the data see near zero activity, 1 for one whose low weeks sit a full range width or more above
+    zero, e.g. one that never leaves ±25 % of its mean). Why: an always-on
     channel shows the fit the slope of its curve, not what sits under it; without the prior such channels
     ended at 0.1-0.3x their true contribution, their credit going to the baseline and to pulsed
     channels. The anchor ROI is learned from the data, so this is no answer prior (a world without

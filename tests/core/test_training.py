@@ -125,31 +125,46 @@ def test_roi_pooling_term_measures_each_channels_roi_against_the_pooled_one():
 
 
 def test_roi_pooling_pulls_an_always_on_channels_roi_toward_the_pooled_one(train_panel):
+    # search run always on: each region-week within about ±15 % of the region's mean
+    c = train_panel.channels.index("search")
+    mean = train_panel.spend[..., c].mean(axis=1, keepdims=True)
+    steady = mean * (1.0 + 0.15 * np.tanh((train_panel.spend[..., c] - mean) / mean))
+    spend, activity = train_panel.spend.copy(), train_panel.activity.copy()
+    spend[..., c], activity[..., c] = steady, steady
+    panel = train_panel.derive(spend=spend, activity=activity)
     cfg = {**FAST, "epochs": 150}
-    free = MMM(overrides={"train": {**cfg, "roi_pooling": 0.0}}).fit(train_panel)
-    pooled = MMM(overrides={"train": {**cfg, "roi_pooling": 0.03}}).fit(train_panel)
+    free = MMM(overrides={"train": {**cfg, "roi_pooling": 0.0}}).fit(panel)
+    pooled = MMM(overrides={"train": {**cfg, "roi_pooling": 0.03}}).fit(panel)
+    assert pooled.contributions(panel).set_index("channel").loc["search", "roi_prior_weight"] > 0.9
 
     def relative_roi(m, channel):
-        table = m.contributions(train_panel).set_index("channel")
+        table = m.contributions(panel).set_index("channel")
         pooled_roi = table["direct_contribution"].sum() / table["spend"].sum()
         return table.loc[channel, "direct_contribution"] / table.loc[channel, "spend"] / pooled_roi
 
     assert abs(relative_roi(pooled, "search") - 1.0) < 0.5 * abs(relative_roi(free, "search") - 1.0)
 
 
-def test_level_extrapolation_tells_flighted_from_always_on_channels():
+def test_level_extrapolation_tells_channels_seen_near_zero_from_always_on_ones():
     from mmm_core.model.priors import level_extrapolation
 
     rng = np.random.default_rng(0)
     R, T = 4, 60
+    sizes = np.array([1.0, 5.0, 20.0, 0.1])[:, None]  # any region size
     flighted = np.where(rng.random((R, T)) < 0.5, 0.0, rng.uniform(0.5, 2.0, (R, T)))
-    always_on = rng.uniform(0.8, 1.2, (R, T)) * np.array([1.0, 5.0, 20.0, 0.1])[:, None]  # any region size
+    always_on = rng.uniform(0.8, 1.2, (R, T)) * sizes
     constant = np.full((R, T), 3.0)
-    activity = torch.as_tensor(np.stack([flighted, always_on, constant], axis=-1))
+    # Never dark, but bursts from a fifth to nearly twice the mean: the slope across that range measures
+    # the level (a channel of this kind was pulled onto the pooled ROI by the quantile-only weight).
+    bursty = rng.uniform(0.2, 1.8, (R, T)) * sizes
+    between = rng.uniform(0.5, 1.5, (R, T)) * sizes  # zero half a range width below the 10 %-90 % range
+    activity = torch.as_tensor(np.stack([flighted, always_on, constant, bursty, between], axis=-1))
     observed = torch.ones(R, T, dtype=torch.bool)
     observed[:, :10] = False
     activity[:, :10] = 0.0  # unobserved weeks (zero-filled) must not read as "seen at zero"
     level = level_extrapolation(activity, observed).numpy()
     assert level[0] == 0.0
-    assert 0.8 <= level[1] <= 0.9
+    assert level[1] == pytest.approx(1.0)
     assert level[2] == pytest.approx(1.0)
+    assert level[3] == 0.0
+    assert 0.2 < level[4] < 0.8
