@@ -21,7 +21,11 @@ class ChannelTemplate:
     Attributes:
         kind: base name (``tv``); repeated kinds get ``_2``, ``_3``.
         pattern: ``flighted`` (on/off bursts, national schedule with regional buys), ``always_on``
-            (smooth level with slow drifts) or ``pulsed`` (always-on floor plus bursts).
+            (smooth level with slow drifts), ``pulsed`` (always-on floor plus bursts), ``markov``
+            (national on/off flights from a two-state Markov chain with the persistence drawn per
+            channel from ``stay_on`` / ``stay_off``), ``markov_pulsed`` (always-on floor plus Markov
+            flights) or ``demand`` (always-on spend that follows the KPI's own base demand per capita,
+            ``demand_lag`` weeks late, raised to ``demand_elasticity``, so spend and baseline move together).
         has_activity: whether the data file carries ``<name>_impressions``; spend-only channels use
             spend as their activity (the Panel convention), so their activity unit is currency.
         budget_weight: relative share of the media budget before random variation.
@@ -31,6 +35,16 @@ class ChannelTemplate:
             with its largest weight that many weeks after exposure.
         slope: range of the Hill slope (<= 1 concave, > 1 S-shaped).
         half_saturation: range of the Hill half-saturation, in activity-index units (see simulate.py).
+        dark_regions: share of regions (rounded, drawn per channel) where the channel is never bought.
+        dark_flights: ``markov`` / ``markov_pulsed`` only: probability that a region sits out one flight
+            (no spend in that region for the whole flight while others buy it).
+        stay_on, stay_off: ranges of the Markov persistence, P(on next week | on) and P(off | off);
+            the mean flight lasts ``1 / (1 - stay_on)`` weeks, the mean gap ``1 / (1 - stay_off)``.
+        demand_lag: range (inclusive, weeks) of the lag of demand-following spend behind demand.
+        demand_elasticity: range of the exponent of demand-following spend on relative demand.
+
+    The fields from ``dark_regions`` on are used only by the templates in ``EXTRA_CHANNEL_TEMPLATES``;
+    at their defaults nothing extra is drawn, so the channels of ``CHANNEL_TEMPLATES`` draw as before.
     """
 
     kind: str
@@ -43,6 +57,12 @@ class ChannelTemplate:
     peak_lag: float
     slope: tuple[float, float]
     half_saturation: tuple[float, float]
+    dark_regions: float = 0.0
+    dark_flights: float = 0.0
+    stay_on: tuple[float, float] = (0.0, 0.0)
+    stay_off: tuple[float, float] = (0.0, 0.0)
+    demand_lag: tuple[int, int] = (0, 0)
+    demand_elasticity: tuple[float, float] = (1.0, 1.0)
 
 
 CHANNEL_TEMPLATES: tuple[ChannelTemplate, ...] = (
@@ -57,6 +77,33 @@ CHANNEL_TEMPLATES: tuple[ChannelTemplate, ...] = (
     ChannelTemplate("print", "flighted", False, 0.04, 1.0, 0.4, (0.2, 0.4), 0.0, (0.8, 1.2), (0.6, 1.2)),
     ChannelTemplate("podcast", "pulsed", True, 0.03, 0.02, 0.5, (0.3, 0.5), 1.0, (1.0, 1.5), (0.7, 1.2)),
 )
+"""The default channels, taken in this order (and repeated) when ``channel_kinds`` is None. Never append
+here: the presets that cycle through this list (``benchmark``, ``large``) would draw other channels."""
+
+EXTRA_CHANNEL_TEMPLATES: tuple[ChannelTemplate, ...] = (
+    # bursty TV in Markov flights; some regions sit out whole flights, a few never buy it
+    ChannelTemplate("linear_tv", "markov", True, 0.30, 0.012, 3.0, (0.6, 0.8), 1.0, (1.8, 2.6), (0.8, 1.4),
+                    dark_regions=0.1, dark_flights=0.25, stay_on=(0.70, 0.88), stay_off=(0.72, 0.90)),
+    # search follows the KPI's own demand one to two weeks late: spend and baseline are correlated
+    ChannelTemplate("paid_search", "demand", True, 0.18, 0.60, 1.2, (0.05, 0.25), 0.0, (0.6, 0.9), (0.6, 1.2),
+                    demand_lag=(1, 2), demand_elasticity=(2.0, 3.0)),
+    # social and online video mix an always-on floor with Markov bursts
+    ChannelTemplate("paid_social", "markov_pulsed", True, 0.12, 0.006, 2.4, (0.2, 0.4), 0.0, (0.7, 1.0),
+                    (0.7, 1.3), stay_on=(0.50, 0.75), stay_off=(0.60, 0.85)),
+    ChannelTemplate("online_video", "markov_pulsed", True, 0.09, 0.015, 1.0, (0.3, 0.5), 1.0, (1.2, 2.0),
+                    (0.8, 1.3), dark_regions=0.15, stay_on=(0.60, 0.80), stay_off=(0.70, 0.85)),
+    # always-on display, not bought in a fifth of the regions
+    ChannelTemplate("programmatic", "always_on", True, 0.08, 0.003, 0.3, (0.1, 0.3), 0.0, (0.5, 0.8), (0.8, 1.5),
+                    dark_regions=0.2),
+    # spend-only local radio in Markov flights, absent from many regions
+    ChannelTemplate("local_radio", "markov", False, 0.08, 1.0, 0.8, (0.3, 0.5), 0.0, (1.0, 1.5), (0.7, 1.3),
+                    dark_regions=0.3, dark_flights=0.2, stay_on=(0.60, 0.80), stay_off=(0.60, 0.85)),
+    # spend-only shopping ads, following demand within a week
+    ChannelTemplate("shopping", "demand", False, 0.05, 1.0, 0.6, (0.0, 0.15), 0.0, (0.8, 1.0), (0.5, 1.0),
+                    demand_lag=(0, 1), demand_elasticity=(1.5, 2.5)),
+)
+"""Channels of the wider families (Markov flights, dark regions, demand-following spend), reachable only
+through ``SimulationConfig.channel_kinds``: the default channel list stays as it was."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +142,7 @@ def channel_templates(n_channels: int, kinds: tuple[str, ...] | None = None) -> 
     if kinds is None:
         n = len(CHANNEL_TEMPLATES)
         return [(_numbered(CHANNEL_TEMPLATES[i % n].kind, i // n), CHANNEL_TEMPLATES[i % n]) for i in range(n_channels)]
-    by_kind = {t.kind: t for t in CHANNEL_TEMPLATES}
+    by_kind = {t.kind: t for t in CHANNEL_TEMPLATES + EXTRA_CHANNEL_TEMPLATES}
     unknown = sorted(set(kinds) - set(by_kind))
     if unknown:
         raise ValueError(f"unknown channel kinds {unknown}; known: {sorted(by_kind)}")
@@ -126,7 +173,9 @@ class SimulationConfig:
         missing_fraction: share of region-weeks (after late starts) dropped at random, observed False.
         late_start_fraction: share of regions whose data start late (between week 4 and a quarter
             of the panel); their earlier weeks are observed False.
-        dag_edges: explicit channel graph as (parent, child, strength) by channel name. None draws it:
+        dag_edges: explicit channel graph as (parent, child, strength) or (parent, child, strength,
+            lag_weeks) by channel name; an edge with a lag adds to the child's activity in week t what
+            the parent did in week t - lag_weeks (0, the default, is the same week). None draws it:
             ``tv -> search`` with ``dag_strength`` when both exist, plus each other ordered pair
             (parent before child, child always-on) with probability ``dag_density``. Strength is in
             own-activity units: one unit of the parent's mean own activity adds ``strength`` units of
@@ -153,7 +202,7 @@ class SimulationConfig:
     snr: float = 5.0
     missing_fraction: float = 0.0
     late_start_fraction: float = 0.0
-    dag_edges: tuple[tuple[str, str, float], ...] | None = None
+    dag_edges: tuple[tuple[str, str, float] | tuple[str, str, float, int], ...] | None = None
     dag_strength: float = 0.4
     dag_density: float = 0.05
     zero_media: bool = False
@@ -221,4 +270,15 @@ PRESETS: dict[str, SimulationConfig] = {
     # Exactly one strong edge (tv -> search) and balanced data: a DAG-recovery check.
     "strong_dag_edge": replace(_TINY, n_regions=20, missing_fraction=0.0, late_start_fraction=0.0,
                                dag_edges=(("tv", "search", 0.8),)),
+    # Channel behaviour from wider families than the model's own (issue 16): TV and local radio in Markov
+    # on/off flights with regions sitting out flights, channels not bought in some regions at all, search
+    # and shopping spend following the KPI's own demand, social and video mixing a floor with bursts, and
+    # a channel graph whose edges act one and two weeks later (plus one same-week edge into a channel
+    # with dark regions).
+    "varied": SimulationConfig(n_regions=20, n_weeks=156, n_channels=7, n_controls=4, missing_fraction=0.01,
+                               late_start_fraction=0.1,
+                               channel_kinds=("linear_tv", "paid_search", "paid_social", "online_video",
+                                              "programmatic", "local_radio", "shopping"),
+                               dag_edges=(("linear_tv", "paid_search", 0.4, 1), ("paid_social", "shopping", 0.3, 2),
+                                          ("online_video", "programmatic", 0.25, 0))),
 }

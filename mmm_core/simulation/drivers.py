@@ -7,6 +7,7 @@ nothing here knows about the KPI equation (that lives in ``simulator.py``).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -125,6 +126,100 @@ def media_intensity(rng: np.random.Generator, pattern: str, n_regions: int, n_we
     else:
         raise ValueError(f"unknown media pattern {pattern!r}")
     return base * budget_factor[None, :]
+
+
+@dataclass(frozen=True)
+class MediaPattern:
+    """How one channel's own activity was drawn: its pattern and the parameters drawn for it.
+
+    Attributes:
+        pattern: the template's pattern (``flighted``, ``always_on``, ``pulsed``, ``markov``,
+            ``markov_pulsed``, ``demand``).
+        stay_on, stay_off: Markov persistence, P(on next week | on) and P(off | off); NaN for other patterns.
+        demand_lag: weeks by which demand-following spend trails demand; -1 for other patterns.
+        demand_elasticity: exponent of demand-following spend on relative demand; NaN for other patterns.
+    """
+
+    pattern: str
+    stay_on: float = float("nan")
+    stay_off: float = float("nan")
+    demand_lag: int = -1
+    demand_elasticity: float = float("nan")
+
+
+def markov_schedule(rng: np.random.Generator, n_weeks: int, stay_on: float, stay_off: float) -> np.ndarray:
+    """National flight id per week ``[T]`` from a two-state Markov chain: -1 off air, 0, 1, ... for
+    successive flights. The first week is drawn from the chain's stationary distribution; at least one
+    week is on air."""
+    p_on = (1.0 - stay_off) / (2.0 - stay_on - stay_off)
+    u = rng.random(n_weeks)
+    on = np.empty(n_weeks, dtype=bool)
+    on[0] = u[0] < p_on
+    for t in range(1, n_weeks):
+        on[t] = u[t] < (stay_on if on[t - 1] else 1.0 - stay_off)
+    if not on.any():
+        on[int(rng.integers(0, n_weeks))] = True
+    starts = on & ~np.concatenate([[False], on[:-1]])
+    return np.where(on, np.cumsum(starts) - 1, -1)
+
+
+def _markov_bursts(rng: np.random.Generator, n_regions: int, n_weeks: int, stay_on: float, stay_off: float,
+                   dark_flights: float) -> tuple[np.ndarray, np.ndarray]:
+    """Markov-flighted intensity ``[R, T]`` >= 0 and where the channel runs ``[R, T]`` bool: a national
+    schedule, each region sitting out a flight with probability ``dark_flights`` (dark for that flight)."""
+    flight = markov_schedule(rng, n_weeks, stay_on, stay_off)
+    n_flights = int(flight.max()) + 1
+    level = rng.lognormal(0.0, 0.3, size=n_flights)  # [F]
+    sits_out = rng.random((n_regions, n_flights)) < dark_flights  # [R, F]
+    region_weight = rng.lognormal(0.0, 0.35, size=(n_regions, 1))
+    noise = rng.lognormal(0.0, 0.15, size=(n_regions, n_weeks))
+    on = flight >= 0
+    idx = np.where(on, flight, 0)
+    dark = on[None, :] & sits_out[:, idx]  # [R, T]
+    return np.where(on[None, :] & ~dark, level[idx][None, :] * region_weight * noise, 0.0), ~dark
+
+
+def _demand_following(rng: np.random.Generator, demand: np.ndarray, lag: int, elasticity: float) -> np.ndarray:
+    """Always-on intensity ``[R, T]`` > 0 that follows ``demand`` ``[R, T]`` (the KPI's base demand per
+    capita) ``lag`` weeks late: ``(demand[t - lag] / mean demand) ** elasticity`` times a small regional
+    AR(1) wobble (sd 0.05). Before the first week the first week's demand stands in."""
+    n_weeks = demand.shape[1]
+    shifted = np.concatenate([np.repeat(demand[:, :1], lag, axis=1), demand[:, :n_weeks - lag]], axis=1)
+    relative = shifted / shifted.mean()
+    return relative**elasticity * np.exp(ar1(rng, demand.shape, 0.5, 0.05))
+
+
+def channel_activity(rng: np.random.Generator, template, n_regions: int, n_weeks: int, q4: np.ndarray,
+                     budget_factor: np.ndarray, demand: np.ndarray) -> tuple[np.ndarray, np.ndarray, MediaPattern]:
+    """Own media activity ``[R, T]`` (arbitrary units, rescaled by the caller) of one channel drawn from its
+    ``ChannelTemplate``, where the channel is bought at all ``[R, T]`` bool (False: a dark region, or a
+    region sitting out a flight), and the pattern's draws.
+
+    ``demand`` ``[R, T]`` is the KPI's base demand per capita (only ``demand`` channels use it). The
+    patterns of ``media_intensity`` draw exactly what they drew before the wider families existed."""
+    pattern = template.pattern
+    available = np.ones((n_regions, n_weeks), dtype=bool)
+    if pattern in ("flighted", "always_on", "pulsed"):
+        base = media_intensity(rng, pattern, n_regions, n_weeks, q4, budget_factor)
+        drawn = MediaPattern(pattern)
+    elif pattern in ("markov", "markov_pulsed"):
+        stay_on, stay_off = rng.uniform(*template.stay_on), rng.uniform(*template.stay_off)
+        bursts, available = _markov_bursts(rng, n_regions, n_weeks, stay_on, stay_off, template.dark_flights)
+        floor = 0.4 * _smooth(rng, n_regions, n_weeks) if pattern == "markov_pulsed" else 0.0
+        base = (floor + bursts) * budget_factor[None, :]
+        drawn = MediaPattern(pattern, stay_on=float(stay_on), stay_off=float(stay_off))
+    elif pattern == "demand":
+        lag = int(rng.integers(template.demand_lag[0], template.demand_lag[1] + 1))
+        elasticity = float(rng.uniform(*template.demand_elasticity))
+        base = _demand_following(rng, demand, lag, elasticity)  # follows demand, not the shared budget
+        drawn = MediaPattern(pattern, demand_lag=lag, demand_elasticity=elasticity)
+    else:
+        raise ValueError(f"unknown media pattern {pattern!r}")
+    if template.dark_regions > 0:
+        n_dark = int(round(template.dark_regions * n_regions))
+        available = available.copy()
+        available[rng.choice(n_regions, size=n_dark, replace=False)] = False
+    return np.where(available, base, 0.0), available, drawn
 
 
 def control_values(rng: np.random.Generator, kind: str, n_regions: int, n_weeks: int,

@@ -44,7 +44,12 @@ UNITS = {
     "total_contribution": "KPI units over observed region-weeks: noiseless KPI minus noiseless KPI with the "
                           "channel's own activity set to 0, effects propagated through the DAG",
     "roi": "total_contribution / spend; direct_roi = direct_contribution / spend",
-    "dag_adjacency": "[parent][child]: units of the child's activity index caused per unit of the parent's",
+    "dag_adjacency": "[parent][child]: units of the child's activity index caused per unit of the parent's "
+                     "activity index lag_weeks earlier (every edge, lagged or not)",
+    "lag_weeks": "weeks between the parent's activity and the child's activity it causes (0 = same week)",
+    "pattern": "how the channel's own activity was drawn (config.ChannelTemplate.pattern); stay_on / stay_off: "
+               "Markov persistence P(on|on), P(off|off); demand_lag (weeks), demand_elasticity: demand-following "
+               "spend; never_bought_regions: regions where the channel is not bought at all",
     "adstock_peak_lag": "weeks; 0 = geometric adstock decay**l, > 0 = delayed adstock decay**((l-peak_lag)**2)",
     "control_coefficient": "share of the region's base level per control unit, applied to (value - center)",
     "base_level": "KPI units per week",
@@ -98,16 +103,19 @@ def truth_dict(sim: Simulation) -> dict:
             "spend": float(t.spend[c]), "direct_contribution": float(t.direct_contribution[c]),
             "total_contribution": float(t.total_contribution[c]), "direct_share": float(t.direct_share[c]),
             "roi": float(t.roi[c]), "direct_roi": float(t.direct_roi[c]),
+            **_pattern_dict(t, c),
         })
-    edges = [{"parent": t.channels[p], "child": t.channels[c], "strength": float(t.dag_adjacency[p, c])}
-             for p, c in zip(*np.nonzero(t.dag_adjacency))]
+    lag = np.zeros(t.dag_adjacency.shape, dtype=int) if t.dag_lag is None else t.dag_lag
+    edges = [{"parent": t.channels[p], "child": t.channels[c], "strength": float(t.dag_adjacency[p, c]),
+              "lag_weeks": int(lag[p, c])} for p, c in zip(*np.nonzero(t.dag_adjacency))]
     units = dict(control_templates(len(t.control_names)))
     first = np.argmax(t.observed, axis=1)
     return {
         "seed": sim.seed, "config": asdict(replace(sim.config, seed=sim.seed)), "units": UNITS,
         "kpi_column": KPI_COLUMN, "max_lag": t.max_lag, "snr": t.snr, "media_share": t.media_share,
         "channels": channels,
-        "dag": {"channels": list(t.channels), "adjacency": t.dag_adjacency.tolist(), "edges": edges},
+        "dag": {"channels": list(t.channels), "adjacency": t.dag_adjacency.tolist(), "lag_weeks": lag.tolist(),
+                "edges": edges},
         "controls": [{"name": n, "unit": units[n].unit, "coefficient": float(t.control_coefficient[k]),
                       "center": float(t.control_center[k])} for k, n in enumerate(t.control_names)],
         "holidays": list(t.holiday_names),
@@ -120,6 +128,22 @@ def truth_dict(sim: Simulation) -> dict:
                      "n_observed_weeks": int(t.observed[i].sum())}
                     for i, r in enumerate(t.regions)],
     }
+
+
+def _pattern_dict(t, c: int) -> dict:
+    """The drawn pattern of channel ``c`` (JSON-ready: NaN / -1 fields of other patterns left out)."""
+    if t.media_patterns is None:
+        return {}
+    drawn = t.media_patterns[c]
+    out: dict[str, object] = {"pattern": drawn.pattern}
+    if drawn.pattern.startswith("markov"):
+        out.update(stay_on=drawn.stay_on, stay_off=drawn.stay_off)
+    if drawn.pattern == "demand":
+        out.update(demand_lag=drawn.demand_lag, demand_elasticity=drawn.demand_elasticity)
+    if t.media_available is not None:
+        never = ~t.media_available[..., c].any(axis=1) & t.observed.any(axis=1)
+        out["never_bought_regions"] = [t.regions[r] for r in np.flatnonzero(never)]
+    return out
 
 
 def _truth_kpi_frame(sim: Simulation) -> pd.DataFrame:

@@ -31,8 +31,8 @@ from scipy.stats import spearmanr
 from mmm_core.data.contract import Panel
 from mmm_core.model.fwl import RegionProjection
 from mmm_core.model.scaling import KpiScaler
-from mmm_core.simulation.truth import Simulation, media_response
-from mmm_core.model.transforms import adstock, hill, propagate_dag
+from mmm_core.simulation.truth import Simulation, media_response, propagate_graph
+from mmm_core.model.transforms import adstock, hill
 
 SLOPE_RANGE = (0.3, 5.0)
 """Hill slopes the curve-fitting oracle may take: the model's default range (``ModelConfig``)."""
@@ -71,7 +71,8 @@ def recovery_scores(truth: pd.DataFrame, table: pd.DataFrame) -> dict[str, float
 
 def dag_scores(true_adjacency: np.ndarray, found: set[tuple[int, int]]) -> dict[str, float]:
     """Precision, recall and F1 of the ``found`` edges (parent, child) against the nonzero entries of
-    ``true_adjacency`` ``[C, C]``."""
+    ``true_adjacency`` ``[C, C]``. The simulator's ``GroundTruth.dag_adjacency`` holds every edge whatever
+    its lag (``dag_lag``), so an edge p -> c that acts weeks later counts as the true edge p -> c."""
     truth = {(int(p), int(c)) for p, c in zip(*np.nonzero(true_adjacency))}
     tp = len(truth & found)
     precision = tp / len(found) if found else float(not truth)
@@ -113,11 +114,14 @@ def oracle_contributions(sim: Simulation, panel: Panel, fit_curves: bool = False
     region_design = np.column_stack([np.ones(T), np.arange(T) / 52.0, truth.seasonal_shape[:T],
                                      truth.holiday_indicator[:T]])
     half_saturation, slope = truth.hill_half_saturation, truth.hill_slope
+    graph = dict(edge_lag=truth.dag_lag,
+                 available=None if truth.media_available is None else truth.media_available[:, :T])
     if fit_curves:
-        half_saturation, slope = _profiled_curves(own, truth.dag_adjacency, kernel, y, controls,
-                                                  media_size / kpi_scale, region_design, observed, curve_iterations)
+        carried = adstock(_f64(propagate_graph(own, truth.dag_adjacency, **graph)), kernel)  # [R, T, C]
+        half_saturation, slope = _profiled_curves(carried, y, controls, media_size / kpi_scale, region_design,
+                                                  observed, curve_iterations)
     shape = (truth.dag_adjacency, kernel, half_saturation, slope)
-    response = media_response(own, *shape)  # [R, T, C] in [0, 1)
+    response = media_response(own, *shape, **graph)  # [R, T, C] in [0, 1)
     shared = np.concatenate([controls, response * (media_size / kpi_scale)[:, None, None]], axis=-1)  # [R, T, K + C]
     # Frisch-Waugh-Lovell: the per-region terms projected out region by region (regions with no more
     # observed weeks than region columns are left out)
@@ -133,20 +137,19 @@ def oracle_contributions(sim: Simulation, panel: Panel, fit_curves: bool = False
     for c in range(C):
         without = own.copy()
         without[..., c] = 0.0
-        total[c] = ((response - media_response(without, *shape)) * per_unit).sum(-1)[observed].sum()
+        total[c] = ((response - media_response(without, *shape, **graph)) * per_unit).sum(-1)[observed].sum()
     spend = np.where(observed[..., None], panel.spend, 0.0).sum(axis=(0, 1))
     return _table(panel.channels, direct, total, spend)
 
 
-def _profiled_curves(own: np.ndarray, adjacency: np.ndarray, kernel: torch.Tensor, y: np.ndarray,
-                     controls: np.ndarray, media_scale: np.ndarray, region_design: np.ndarray,
-                     observed: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+def _profiled_curves(carried: torch.Tensor, y: np.ndarray, controls: np.ndarray, media_scale: np.ndarray,
+                     region_design: np.ndarray, observed: np.ndarray, iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """Hill half-saturations and slopes ``[C]`` minimising the least-squares residual of the oracle's
-    regression (coefficients profiled out). Shapes: own ``[R, T, C]`` index units, y ``[R, T]`` scaled,
-    controls ``[R, T, K]``, media_scale ``[R]``, region_design ``[T, P]``, observed ``[R, T]``."""
+    regression (coefficients profiled out). Shapes: carried ``[R, T, C]`` adstocked total activity index
+    (fixed: the oracle knows the graph and the kernels), y ``[R, T]`` scaled, controls ``[R, T, K]``,
+    media_scale ``[R]``, region_design ``[T, P]``, observed ``[R, T]``."""
     f64 = _f64
     mask = f64(observed)
-    carried = adstock(propagate_dag(f64(own), f64(adjacency)), kernel)  # [R, T, C], fixed: the oracle knows it
     projection = _region_projection(region_design, observed)  # region columns [R, T, P]
 
     def residual(z: torch.Tensor) -> torch.Tensor:  # per-region projection removed, unobserved rows zeroed
@@ -155,7 +158,7 @@ def _profiled_curves(own: np.ndarray, adjacency: np.ndarray, kernel: torch.Tenso
     y_res = residual(f64(np.nan_to_num(y))[..., None])[..., 0]
     controls_res = residual(f64(controls))
     scale = f64(media_scale)[:, None, None]
-    C = own.shape[-1]
+    C = carried.shape[-1]
     k_raw = torch.zeros(C, dtype=torch.float64, requires_grad=True)
     slope_raw = torch.full((C,), float(np.log((1 - SLOPE_RANGE[0]) / (SLOPE_RANGE[1] - 1))), dtype=torch.float64,
                            requires_grad=True)

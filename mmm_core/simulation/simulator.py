@@ -14,7 +14,7 @@ and the kpi in the panel is ``max(kpi_noiseless + noise, 0)`` rounded to cents, 
 ``N(0, noise_sd[r]^2)``. Media, per channel c (the same ``transforms`` functions as the model)::
 
     activity index  x = activity / (population[r] * activity_scale[c])         # per capita, ~1
-    x_total         = propagate_dag(x_own, dag_adjacency)                      # TV raises search
+    x_total         = propagate_graph(x_own, dag_adjacency, dag_lag, media_available)  # TV raises search
     direct_contribution_weekly[r, t, c]
         = population[r] * region_media_multiplier[r] * channel_coefficient[c]
           * hill(adstock(x_total, kernel_c)[r, t, c], hill_half_saturation[c], hill_slope[c])
@@ -29,7 +29,12 @@ Units:
     applied to adstocked activity (normalised kernel, so the index keeps its level).
     ``GroundTruth.hill_half_saturation_per_capita`` gives it in activity units per capita per week.
   * ``channel_coefficient``: KPI units per capita per week at full saturation (hill = 1).
-  * ``dag_adjacency[p, c]``: units of c's activity index caused by one unit of p's activity index.
+  * ``dag_adjacency[p, c]``: units of c's activity index caused by one unit of p's activity index,
+    ``dag_lag[p, c]`` weeks later (0: the same week, then ``propagate_graph`` is ``propagate_dag``).
+    ``dag_scores`` counts every nonzero entry as a true edge, lagged or not.
+  * ``media_available[r, t, c]``: channel c is bought in region-week (r, t); False where unobserved, in a
+    region that never buys the channel, or in a region sitting out one of its flights. Own activity is 0
+    there and the channel gets nothing from its parents.
   * ``adstock_peak_lag``: 0 means geometric adstock (``w_l = decay**l``); > 0 means delayed adstock
     (``w_l = decay**((l - peak_lag)**2)``); kernels have ``max_lag`` weeks and sum to 1.
 
@@ -42,34 +47,39 @@ All per-channel totals sum over observed region-weeks.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from mmm_core.data.contract import Panel
 from mmm_core.simulation.config import PRESETS, SimulationConfig, control_templates
-from mmm_core.simulation.drivers import (HOLIDAYS, ar1, calendar, control_values, media_intensity,
+from mmm_core.simulation.drivers import (HOLIDAYS, ar1, calendar, channel_activity, control_values,
                                        national_promos, observed_mask, population, week_dates)
 from mmm_core.simulation.io import write_simulation
 from mmm_core.simulation.truth import (GroundTruth, Simulation, adstock_kernel, direct_contributions,
-                                     media_response, non_media_components)
-from mmm_core.model.transforms import propagate_dag
+                                     media_response, non_media_components, own_from_total, propagate_graph)
 
 __all__ = ["GroundTruth", "PRESETS", "Simulation", "SimulationConfig", "adstock_kernel", "direct_contributions",
            "media_response", "non_media_components", "simulate", "write_simulation"]
 
 
 def _dag(config: SimulationConfig, names: tuple[str, ...], patterns: list[str],
-         rng: np.random.Generator) -> np.ndarray:
-    """Adjacency ``[C, C]`` in own-activity units (see ``SimulationConfig.dag_edges``)."""
+         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Adjacency ``[C, C]`` in own-activity units and each edge's lag ``[C, C]`` in weeks (see
+    ``SimulationConfig.dag_edges``; drawn edges act in the same week)."""
     C = len(names)
     adjacency = np.zeros((C, C))
+    lag = np.zeros((C, C), dtype=int)
     if config.dag_edges is not None:
-        for parent, child, strength in config.dag_edges:
+        for edge in config.dag_edges:
+            parent, child, strength = edge[:3]
+            weeks = int(edge[3]) if len(edge) > 3 else 0
             if parent not in names or child not in names or parent == child:
                 raise ValueError(f"bad DAG edge {parent!r} -> {child!r}; channels are {names}")
+            if not 0 <= weeks < config.n_weeks:
+                raise ValueError(f"DAG edge {parent!r} -> {child!r}: lag {weeks} weeks is outside [0, n_weeks)")
             adjacency[names.index(parent), names.index(child)] = float(strength)
+            lag[names.index(parent), names.index(child)] = weeks
         if np.linalg.matrix_power((adjacency != 0).astype(float), C).any():
             raise ValueError(f"dag_edges contain a cycle: {config.dag_edges}")
-        return adjacency
+        return adjacency, lag
     draws = rng.random((C, C))
     strengths = rng.uniform(0.1, 0.3, size=(C, C))
     for p in range(C):
@@ -78,7 +88,7 @@ def _dag(config: SimulationConfig, names: tuple[str, ...], patterns: list[str],
                 adjacency[p, c] = config.dag_strength
             elif patterns[c] == "always_on" and draws[p, c] < config.dag_density:
                 adjacency[p, c] = strengths[p, c]
-    return adjacency
+    return adjacency, lag
 
 
 def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -134,8 +144,10 @@ def _channel_parameters(rng: np.random.Generator, config: SimulationConfig) -> d
 
 
 def _media_activity(rng: np.random.Generator, config: SimulationConfig, observed: np.ndarray,
-                    q4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Observed activity index ``[R, T, C]`` (mean 1 where active) and the DAG ``[C, C]`` in index units.
+                    q4: np.ndarray, demand: np.ndarray) -> dict:
+    """Observed activity index ``total_x`` ``[R, T, C]`` (mean 1 where active), the DAG ``dag_adjacency``
+    ``[C, C]`` in index units with its ``dag_lag`` ``[C, C]``, ``media_available`` ``[R, T, C]`` and the
+    ``media_patterns`` drawn. ``demand`` ``[R, T]`` is the KPI's base demand per capita.
 
     Own activity is drawn with mean 1 per channel, propagated along the DAG drawn in those units, and
     each channel is then divided by its mean where active; the adjacency is rescaled to match."""
@@ -143,14 +155,16 @@ def _media_activity(rng: np.random.Generator, config: SimulationConfig, observed
     templates = config.channels
     patterns = [t.pattern for _, t in templates]
     budget_factor = np.exp(ar1(rng, (1, T), 0.8, 0.1)[0]) * (1.0 + 0.3 * q4)  # [T], shared: correlates channels
-    own = np.stack([media_intensity(rng, p, R, T, q4, budget_factor) for p in patterns], axis=-1)
-    own = np.where(observed[..., None], own, 0.0)  # [R, T, C]
+    drawn = [channel_activity(rng, t, R, T, q4, budget_factor, demand) for _, t in templates]
+    available = observed[..., None] & np.stack([d[1] for d in drawn], axis=-1)  # [R, T, C]
+    own = np.where(available, np.stack([d[0] for d in drawn], axis=-1), 0.0)  # [R, T, C]
     own = own / np.maximum(_masked_mean(own, observed[..., None]), 1e-12)
-    adjacency_own = _dag(config, tuple(n for n, _ in templates), patterns, rng)
-    total = propagate_dag(torch.as_tensor(own), torch.as_tensor(adjacency_own)).numpy()
+    adjacency_own, lag = _dag(config, tuple(n for n, _ in templates), patterns, rng)
+    total = propagate_graph(own, adjacency_own, lag, available)
     active_mean = _masked_mean(total, observed[..., None] & (total > 0))  # [C]
     active_mean = np.where(active_mean > 0, active_mean, 1.0)
-    return total / active_mean, active_mean[:, None] * adjacency_own / active_mean[None, :]
+    return dict(total_x=total / active_mean, dag_adjacency=active_mean[:, None] * adjacency_own / active_mean[None, :],
+                dag_lag=lag, media_available=available, media_patterns=tuple(d[2] for d in drawn))
 
 
 def simulate(config: SimulationConfig | str = "sample", seed: int | None = None) -> Simulation:
@@ -174,13 +188,17 @@ def simulate(config: SimulationConfig | str = "sample", seed: int | None = None)
     region = _region_parameters(rng, config, pop)
     ctl = _controls(rng, config)
     ch = _channel_parameters(rng, config)
-    total_x, dag_adjacency = _media_activity(rng, config, observed, q4)
-
-    # Media total and spend total follow from the non-media KPI and the configured shares.
     non_media_parts = dict(base_level=region["base_level"], trend_growth=region["trend_growth"],
                            seasonality_amplitude=region["seasonality_amplitude"], seasonal_shape=seasonal_shape,
                            holiday_lift=region["holiday_lift"], holiday_indicator=holiday_indicator, **ctl)
-    non_media = sum(non_media_components(**non_media_parts).values())  # [R, T]
+    parts = non_media_components(**non_media_parts)
+    demand = (parts["baseline"] + parts["trend"] + parts["seasonality"] + parts["holiday"]) / pop[:, None]
+    media = _media_activity(rng, config, observed, q4, demand)
+    total_x, dag_adjacency = media["total_x"], media["dag_adjacency"]
+    graph = dict(edge_lag=media["dag_lag"], available=media["media_available"])
+
+    # Media total and spend total follow from the non-media KPI and the configured shares.
+    non_media = sum(parts.values())  # [R, T]
     non_media_total = float(non_media[observed].sum())
     media_total = 0.0 if config.zero_media else config.media_share / (1.0 - config.media_share) * non_media_total
     activity, spend = _activity_and_spend(rng, total_x, pop, ch["budget"], ch["cost_per_activity"], has_activity,
@@ -190,14 +208,14 @@ def simulate(config: SimulationConfig | str = "sample", seed: int | None = None)
     per_capita = activity / pop[:, None, None]
     activity_scale = _masked_mean(per_capita, observed[..., None] & (per_capita > 0))
     activity_scale = np.where(activity_scale > 0, activity_scale, 1.0)
-    own_index = np.maximum((per_capita / activity_scale) @ (np.eye(C) - dag_adjacency), 0.0)  # max: rounding only
+    own_index = own_from_total(per_capita / activity_scale, dag_adjacency, **graph)
     own_activity = own_index * pop[:, None, None] * activity_scale  # [R, T, C]
 
     # Coefficients: each channel's share of the direct media contribution is its drawn importance.
     kernel = adstock_kernel(ch["adstock_decay"], ch["adstock_peak_lag"], config.max_lag)
     size = pop * region["region_media_multiplier"]
     transform = dict(adjacency=dag_adjacency, kernel=kernel, half_saturation=ch["hill_half_saturation"],
-                     slope=ch["hill_slope"])
+                     slope=ch["hill_slope"], **graph)
     unit = direct_contributions(own_index, size, np.ones(C), **transform)  # [R, T, C] at coefficient 1
     exposure = unit[observed].sum(axis=0)  # [C]
     weight = ch["importance"] / ch["importance"].sum()
@@ -218,7 +236,8 @@ def simulate(config: SimulationConfig | str = "sample", seed: int | None = None)
         hill_half_saturation=ch["hill_half_saturation"], hill_slope=ch["hill_slope"],
         channel_coefficient=channel_coefficient, dag_adjacency=dag_adjacency, own_activity=own_activity,
         kpi_noiseless=kpi_noiseless, direct_contribution_weekly=direct_weekly, noise=noise, noise_sd=noise_sd,
-        snr=float(config.snr),
+        snr=float(config.snr), dag_lag=media["dag_lag"], media_available=media["media_available"],
+        media_patterns=media["media_patterns"],
         **_channel_totals(own_index, size, channel_coefficient, transform, direct_weekly, kpi_noiseless, spend,
                           observed))
     mask3 = observed[..., None]

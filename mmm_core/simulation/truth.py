@@ -14,6 +14,7 @@ import torch
 
 from mmm_core.data.contract import Panel
 from mmm_core.simulation.config import SimulationConfig
+from mmm_core.simulation.drivers import MediaPattern
 from mmm_core.model.transforms import adstock, adstock_weights, hill, propagate_dag
 
 
@@ -25,13 +26,76 @@ def adstock_kernel(decay: np.ndarray, peak_lag: np.ndarray, max_lag: int) -> tor
     return torch.where(torch.as_tensor(peak_lag > 0)[:, None], delayed, geometric)
 
 
+def _same_week_graph(edge_lag: np.ndarray | None, available: np.ndarray | None) -> bool:
+    """True when every edge acts in the same week and every channel can run wherever any can: then the
+    graph is ``transforms.propagate_dag`` exactly (a cell where no channel runs has no own activity)."""
+    no_lag = edge_lag is None or not np.any(edge_lag)
+    return no_lag and (available is None or bool((available == available[..., :1]).all()))
+
+
+def graph_inflow(total: np.ndarray, adjacency: np.ndarray, edge_lag: np.ndarray | None = None,
+                 available: np.ndarray | None = None) -> np.ndarray:
+    """Activity ``[R, T, C]`` that the channel graph adds to each child: for every edge p -> c,
+    ``adjacency[p, c] * total[r, t - edge_lag[p, c], p]`` (0 before the first week), kept only where the
+    child can run (``available[r, t, c]``; a channel not bought in a region-week gets nothing from its
+    parents either). ``total`` is the total activity index, ``edge_lag`` ``[C, C]`` whole weeks."""
+    lag = np.zeros(adjacency.shape, dtype=int) if edge_lag is None else np.asarray(edge_lag, dtype=int)
+    inflow = np.zeros_like(total, dtype=float)
+    T = total.shape[-2]
+    for p, c in zip(*np.nonzero(adjacency)):
+        k = int(lag[p, c])
+        if k < T:
+            inflow[..., k:, c] += adjacency[p, c] * total[..., :T - k, p]
+    return inflow if available is None else np.where(available, inflow, 0.0)
+
+
+def propagate_graph(own_index: np.ndarray, adjacency: np.ndarray, edge_lag: np.ndarray | None = None,
+                    available: np.ndarray | None = None) -> np.ndarray:
+    """Total activity index ``[R, T, C]`` from own activity ``[R, T, C]`` along the channel graph:
+    ``total = own + graph_inflow(total)``, solved channel by channel in the graph's order (it is acyclic).
+    Same-week graphs without channel-specific dark cells go through ``transforms.propagate_dag``, the
+    model's own function, so the presets built before lags existed compute exactly what they did."""
+    if _same_week_graph(edge_lag, available):
+        return propagate_dag(torch.as_tensor(own_index, dtype=torch.float64),
+                             torch.as_tensor(adjacency, dtype=torch.float64)).numpy()
+    total = np.array(own_index, dtype=float)
+    for c in _topological_order(adjacency):
+        parents = np.zeros_like(adjacency)
+        parents[:, c] = adjacency[:, c]
+        total[..., c] = own_index[..., c] + graph_inflow(total, parents, edge_lag, available)[..., c]
+    return total
+
+
+def own_from_total(total_index: np.ndarray, adjacency: np.ndarray, edge_lag: np.ndarray | None = None,
+                   available: np.ndarray | None = None) -> np.ndarray:
+    """Own activity index ``[R, T, C]`` whose propagation is ``total_index`` (the inverse of
+    ``propagate_graph``), clipped at 0 (rounded file values can dip a hair below)."""
+    if _same_week_graph(edge_lag, available):
+        return np.maximum(total_index @ (np.eye(adjacency.shape[0]) - adjacency), 0.0)
+    return np.maximum(total_index - graph_inflow(total_index, adjacency, edge_lag, available), 0.0)
+
+
+def _topological_order(adjacency: np.ndarray) -> list[int]:
+    """Channels with every parent before its children."""
+    remaining, order = set(range(adjacency.shape[0])), []
+    while remaining:
+        ready = sorted(c for c in remaining if not any(adjacency[p, c] != 0 for p in remaining if p != c))
+        if not ready:
+            raise ValueError("the channel graph has a cycle")
+        order += ready
+        remaining -= set(ready)
+    return order
+
+
 def media_response(own_index: np.ndarray, adjacency: np.ndarray, kernel: torch.Tensor,
-                   half_saturation: np.ndarray, slope: np.ndarray) -> np.ndarray:
+                   half_saturation: np.ndarray, slope: np.ndarray, edge_lag: np.ndarray | None = None,
+                   available: np.ndarray | None = None) -> np.ndarray:
     """Hill response in [0, 1) ``[R, T, C]`` of own activity (index units) ``[R, T, C]``.
 
-    Own activity is propagated along the DAG, adstocked along weeks, then saturated per channel."""
-    x_own = torch.as_tensor(own_index, dtype=torch.float64)
-    x_total = propagate_dag(x_own, torch.as_tensor(adjacency, dtype=torch.float64))
+    Own activity is propagated along the channel graph (``propagate_graph``: edges may act weeks later,
+    ``edge_lag`` ``[C, C]``; ``available`` ``[R, T, C]`` where each channel can run), adstocked along
+    weeks, then saturated per channel."""
+    x_total = torch.as_tensor(propagate_graph(own_index, adjacency, edge_lag, available))
     carried = adstock(x_total, kernel)  # [R, T, C]
     return hill(carried, torch.as_tensor(half_saturation, dtype=torch.float64),
                 torch.as_tensor(slope, dtype=torch.float64)).numpy()
@@ -39,12 +103,13 @@ def media_response(own_index: np.ndarray, adjacency: np.ndarray, kernel: torch.T
 
 def direct_contributions(own_index: np.ndarray, size: np.ndarray, coefficient: np.ndarray,
                          adjacency: np.ndarray, kernel: torch.Tensor, half_saturation: np.ndarray,
-                         slope: np.ndarray) -> np.ndarray:
+                         slope: np.ndarray, edge_lag: np.ndarray | None = None,
+                         available: np.ndarray | None = None) -> np.ndarray:
     """Direct media contributions ``[R, T, C]`` in KPI units.
 
     own_index ``[R, T, C]`` own activity index; size ``[R]`` population x region media multiplier;
-    coefficient ``[C]`` KPI units per capita per week at saturation."""
-    response = media_response(own_index, adjacency, kernel, half_saturation, slope)  # [R, T, C]
+    coefficient ``[C]`` KPI units per capita per week at saturation; the graph as in ``media_response``."""
+    response = media_response(own_index, adjacency, kernel, half_saturation, slope, edge_lag, available)
     return size[:, None, None] * coefficient * response
 
 
@@ -96,7 +161,7 @@ class GroundTruth:
     hill_slope: np.ndarray                  # [C]
     channel_coefficient: np.ndarray         # [C] KPI units per capita per week at saturation
     region_media_multiplier: np.ndarray     # [R] mean 1
-    dag_adjacency: np.ndarray               # [C, C] index units, acyclic
+    dag_adjacency: np.ndarray               # [C, C] index units, acyclic; every edge, whatever its lag
     own_activity: np.ndarray                # [R, T, C] activity units, before the DAG
     kpi_noiseless: np.ndarray               # [R, T] KPI units
     direct_contribution_weekly: np.ndarray  # [R, T, C] KPI units
@@ -110,6 +175,13 @@ class GroundTruth:
     direct_share: np.ndarray                # [C] sums to 1 (all 0 in a zero-media world)
     roi: np.ndarray                         # [C] total_contribution / spend
     direct_roi: np.ndarray                  # [C] direct_contribution / spend
+    # Wider families (issue 16). dag_lag[p, c]: weeks after the parent's activity that edge p -> c adds
+    # to the child's (0 = same week; None = every edge same week). media_available[r, t, c]: channel c is
+    # bought in region-week (r, t) (False: unobserved, a dark region, a region sitting out a flight;
+    # None = wherever observed); a channel that is not bought gets nothing from its parents either.
+    dag_lag: np.ndarray | None = None       # [C, C] int weeks
+    media_available: np.ndarray | None = None  # [R, T, C] bool
+    media_patterns: tuple[MediaPattern, ...] | None = None  # [C] how each channel's own activity was drawn
 
     # -- units ------------------------------------------------------------------------------
     @property
@@ -138,7 +210,13 @@ class GroundTruth:
         own = self.own_activity if own_activity is None else own_activity
         return direct_contributions(self.activity_index(own), self.population * self.region_media_multiplier,
                                     self.channel_coefficient, self.dag_adjacency, self.adstock_kernel(),
-                                    self.hill_half_saturation, self.hill_slope)
+                                    self.hill_half_saturation, self.hill_slope, self.dag_lag, self.media_available)
+
+    def base_demand(self) -> np.ndarray:
+        """``[R, T]`` KPI units: baseline + trend + seasonality + holiday, the demand that
+        demand-following channels track (no controls, no media)."""
+        parts = self.non_media_components()
+        return parts["baseline"] + parts["trend"] + parts["seasonality"] + parts["holiday"]
 
     def components(self) -> dict[str, np.ndarray]:
         """Additive noiseless parts ``{name: [R, T]}`` in KPI units, summing to ``kpi_noiseless``:
