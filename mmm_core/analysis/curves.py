@@ -15,6 +15,10 @@ is 0 at zero spend, and at 1× over the whole panel (``planning_weeks = n_weeks`
 it is the channel's total contribution. One set of forward passes (per channel and multiplier, all
 regions at once) gives both the per-region and the national (summed) curves; each is fitted with a Hill
 curve (top, bottom, half-saturation, slope) as the seed's ResponseCurveFit does, in currency over the window.
+
+Each point also says how far it leaves the data (``mmm_core.analysis.observed_range``): at multiplier m a
+region-channel's busiest window week uses ``m × peak window activity``, compared with the highest weekly
+activity of the training weeks; a national point takes its largest region ratio.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
+from mmm_core.analysis.observed_range import ObservedRange, beyond_observed_range
 from mmm_core.planning.budget import NATIONAL, ResponseCurve, hill_response
 from mmm_core.data.contract import Panel
 from mmm_core.model.estimator import MMM
@@ -57,6 +62,13 @@ class PlanningWindow:
         """``[R, C]`` current spend in the planning window (currency, observed region-weeks)."""
         p = self.panel
         return np.where(p.observed[..., None] & self.in_window[None, :, None], p.spend, 0.0).sum(axis=1)
+
+    @property
+    def peak_activity(self) -> np.ndarray:
+        """``[R, C]`` highest weekly activity in the planning window (input units, observed region-weeks):
+        the week a spend multiplier pushes furthest."""
+        p = self.panel
+        return np.where(p.observed[..., None] & self.in_window[None, :, None], p.activity, 0.0).max(axis=1)
 
     def own_multiplier(self, multiplier: np.ndarray) -> np.ndarray:
         """``[R, T', C]`` factors on own activity for ``MMM.counterfactual``: ``multiplier`` (``[R, C]`` or
@@ -167,12 +179,26 @@ def fit_hill(multipliers: np.ndarray, response: np.ndarray, current_spend: float
 @dataclass(frozen=True)
 class ResponseCurveSet:
     """National curves (one per channel), per-region curves (one per region-channel, empty when not
-    asked for) and the model points they were fitted to."""
+    asked for), the model points they were fitted to, and the range the model was trained on."""
 
     national: tuple[ResponseCurve, ...]
     regional: tuple[ResponseCurve, ...]
     points: ResponsePoints
     window: PlanningWindow
+    observed_range: ObservedRange
+
+    def ratio_to_observed_max(self, multiplier: np.ndarray) -> np.ndarray:
+        """``[R, C]`` ratio of the activity used at spend ``multiplier`` (``[R, C]`` or ``[C]``; applied to every
+        planning week) to the highest observed weekly activity, per region-channel: the window's busiest week
+        decides. ``.max(axis=0)`` is a national allocation's ratio."""
+        mult = np.broadcast_to(np.asarray(multiplier, dtype=np.float64), self.window.spend.shape)
+        return self.observed_range.ratio(mult * self.window.peak_activity)
+
+    def _ratio(self, curve: ResponseCurve, multipliers: np.ndarray) -> np.ndarray:
+        """``[M]`` ratio to the observed maximum of ``curve`` at each spend multiplier."""
+        current = self.ratio_to_observed_max(np.ones(len(self.points.channels)))[:, self.points.channels.index(curve.channel)]
+        scale = current.max() if curve.region == NATIONAL else current[self.points.regions.index(curve.region)]
+        return np.asarray(multipliers, dtype=np.float64) * scale
 
     def _series(self, curve: ResponseCurve) -> tuple[np.ndarray, float]:
         pts, c = self.points, self.points.channels.index(curve.channel)
@@ -186,7 +212,8 @@ class ResponseCurveSet:
         hill_half_saturation (currency over the window), hill_slope, fit_r2, planning_weeks,
         carryover_weeks, current_spend, current_response (model), roi (current_response / current_spend),
         mroi (model, +1 % spend step), mroi_curve (Hill derivative at current spend), saturation_spend
-        (where the curve reaches 90 % of its range)."""
+        (where the curve reaches 90 % of its range), spend_at_observed_max (window spend at which the curve
+        leaves the observed range: ratio_to_observed_max 1; infinite for a channel without activity)."""
         mults = self.points.multipliers
         rows = []
         for curve in self.national + self.regional:
@@ -203,20 +230,24 @@ class ResponseCurveSet:
                 "roi": current / spend if spend > 0 else np.nan, "mroi": mroi,
                 "mroi_curve": float(curve.marginal(spend)) if spend > 0 else np.nan,
                 "saturation_spend": curve.saturation_spend(SATURATION_SHARE),
+                "spend_at_observed_max": _spend_at_ratio_one(spend, float(self._ratio(curve, np.ones(1))[0])),
             })
         return pd.DataFrame(rows)
 
     def points_frame(self) -> pd.DataFrame:
         """One row per curve and multiplier: scope, region, channel, multiplier, spend, response (model),
-        fitted_response (Hill)."""
+        fitted_response (Hill), ratio_to_observed_max (busiest window week's activity over the highest
+        observed weekly activity; national: the largest region's), beyond_observed_range (ratio > 1)."""
         frames = []
         mults = self.points.multipliers
         for curve in self.national + self.regional:
             series, spend = self._series(curve)
+            ratio = self._ratio(curve, mults)
             frames.append(pd.DataFrame({
                 "scope": "national" if curve.region == NATIONAL else "region", "region": curve.region,
                 "channel": curve.channel, "multiplier": mults, "spend": mults * spend, "response": series,
-                "fitted_response": curve.response(mults * spend)}))
+                "fitted_response": curve.response(mults * spend), "ratio_to_observed_max": ratio,
+                "beyond_observed_range": beyond_observed_range(ratio)}))
         return pd.concat(frames, ignore_index=True)
 
 
@@ -229,4 +260,9 @@ def response_curves(mmm: MMM, panel: Panel, planning_weeks: int = DEFAULT_PLANNI
                      for c, ch in enumerate(pts.channels))
     regional = tuple(fit_hill(pts.multipliers, pts.response[:, r, c], float(pts.spend[r, c]), ch, region)
                      for r, region in enumerate(pts.regions) for c, ch in enumerate(pts.channels)) if per_region else ()
-    return ResponseCurveSet(national, regional, pts, window)
+    return ResponseCurveSet(national, regional, pts, window, ObservedRange.of(mmm, panel))
+
+
+def _spend_at_ratio_one(current_spend: float, current_ratio: float) -> float:
+    """Window spend at which the ratio to the observed maximum reaches 1 (it grows in proportion to spend)."""
+    return current_spend / current_ratio if current_ratio > 0 else float("inf")

@@ -5,6 +5,11 @@ nationally (one curve per channel) and, when the curve set has region curves, pe
 the optimiser sees only the curves (``mmm_core.planning.budget``), and every allocation it returns is
 evaluated again with the full model (``analysis.curves.model_response``: the model's one counterfactual,
 ``MMM.counterfactual``, as for the curves and the channel contributions), so the table shows both.
+
+Every allocation row says whether it asks the model about activity beyond what it was trained on
+(``ratio_to_observed_max``, ``beyond_observed_range``: ``ResponseCurveSet.ratio_to_observed_max`` at the
+allocation's spend multipliers; a national row takes its largest region ratio), and each scenario row
+carries its allocation's largest ratio and whether any row is beyond.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mmm_core.analysis.curves import ResponseCurveSet, model_response
+from mmm_core.analysis.observed_range import beyond_observed_range
 from mmm_core.model.estimator import MMM
 from mmm_core.planning.budget import (NATIONAL, BudgetMethod, BudgetResult, allocate_to_target_mroi,
                                       optimise_budget, optimise_region_budget)
@@ -38,6 +44,19 @@ def allocation_multipliers(result: BudgetResult, spend: np.ndarray, regions: tup
         current = spend
     mult = np.divide(optimal, current, out=np.ones_like(optimal), where=current > 0)
     return np.broadcast_to(mult, spend.shape)
+
+
+def allocation_ratio_to_observed_max(result: BudgetResult, curves: ResponseCurveSet) -> np.ndarray:
+    """Per row of ``result.allocation``: ratio of the busiest planning week's activity at the allocation to
+    the highest observed weekly activity (``ResponseCurveSet.ratio_to_observed_max``); a national row takes
+    the largest over regions."""
+    pts = curves.points
+    ratio = curves.ratio_to_observed_max(allocation_multipliers(result, pts.spend, pts.regions, pts.channels))
+    frame = result.allocation
+    c = np.array([pts.channels.index(ch) for ch in frame.channel])
+    if (frame.region == NATIONAL).all():
+        return ratio.max(axis=0)[c]
+    return ratio[np.array([pts.regions.index(r) for r in frame.region]), c]
 
 
 def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[BudgetScenario],
@@ -64,6 +83,7 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
                                                 region_bounds, method, seed)
             mult = allocation_multipliers(result, spend, pts.regions, pts.channels)
             optimal_model = float(model_response(mmm, window, mult).sum())
+            ratio = allocation_ratio_to_observed_max(result, curves)
             scenario_rows.append({
                 "scenario": scenario.name, "scope": scope, "method": result.method,
                 "budget_multiplier": scenario.budget_multiplier, "target_mroi": scenario.target_mroi,
@@ -75,7 +95,10 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
                 "incremental_response_model": optimal_model - current_model,
                 "response_change_share_model": (optimal_model - current_model) / current_model if current_model else np.nan,
                 "converged": result.converged, "message": result.message, "n_iterations": result.n_iterations,
-                "wall_time_s": result.wall_time_s,
+                "wall_time_s": result.wall_time_s, "ratio_to_observed_max": float(ratio.max()),
+                "beyond_observed_range": bool(beyond_observed_range(ratio).any()),
             })
-            allocation_frames.append(result.allocation.assign(scenario=scenario.name, scope=scope))
+            allocation_frames.append(result.allocation.assign(
+                scenario=scenario.name, scope=scope, ratio_to_observed_max=ratio,
+                beyond_observed_range=beyond_observed_range(ratio)))
     return pd.DataFrame(scenario_rows), pd.concat(allocation_frames, ignore_index=True)

@@ -336,3 +336,25 @@ def test_panel_15_labels_horizontal_bars_outside_them(data):
     optimal = next(t for t in fig.data if t.name == "optimal")
     assert dict(zip(optimal.y, optimal.text)) == {"tv": "120 (+20%)", "search": "30 (-40%)"}
     assert fig.layout.xaxis.range[1] >= 1.2 * 120.0  # room for the labels
+
+
+# -- issue 16, item 5: plans beyond the observed range say so ----------------------------------------------
+def test_curves_dash_beyond_the_observed_range_and_budget_bars_flag_it():
+    spend = np.linspace(0, 200, 11)
+    ratio = spend / 120.0  # the busiest window week reaches the highest observed activity at spend 120
+    points = pd.DataFrame({"channel": "tv", "spend": spend, "contribution": 10 * np.sqrt(spend),
+                           "fitted_contribution": 9 * np.sqrt(spend), "ratio_to_observed_max": ratio,
+                           "beyond_observed_range": ratio > 1})
+    fig = F.plot_response_curves(points)
+    solid = next(t for t in fig.data if t.name == "tv")
+    dashed = next(t for t in fig.data if t.name == "tv beyond observed range")
+    assert max(solid.x) == pytest.approx(120.0) and min(dashed.x) == pytest.approx(120.0)
+    assert max(dashed.x) == 200.0 and dashed.line.dash == "dash" and solid.line.dash in (None, "solid")
+    assert solid.y[-1] == pytest.approx(np.interp(120.0, spend, 9 * np.sqrt(spend)))
+    assert "beyond the highest activity observed" in fig.layout.title.subtitle.text
+    allocation = pd.DataFrame({"channel": ["tv", "search"], "current_spend": [100.0, 100.0],
+                               "optimal_spend": [150.0, 50.0], "ratio_to_observed_max": [1.5, 0.4],
+                               "beyond_observed_range": [True, False]})
+    optimal = next(t for t in F.plot_budget_allocation(allocation).data if t.name == "optimal")
+    labels = dict(zip(optimal.y, optimal.text))
+    assert "beyond observed range" in labels["tv"] and "beyond" not in labels["search"]

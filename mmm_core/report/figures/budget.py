@@ -1,5 +1,9 @@
 """Dashboard panels about spend decisions: response curves with current and optimal spend (14), current vs
-optimal budget per scenario (15). Inputs: the published curve and allocation tables of one refresh."""
+optimal budget per scenario (15). Inputs: the published curve and allocation tables of one refresh.
+
+Where the tables carry ``ratio_to_observed_max`` (activity used over the highest weekly activity the model was
+trained on, ``mmm_core.analysis.observed_range``), the part of a curve beyond the observed range is dashed and
+an optimal spend beyond it is labelled: there the model extrapolates."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from mmm_core.report.figures.style import DEFAULT_STYLE, FigureStyle, fmt, requi
 
 CURVE_COLUMNS = ("channel", "spend", "contribution")
 ALLOCATION_COLUMNS = ("channel", "current_spend", "optimal_spend")
+RANGE_COLUMNS = ("ratio_to_observed_max", "beyond_observed_range")
+BEYOND_LABEL = "beyond observed range"
 
 
 def plot_response_curves(curve_points: pd.DataFrame, allocation: pd.DataFrame | None = None,
@@ -19,7 +25,8 @@ def plot_response_curves(curve_points: pd.DataFrame, allocation: pd.DataFrame | 
     their current spend), with the current (●) and optimal (◆) spend of one budget scenario marked.
 
     ``curve_points``: channel, spend, contribution (the model at each spend) and optionally
-    fitted_contribution (a fitted curve, drawn as the line; the model's points become markers).
+    fitted_contribution (a fitted curve, drawn as the line; the model's points become markers) and
+    ratio_to_observed_max (the line is dashed past the spend where it reaches 1).
     ``allocation``: channel, current_spend, optimal_spend, optionally current_contribution and
     optimal_contribution (marker heights; else read off the curve), and scenario (the first one is used).
     """
@@ -28,11 +35,25 @@ def plot_response_curves(curve_points: pd.DataFrame, allocation: pd.DataFrame | 
     colors = style.channel_colors(channels)
     marks, scenario = _first_scenario(allocation)
     fitted = "fitted_contribution" in curve_points.columns
+    flagged = "ratio_to_observed_max" in curve_points.columns
+    any_beyond = False
     fig = go.Figure()
     for channel in channels:
         points = curve_points[curve_points["channel"] == channel].sort_values("spend")
         line = points["fitted_contribution"] if fitted else points["contribution"]
-        fig.add_scatter(x=points["spend"], y=line, mode="lines", name=channel, legendgroup=channel,
+        limit = _spend_at_observed_max(points) if flagged else np.inf
+        x, y = points["spend"].to_numpy(float), line.to_numpy(float)
+        inside = x <= limit
+        if not inside.all():
+            any_beyond = True
+            at_limit = float(np.interp(limit, x, y))
+            fig.add_scatter(x=[limit, *x[~inside]], y=[at_limit, *y[~inside]], mode="lines",
+                            name=f"{channel} {BEYOND_LABEL}", legendgroup=channel, showlegend=False,
+                            line={"color": colors[channel], "width": 2, "dash": "dash"},
+                            hovertemplate=f"{channel} ({BEYOND_LABEL}): spend %{{x:,.0f}}, "
+                                          f"contribution %{{y:,.0f}}<extra></extra>")
+            x, y = np.append(x[inside], limit), np.append(y[inside], at_limit)
+        fig.add_scatter(x=x, y=y, mode="lines", name=channel, legendgroup=channel,
                         line={"color": colors[channel], "width": 2})
         if fitted:
             fig.add_scatter(x=points["spend"], y=points["contribution"], mode="markers", name=f"{channel} model",
@@ -57,13 +78,24 @@ def plot_response_curves(curve_points: pd.DataFrame, allocation: pd.DataFrame | 
     fig.update_yaxes(title_text=f"contribution ({style.kpi_unit})")
     subtitle = "line: fitted curve, dots: model; " if fitted else ""
     subtitle += "● current spend, ◆ optimal spend" + (f" ({scenario})" if scenario else "")
+    if any_beyond:
+        subtitle += "; dashed: beyond the highest activity observed in training (extrapolation)"
     return style.apply(fig, "14 · Response curves", subtitle)
+
+
+def _spend_at_observed_max(points: pd.DataFrame) -> float:
+    """Spend at which a curve's ratio_to_observed_max reaches 1 (the ratio grows in proportion to spend);
+    infinite when no point uses activity."""
+    ratio = points["ratio_to_observed_max"].to_numpy(float)
+    used = np.isfinite(ratio) & (ratio > 0)
+    return float(np.median(points["spend"].to_numpy(float)[used] / ratio[used])) if used.any() else np.inf
 
 
 def plot_budget_allocation(allocation: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
     """Panel 15: current and optimal spend per channel as horizontal bars (one row per channel, largest
     current spend on top), labelled with the spend and, for the optimal bar, its change in %; one budget
-    scenario at a time when ``allocation`` has a ``scenario`` column (selector; the first shown first)."""
+    scenario at a time when ``allocation`` has a ``scenario`` column (selector; the first shown first). An optimal
+    spend flagged ``beyond_observed_range`` is labelled so."""
     require_columns(allocation, ALLOCATION_COLUMNS, "budget allocation")
     frames = ([(str(s), rows) for s, rows in allocation.groupby("scenario", sort=False)]
               if "scenario" in allocation.columns else [("", allocation)])
@@ -72,19 +104,24 @@ def plot_budget_allocation(allocation: pd.DataFrame, style: FigureStyle = DEFAUL
     for i, (scenario, frame) in enumerate(frames):
         frame = frame.sort_values("current_spend")  # plotly puts the first category at the bottom
         change = (frame["optimal_spend"] / frame["current_spend"].where(frame["current_spend"] > 0) - 1) * 100
+        beyond = (frame["beyond_observed_range"].fillna(False).astype(bool) if "beyond_observed_range" in frame.columns
+                  else pd.Series(False, index=frame.index))
         fig.add_bar(y=frame["channel"], x=frame["current_spend"], orientation="h", name="current",
                     marker_color="#9E9E9E", text=[fmt(v) for v in frame["current_spend"]], textposition="outside",
                     cliponaxis=False, visible=i == 0, legendgroup="current", showlegend=i == 0)
         fig.add_bar(y=frame["channel"], x=frame["optimal_spend"], orientation="h", name="optimal",
                     marker_color=style.color(0), cliponaxis=False,
-                    text=[f"{fmt(v)} ({c:+.0f}%)" if np.isfinite(c) else fmt(v)
-                          for v, c in zip(frame["optimal_spend"], change)], textposition="outside", visible=i == 0,
+                    text=[(f"{fmt(v)} ({c:+.0f}%)" if np.isfinite(c) else fmt(v)) + (f" ⚠ {BEYOND_LABEL}" if b else "")
+                          for v, c, b in zip(frame["optimal_spend"], change, beyond)], textposition="outside",
+                    visible=i == 0,
                     legendgroup="optimal", showlegend=i == 0)
         subtitle = (f"{scenario + ': ' if scenario else ''}total current {fmt(float(frame['current_spend'].sum()))}, "
                     f"optimal {fmt(float(frame['optimal_spend'].sum()))} {style.currency}")
         if {"current_contribution", "optimal_contribution"} <= set(frame.columns):
             gain = float(frame["optimal_contribution"].sum() - frame["current_contribution"].sum())
             subtitle += f"; contribution {'+' if gain >= 0 else ''}{fmt(gain)} {style.kpi_unit} (on the curves)"
+        if beyond.any():
+            subtitle += f"; ⚠ {int(beyond.sum())} beyond the highest activity observed in training"
         subtitles.append(subtitle)
     if len(frames) > 1:
         buttons = [{"label": scenario, "method": "update",

@@ -60,5 +60,6 @@ def _previews(frames: dict[str, pd.DataFrame]) -> dict[str, dict]:
                 ["scenario", "scope", "budget_total", "incremental_response_curve", "incremental_response_model",
                  "converged"]].round(2).to_markdown(index=False)),
         },
-        "budget_allocation": {"national_preview": dg.MetadataValue.md(preview.round(2).to_markdown())},
+        "budget_allocation": {"national_preview": dg.MetadataValue.md(preview.round(2).to_markdown()),
+                              "rows_beyond_observed_range": int(allocation.beyond_observed_range.sum())},
     }
