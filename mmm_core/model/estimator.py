@@ -23,7 +23,8 @@ import torch
 
 from mmm_core.model import training
 from mmm_core.data.contract import Panel
-from mmm_core.model.dag import own_activity, prune_to_dag, within_covariance
+from mmm_core.model.dag import (MIN_SUPPORT, edge_support, lasso_rate, own_activity, prune_to_dag, structure_graph, supported,
+                                within_covariance)
 from mmm_core.model.decomposition import Decomposition, build_decomposition, channel_table
 from mmm_core.data.calendar import holiday_indicators
 from mmm_core.model.network import MMMNet, ModelConfig, ModelInputs, ModelOutput, trend_time
@@ -75,7 +76,12 @@ class MMM:
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, panel: Panel, callback: Callable[[training.TrainEvent], None] | None = None) -> "MMM":
-        """Fit on every week of ``panel`` (slice a holdout off beforehand). Returns self."""
+        """Fit on every week of ``panel`` (slice a holdout off beforehand). Returns self.
+
+        Before training, each graph edge's bootstrap support is measured (``dag.edge_support``, the structure
+        problem alone on ``dag.SUPPORT_RESAMPLES`` resamples; ``dag_support_`` ``[C, C]``): only edges with support
+        >= ``dag.MIN_SUPPORT`` are used and published (``adjacency``, ``dag``); the supported graph of the same
+        problem (``dag.structure_graph``) gives the ROI prior each channel's own activity."""
         model_config, train_config = self._resolved_configs()
         self.model_config_, self.train_config_ = model_config, train_config
         self.regions_, self.channels_ = panel.regions, panel.channels
@@ -94,8 +100,16 @@ class MMM:
         activity_scaled = self.scaler_.media.forward(panel.activity)
         covariance = within_covariance(activity_scaled, panel.observed)
         as_f32 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
-        data = training.TrainingData(inputs, target, observed, as_f32(covariance), as_f32(activity_scaled[panel.observed]),
-                                     roi_prior_data(panel, self.scaler_.kpi.scale, activity_scaled))
+        rows = activity_scaled[panel.observed]
+        self.dag_support_, graph = None, None
+        if net.dag is not None:
+            structure = (net.dag.mask, train_config.dag_l1 * lasso_rate(*rows.shape), train_config.dag_acyclicity,
+                         train_config.dag_nonnegativity, train_config.learning_rate, train_config.grad_clip)
+            self.dag_support_ = edge_support(activity_scaled, panel.observed, *structure, DAG_THRESHOLD,
+                                             seed=train_config.seed)
+            graph = structure_graph(activity_scaled, panel.observed, *structure, DAG_THRESHOLD, self.dag_support_)
+        data = training.TrainingData(inputs, target, observed, as_f32(covariance), as_f32(rows),
+                                     roi_prior_data(panel, self.scaler_.kpi.scale, activity_scaled, graph))
         self.train_result_: TrainResult = training.fit(net, data, train_config, callback)
         self.net_ = net
         self._net64 = None
@@ -160,12 +174,14 @@ class MMM:
                                    to_np(out.prediction))
 
     def adjacency(self) -> np.ndarray:
-        """``[C, C]`` learned adjacency pruned to an exact DAG at ``DAG_THRESHOLD`` (zeros without a DAG)."""
+        """``[C, C]`` the graph the counterfactuals use: the learned adjacency pruned to an exact DAG at
+        ``DAG_THRESHOLD``, keeping only edges with support >= ``MIN_SUPPORT`` (``dag.supported``; zeros
+        without a DAG)."""
         self._check_fitted()
         adj = self.net_.adjacency()
         if adj is None:
             return np.zeros((len(self.channels_),) * 2)
-        return prune_to_dag(adj.detach().double().numpy(), DAG_THRESHOLD)
+        return supported(prune_to_dag(adj.detach().double().numpy(), DAG_THRESHOLD), self.dag_support_)
 
     def own_multiplier(self, channel: int | str, multiplier: float = 0.0) -> np.ndarray:
         """``[C]`` factors for ``counterfactual``: one channel's own activity × ``multiplier``, the rest × 1."""
@@ -218,9 +234,9 @@ class MMM:
         own_contribution, mediated_contribution (the term's share from activity the DAG parents caused),
         induced_contribution (what the channel causes in its DAG descendants' terms), share (of direct),
         roi, direct_roi, and roi_prior_weight (how much the channel's ROI comes from the exchangeable-ROI
-        prior rather than the data: 0 where the panel shows the channel at zero activity, so its level is
-        measured; up to ~0.75 for an always-on channel whose level the data cannot measure; 0 when the
-        prior is off)."""
+        prior rather than the data: ``priors.level_extrapolation``, 0 where the panel shows the channel near
+        zero activity, so its level is measured; 1 for an always-on channel whose level the data cannot
+        measure; 0 when the prior is off)."""
         observed = panel.observed
         factual = self.decompose(panel)
         C = panel.n_channels
@@ -235,19 +251,25 @@ class MMM:
         spend = np.where(observed[..., None], panel.spend, 0.0).sum(axis=(0, 1))
         table = channel_table(panel.channels, spend, direct, total, mediated, induced)
         prior_on = self.train_config_.roi_pooling > 0
-        weight = channel_prior_weight(self.scaler_.media.forward(panel.activity), panel.observed)
+        weight = channel_prior_weight(self.scaler_.media.forward(panel.activity), panel.observed, self.adjacency())
         table.insert(table.columns.get_loc("direct_roi") + 1, "roi_prior_weight",
                      weight.double().numpy() if prior_on else 0.0)  # the published table's column order
         return table
 
-    def dag(self, threshold: float = DAG_THRESHOLD) -> pd.DataFrame:
-        """Edges with ``|weight| >= threshold`` of the learned (acyclic) graph: parent, child, weight."""
+    def dag(self, threshold: float = DAG_THRESHOLD, min_support: float = MIN_SUPPORT) -> pd.DataFrame:
+        """Edges with ``|weight| >= threshold`` and support >= ``min_support`` of the learned (acyclic)
+        graph: parent, child, weight, support (share of bootstrap resamples whose structure fit keeps the
+        edge at ``DAG_THRESHOLD`` in this direction, 0..1; ``dag.edge_support``; NaN for a model saved
+        before support existed, whose edges are all kept). The defaults give the graph ``adjacency`` uses;
+        ``min_support=0`` lists the edges the fit found that the data do not support as well."""
         self._check_fitted()
         adj = self.net_.adjacency()
         weights = np.zeros((len(self.channels_),) * 2) if adj is None else adj.detach().double().numpy()
-        adj = prune_to_dag(weights, threshold)
-        rows = [(self.channels_[p], self.channels_[c], float(adj[p, c])) for p, c in zip(*np.nonzero(adj))]
-        frame = pd.DataFrame(rows, columns=["parent", "child", "weight"])
+        support = self.dag_support_ if self.dag_support_ is not None else np.full(weights.shape, np.nan)
+        adj = supported(prune_to_dag(weights, threshold), support, min_support)
+        rows = [(self.channels_[p], self.channels_[c], float(adj[p, c]), float(support[p, c]))
+                for p, c in zip(*np.nonzero(adj))]
+        frame = pd.DataFrame(rows, columns=["parent", "child", "weight", "support"])
         return frame.sort_values("weight", key=np.abs, ascending=False, ignore_index=True)
 
     def channel_parameters(self) -> pd.DataFrame:

@@ -10,6 +10,8 @@ Format versions (every one still loads):
      may hold options since removed (``warm_start``, ``projection_every``, ``seasonality_beside_media``, ...)
      and may lack ``holidays`` / ``adstock_learn_tail`` (saved before those existed).
   2. the adstock and saturation components own their parameters (``adstock.decay_raw``, ``saturation.slope_raw``).
+     Later artefacts also hold ``dag.support`` ``[C, C]`` float64 (each edge's bootstrap support,
+     ``dag.edge_support``); an artefact without it loads with support unknown (NaN), its edges all kept.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ def save_model(model: "MMM", directory: Path) -> Path:
     tensors = {f"net.{k}": v.detach().contiguous() for k, v in model.net_.state_dict().items()}
     tensors.update({f"scaler.{k}": torch.as_tensor(v) for k, v in model.scaler_.state_dict().items()})
     tensors.update({f"seasonality.{k}": torch.as_tensor(v) for k, v in model.seasonality_.state_dict().items()})
+    if model.dag_support_ is not None:
+        tensors["dag.support"] = torch.as_tensor(model.dag_support_, dtype=torch.float64)
     save_file(tensors, str(directory / "weights.safetensors"))
     return directory
 
@@ -120,5 +124,8 @@ def _load(cls: type["MMM"], directory: Path) -> "MMM":
     net = MMMNet(len(model.regions_), len(model.channels_), len(model.control_names_), model_config)
     net.load_state_dict(_network_state(tensors, version))
     model.net_, model._net64 = net, None
+    support = tensors.get("dag.support")
+    model.dag_support_ = (support.double().numpy() if support is not None
+                          else None if net.dag is None else np.full((len(model.channels_),) * 2, np.nan))
     model.train_result_ = TrainResult([], config["best_epoch"], config["epochs_run"], config["fit_seconds"], "cpu")
     return model

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from mmm_core.data.contract import Panel
+from mmm_core.model.dag import own_activity
 from mmm_core.model.network import ModelOutput
 
 
@@ -100,18 +101,28 @@ def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,
     return (weight * dev.square())[has_spend].mean()
 
 
-def channel_prior_weight(activity_scaled: np.ndarray, observed: np.ndarray) -> torch.Tensor:
-    """``[C]`` float32: ``level_extrapolation`` of the scaled activity ``[R, T, C]`` over the observed
-    region-weeks ``[R, T]``: how much each channel's ROI leans on the prior."""
-    masked = np.ascontiguousarray(np.where(observed[..., None], activity_scaled, 0.0))
-    return level_extrapolation(torch.as_tensor(masked, dtype=torch.float32), torch.as_tensor(observed))
+def channel_prior_weight(activity_scaled: np.ndarray, observed: np.ndarray,
+                         adjacency: np.ndarray | None = None) -> torch.Tensor:
+    """``[C]`` float32: ``level_extrapolation`` of each channel's OWN scaled activity (``dag.own_activity``
+    under the channel graph ``adjacency`` ``[C, C]``; all of it without one) over the observed region-weeks
+    ``[R, T]``: how much each channel's ROI leans on the prior. Own activity, because activity a parent
+    channel causes moves with the parent: its swings show the fit the parent, not the child's curve (a
+    steady search budget lifted in TV flights is still an always-on channel). activity ``[R, T, C]``."""
+    activity = torch.as_tensor(np.ascontiguousarray(activity_scaled), dtype=torch.float64)
+    if adjacency is not None and np.any(adjacency):
+        activity = own_activity(activity, torch.as_tensor(adjacency, dtype=torch.float64))
+    mask = torch.as_tensor(observed)
+    masked = torch.where(mask[..., None], activity, torch.zeros((), dtype=activity.dtype))
+    return level_extrapolation(masked.to(torch.float32), mask)
 
 
-def roi_prior_data(panel: Panel, kpi_scale: np.ndarray, activity_scaled: np.ndarray) -> RoiPriorData:
+def roi_prior_data(panel: Panel, kpi_scale: np.ndarray, activity_scaled: np.ndarray,
+                   adjacency: np.ndarray | None = None) -> RoiPriorData:
     """The prior's inputs for ``panel``: ``kpi_scale`` ``[R]`` is the KPI scaler's per-region scale,
-    ``activity_scaled`` ``[R, T, C]`` the scaled activity."""
+    ``activity_scaled`` ``[R, T, C]`` the scaled activity, ``adjacency`` the channel graph (see
+    ``channel_prior_weight``)."""
     as_f32 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
     spend = np.where(panel.observed[..., None], np.nan_to_num(panel.spend), 0.0)
     spend = spend / max(float(spend.max()), 1e-12)
     return RoiPriorData(as_f32(kpi_scale / kpi_scale.mean()), as_f32(spend),
-                        channel_prior_weight(activity_scaled, panel.observed))
+                        channel_prior_weight(activity_scaled, panel.observed, adjacency))

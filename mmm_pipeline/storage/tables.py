@@ -131,8 +131,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("roi", "DOUBLE", "total_contribution / spend"),
         ("direct_roi", "DOUBLE", "direct_contribution / spend"),
         ("roi_prior_weight", "DOUBLE", "how much of the channel's ROI comes from the exchangeable-ROI prior rather "
-                                       "than the data: 0 when the data show the channel at zero activity (measured), "
-                                       "up to ~0.75 for an always-on channel; NULL in refreshes written before the "
+                                       "than the data: 0 when the data show the channel near zero activity (measured), "
+                                       "1 for an always-on channel; NULL in refreshes written before the "
                                        "column existed"),
         ("own_contribution", "DOUBLE", "KPI from the channel's own activity in its own term (KPI units); NULL in "
                                        "refreshes written before the column existed"),
@@ -158,6 +158,10 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("parent", "VARCHAR", "channel that drives the child"),
         ("child", "VARCHAR", "channel driven by the parent"),
         ("weight", "DOUBLE", "edge weight"),
+        ("support", "DOUBLE", "share of bootstrap resamples (0..1) whose graph fit keeps the edge in this direction; "
+                              "only edges with support >= 0.8 are published and used; NULL (unknown, edge kept) "
+                              "for refreshes written before the column existed and for models saved before support "
+                              "existed"),
     ),
     _table(
         "response_curves", "Per channel, national and per region: Hill fit of the model's KPI response to "
@@ -180,6 +184,10 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("mroi", "DOUBLE", "marginal ROI from the model, +1 % spend step"),
         ("mroi_curve", "DOUBLE", "Hill derivative at current spend"),
         ("saturation_spend", "DOUBLE", "spend at 90 % of the curve's range"),
+        ("spend_at_observed_max", "DOUBLE", "planning-window spend at which the channel's busiest window week "
+                                            "reaches the highest weekly activity of the training weeks (national: "
+                                            "in its first region to get there); curve points above it are "
+                                            "extrapolation; NULL in refreshes written before the column existed"),
     ),
     _table(
         "response_curve_points", "The model's response at each spend multiplier and the fitted curve, for plots.",
@@ -191,6 +199,12 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("response", "DOUBLE", "the channel's total contribution with its window spend at the multiplier "
                                "(KPI units; 0 at multiplier 0)"),
         ("fitted_response", "DOUBLE", "fitted Hill curve's response (KPI units)"),
+        ("ratio_to_observed_max", "DOUBLE", "activity of the busiest planning-window week at this multiplier over "
+                                            "the highest weekly activity the model was trained on, per region "
+                                            "(national: the largest region's); NULL in refreshes written before "
+                                            "the column existed"),
+        ("beyond_observed_range", "BOOLEAN", "ratio_to_observed_max > 1: the model extrapolates beyond the data "
+                                             "here; NULL in refreshes written before the column existed"),
     ),
     _table(
         "budget_scenarios", "Per scenario and scope: budget, predicted response current vs optimal (curves and "
@@ -215,6 +229,10 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("message", "VARCHAR", "optimiser's message"),
         ("n_iterations", "INTEGER", "optimiser iterations"),
         ("wall_time_s", "DOUBLE", "seconds the optimisation took"),
+        ("ratio_to_observed_max", "DOUBLE", "largest ratio_to_observed_max of the scenario's budget_allocation "
+                                            "rows; NULL in refreshes written before the column existed"),
+        ("beyond_observed_range", "BOOLEAN", "whether any channel (region) of the allocation is beyond the "
+                                             "observed range; NULL in refreshes written before the column existed"),
     ),
     _table(
         "budget_allocation", "Per scenario, scope, region and channel: current and optimal spend, response, "
@@ -233,6 +251,12 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("roi_optimal", "DOUBLE", "response_optimal / optimal_spend"),
         ("mroi_current", "DOUBLE", "curve derivative at current spend (KPI units per extra currency unit)"),
         ("mroi_optimal", "DOUBLE", "curve derivative at optimal spend"),
+        ("ratio_to_observed_max", "DOUBLE", "activity of the busiest planning-window week at the optimal spend "
+                                            "over the highest weekly activity the model was trained on (national: "
+                                            "the largest region's); NULL in refreshes written before the column "
+                                            "existed"),
+        ("beyond_observed_range", "BOOLEAN", "ratio_to_observed_max > 1: the optimal spend relies on the model "
+                                             "beyond the data; NULL in refreshes written before the column existed"),
     ),
     _table(
         "published_refreshes", "Refreshes that passed every blocking check and may be served.",

@@ -1,12 +1,15 @@
-"""Channel graph: NOTEARS acyclicity, pruning to an exact DAG, counterfactual propagation, and that
-the structure loss finds the direction of an edge from data (not from column order)."""
+"""Channel graph: NOTEARS acyclicity, pruning to an exact DAG, counterfactual propagation, that the
+structure loss finds the direction of an edge from data (not from column order), and that only edges the
+bootstrap supports are kept."""
 
 import numpy as np
 import pytest
 import torch
 
-from mmm_core.model.dag import (ChannelDag, acyclicity, lasso_rate, own_activity, prune_to_dag, remove_channel,
-                          within_covariance)
+from mmm_core.model.dag import (BLOCK_WEEKS, MIN_SUPPORT, ChannelDag, acyclicity, edge_support, fit_structures,
+                                lasso_rate, own_activity, prune_to_dag, remove_channel, resample_weights, supported,
+                                within_covariance)
+from mmm_core.model.estimator import DAG_THRESHOLD
 from mmm_core.model.training import TrainConfig
 
 
@@ -84,3 +87,81 @@ def test_the_graph_penalty_weakens_at_the_lasso_rate_as_rows_grow():
     assert benchmark == pytest.approx(0.01, rel=0.05)  # where the fixed 0.01 was set
     assert large < 0.5 * benchmark  # 7.5x the rows: true edges on big panels are not shrunk away
     assert lasso_rate(4 * 5000, 13) == pytest.approx(lasso_rate(5000, 13) / 2)
+
+
+def _support(activity: np.ndarray, resamples: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """(edges of one structure fit on all the data, pruned at DAG_THRESHOLD; their bootstrap support)."""
+    config = TrainConfig()
+    observed = np.ones(activity.shape[:2], bool)
+    C = activity.shape[-1]
+    rows = activity[observed]
+    l1 = config.dag_l1 * lasso_rate(*rows.shape)
+    mask = torch.ones(C, C) - torch.eye(C)
+    cov = torch.as_tensor(within_covariance(activity, observed), dtype=torch.float32)[None]
+    one = fit_structures(cov, torch.as_tensor(rows, dtype=torch.float32), None, mask, l1, config.dag_acyclicity,
+                         config.dag_nonnegativity, 300, config.learning_rate, config.grad_clip)[0]
+    support = edge_support(activity, observed, mask, l1, config.dag_acyclicity, config.dag_nonnegativity,
+                           config.learning_rate, config.grad_clip, DAG_THRESHOLD, resamples=resamples, steps=300)
+    return prune_to_dag(one.double().numpy(), DAG_THRESHOLD), support
+
+
+def test_a_true_strong_edge_has_high_support_and_is_kept():
+    rng = np.random.default_rng(0)
+    R, T = 10, 80
+    flighted = rng.gamma(2.0, 0.5, (R, T)) * (rng.random((R, T)) < 0.6)
+    child = rng.gamma(8.0, 0.125, (R, T)) + 0.8 * flighted
+    other = rng.gamma(4.0, 0.25, (R, T))
+    activity = np.stack([flighted, child, other], axis=-1)
+    activity = activity / activity.mean(axis=(0, 1))
+    edges, support = _support(activity)
+    assert edges[0, 1] > 0.2
+    assert support[0, 1] >= MIN_SUPPORT and support[1, 0] < 0.2
+    kept = supported(edges, support)
+    assert kept[0, 1] == edges[0, 1] and np.count_nonzero(kept) == 1
+    assert ((support >= 0) & (support <= 1)).all()
+
+
+def test_an_edge_between_unrelated_channels_resting_on_one_region_is_not_published():
+    """Noise channels, independent everywhere except one region where both follow the same burst (a joint
+    promotion, not a causal link): one fit on all the data learns an edge, the resamples without that region
+    do not, so its support stays low. (On fully independent channels the fit learns no edge at all: the
+    non-negativity hinge rules out edges into weeks where the child is low and the parent high.)"""
+    rng = np.random.default_rng(0)
+    R, T = 10, 60
+    activity = rng.gamma(4.0, 0.25, (R, T, 3))
+    burst = rng.gamma(1.0, 3.0, T)
+    activity[0, :, :2] += burst[:, None]
+    activity = activity / activity.mean(axis=(0, 1))
+    edges, support = _support(activity)
+    assert np.count_nonzero(edges), "one fit on all the data should learn the (false) edge"
+    assert not np.count_nonzero(supported(edges, support))
+    assert support.max() < MIN_SUPPORT
+
+
+def test_unknown_support_keeps_the_edges_and_a_region_poor_panel_resamples_blocks_of_weeks():
+    adjacency = np.array([[0.0, 0.5], [0.0, 0.0]])
+    np.testing.assert_array_equal(supported(adjacency, np.full((2, 2), np.nan)), adjacency)
+    np.testing.assert_array_equal(supported(adjacency, np.array([[0.0, 0.5], [0.0, 0.0]])), 0.0 * adjacency)
+    observed = np.ones((1, 60), bool)
+    weights = resample_weights(observed, 4, np.random.default_rng(0))
+    assert weights.shape == (4, 1, 60) and (weights.sum(axis=-1) == BLOCK_WEEKS * 5).all()
+    regions = resample_weights(np.ones((8, 10), bool), 4, np.random.default_rng(0))
+    assert (regions.sum(axis=(1, 2)) == 80).all() and (regions == regions[..., :1]).all()  # whole regions
+
+
+def test_the_graph_a_full_fit_learns_is_the_structure_only_fit(tiny_simulation):
+    """Why resamples need no KPI model: the network never reads the graph while it trains, so the graph
+    after a full fit is ``fit_structures`` after the same steps (no early stopping, no refit here)."""
+    from mmm_core.model.estimator import MMM
+
+    panel = tiny_simulation.panel
+    config = {"epochs": 40, "min_epochs": 1, "validation_weeks": 0, "threads": 1}
+    mmm = MMM(overrides={"train": config}).fit(panel)
+    train = mmm.train_config_
+    activity = mmm.scaler_.media.forward(panel.activity)
+    rows = torch.as_tensor(activity[panel.observed], dtype=torch.float32)
+    cov = torch.as_tensor(within_covariance(activity, panel.observed), dtype=torch.float32)[None]
+    alone = fit_structures(cov, rows, None, mmm.net_.dag.mask, train.dag_l1 * lasso_rate(*rows.shape),
+                           train.dag_acyclicity, train.dag_nonnegativity, 40, train.learning_rate, train.grad_clip)
+    np.testing.assert_allclose(alone[0].numpy(), mmm.net_.adjacency().detach().numpy(), atol=1e-4)
+    assert mmm.net_.adjacency().abs().max() > 0.05  # the graph moved: the comparison is not between zeros

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from mmm_core.analysis.metrics import forecast_report
+from mmm_core.model.dag import MIN_SUPPORT, prune_to_dag
 from mmm_core.model.estimator import DAG_THRESHOLD, MMM, NotFittedError
 from mmm_core.model.network import ModelConfig
 from mmm_core.simulation.recovery import oracle_contributions, recovery_scores, true_contributions
@@ -108,7 +109,7 @@ def test_channel_parameters_are_in_range_and_the_dag_is_acyclic_and_matches_the_
     assert (params["adstock_decay"].between(0, 1)).all() and (params["hill_half_saturation"] > 0).all()
     assert params["adstock_tail"].between(1, 2).all()
     edges = mmm.dag(threshold=0.0)
-    assert list(edges.columns) == ["parent", "child", "weight"]
+    assert list(edges.columns) == ["parent", "child", "weight", "support"]
     assert set(edges.parent) | set(edges.child) <= set(train.channels) and (edges.parent != edges.child).all()
     assert list(edges.weight.abs()) == sorted(edges.weight.abs(), reverse=True)
     graph = nx.DiGraph(list(zip(edges.parent, edges.child)))
@@ -133,6 +134,34 @@ def test_save_load_round_trip_is_exact(fitted, tmp_path):
     np.testing.assert_array_equal(loaded.predict(sim.panel), mmm.predict(sim.panel))
     np.testing.assert_array_equal(loaded.decompose(train).values, mmm.decompose(train).values)
     np.testing.assert_array_equal(loaded.adjacency(), mmm.adjacency())
+    np.testing.assert_array_equal(loaded.dag_support_, mmm.dag_support_)
+    pd.testing.assert_frame_equal(loaded.dag(min_support=0.0), mmm.dag(min_support=0.0))
+
+
+def test_the_dag_table_gives_each_edges_support_and_publishes_only_supported_edges(fitted):
+    mmm, train, _ = fitted
+    published, found = mmm.dag(), mmm.dag(min_support=0.0)
+    assert list(published.columns) == ["parent", "child", "weight", "support"]
+    assert found["support"].between(0.0, 1.0).all() and mmm.dag_support_.shape == (3, 3)
+    assert set(zip(published.parent, published.child)) == {
+        (row.parent, row.child) for row in found.itertuples() if row.support >= MIN_SUPPORT}
+
+
+def test_a_model_saved_without_dag_edge_support_loads_with_support_unknown_and_keeps_its_edges(fitted, tmp_path):
+    """Artefacts written before edge support existed: their graph was used as fitted, so it still is."""
+    from safetensors.torch import load_file, save_file
+
+    mmm, train, sim = fitted
+    folder = mmm.save(tmp_path / "before_support")
+    tensors = load_file(str(folder / "weights.safetensors"))
+    del tensors["dag.support"]
+    save_file(tensors, str(folder / "weights.safetensors"))
+    loaded = MMM.load(folder)
+    as_fitted = prune_to_dag(mmm.net_.adjacency().detach().double().numpy(), DAG_THRESHOLD)
+    np.testing.assert_array_equal(loaded.adjacency(), as_fitted)
+    table = loaded.dag()
+    assert len(table) == np.count_nonzero(as_fitted) and table["support"].isna().all()
+    np.testing.assert_array_equal(loaded.predict(sim.panel), mmm.predict(sim.panel))
 
 
 def test_a_model_saved_before_the_learned_adstock_tail_loads_with_its_own_kernel(tiny_simulation, tmp_path):
@@ -191,6 +220,7 @@ def test_strong_dag_edge_is_found_in_the_right_direction():
     edges = {(p, c) for p, c in zip(mmm.dag()["parent"], mmm.dag()["child"])}
     assert ("tv", "search") in edges
     assert ("search", "tv") not in edges
+    assert mmm.dag()["support"].iloc[0] >= MIN_SUPPORT
     assert not any("radio" in edge for edge in edges)
     # The edge does work: removing TV also removes the search activity it caused.
     media = mmm.counterfactual_media(_split(sim.panel), "tv")

@@ -168,3 +168,20 @@ def test_level_extrapolation_tells_channels_seen_near_zero_from_always_on_ones()
     assert level[2] == pytest.approx(1.0)
     assert level[3] == 0.0
     assert 0.2 < level[4] < 0.8
+
+
+def test_the_roi_prior_weight_reads_a_channels_own_activity_not_what_its_graph_parent_causes():
+    from mmm_core.model.priors import channel_prior_weight
+
+    rng = np.random.default_rng(1)
+    R, T = 5, 80
+    tv = np.where(rng.random((R, T)) < 0.4, rng.uniform(1.0, 2.0, (R, T)), 0.0)  # flighted parent
+    own_search = rng.uniform(0.9, 1.1, (R, T))  # steady on its own
+    search = own_search + 1.5 * tv  # TV flights lift search
+    activity = np.stack([tv, search], axis=-1)
+    observed = np.ones((R, T), dtype=bool)
+    graph = np.array([[0.0, 1.5], [0.0, 0.0]])
+    without, with_graph = channel_prior_weight(activity, observed), channel_prior_weight(activity, observed, graph)
+    assert without[0] == 0.0 and with_graph[0] == 0.0
+    assert float(without[1]) < 0.1  # its swings come from TV: read alone it looks measured
+    assert float(with_graph[1]) == pytest.approx(1.0)  # its own activity never leaves ±10 % of its mean
