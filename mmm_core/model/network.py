@@ -35,6 +35,11 @@ from mmm_core.data.calendar import DEFAULT_HOLIDAYS, check_holidays
 from mmm_core.model.seasonality import POOLED_HARMONICS
 
 
+EXTRAPOLATION_HEADROOM = 1.0
+"""How far above its highest training activity a channel's weekly activity still moves the response, as a
+multiple of that activity (``transforms.soft_ceiling``): at most twice the observed maximum is read."""
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture and parameterisation (training settings live in ``training.TrainConfig``)."""
@@ -163,6 +168,9 @@ class MMMNet(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         self.dag = ChannelDag(C, config.dag_upper_triangular) if config.dag else None
+        # [C] highest weekly scaled activity over the observed training region-weeks (inf: not set, e.g. a
+        # model saved before it existed): the response reads activity through ``transforms.soft_ceiling``.
+        self.register_buffer("observed_activity_max", torch.full((C,), float("inf")))
 
     # -- constrained parameters ---------------------------------------------------------------
     def media_coef_max(self) -> torch.Tensor:
@@ -175,7 +183,9 @@ class MMMNet(nn.Module):
     @torch.no_grad()
     def initialise_from_data(self, media: torch.Tensor, observed: torch.Tensor) -> None:
         """Half-saturation from the data (``HillSaturation.initialise``): a quantile of each channel's
-        adstocked scaled activity over active observed weeks. media ``[R, T, C]`` scaled, observed ``[R, T]`` bool."""
+        adstocked scaled activity over active observed weeks; and each channel's highest weekly activity
+        (``observed_activity_max``). media ``[R, T, C]`` scaled, observed ``[R, T]`` bool."""
+        self.observed_activity_max.copy_(torch.where(observed[..., None], media, 0.0).amax(dim=(0, 1)))
         adstocked = self.adstock(self._pad(media), media.shape[1])
         self.saturation.initialise(adstocked, observed[..., None] & (media > 0))
 
@@ -191,13 +201,22 @@ class MMMNet(nn.Module):
             head = torch.zeros_like(x[:, :1])
         return torch.cat([head.expand(-1, lag - 1, -1), x], dim=1)
 
+    def within_observed_range(self, media: torch.Tensor) -> torch.Tensor:
+        """Scaled media ``[R, T, C]`` as the model reads it: unchanged up to each channel's highest training
+        activity, softly capped above it (``transforms.soft_ceiling`` with ``EXTRAPOLATION_HEADROOM``), so a
+        forecast, curve or budget at several times the observed activity cannot ride a curve the data never
+        pinned. Training never reaches the cap, so the fit is the same with or without it."""
+        return transforms.soft_ceiling(media, self.observed_activity_max, EXTRAPOLATION_HEADROOM)
+
     def media_response(self, media: torch.Tensor) -> torch.Tensor:
         """Saturated carried-over activity ``hill(adstock(media))`` in [0, 1), ``[R, T, C]``."""
+        media = self.within_observed_range(media)
         return self.saturation(self.adstock(self._pad(media), media.shape[1]))
 
     def modulation(self, media: torch.Tensor, controls: torch.Tensor) -> torch.Tensor:
         """GRU modulation ``[R, T, C + K]`` in [-modulation_max, modulation_max]."""
         n_weeks = media.shape[1]
+        media = self.within_observed_range(media)
         features = self._pad(torch.cat([torch.log1p(media), controls], dim=-1))  # [R, L-1+T, C+K]
         hidden, _ = self.gru(features)
         return self.config.modulation_max * torch.tanh(self.head(hidden[:, -n_weeks:]))

@@ -99,6 +99,8 @@ def _network_state(tensors: dict[str, torch.Tensor], version: int) -> dict[str, 
     state = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("net.")}
     if version == 1:
         state = {RENAMED_PARAMETERS_V1.get(k, k): v for k, v in state.items() if k not in REMOVED_PARAMETERS_V1}
+    # Saved before the observed range was kept: no ceiling, the response as it was fitted.
+    state.setdefault("observed_activity_max", torch.full_like(state["media_max_raw"], float("inf")))
     return state
 
 

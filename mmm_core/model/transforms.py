@@ -92,6 +92,26 @@ def hill(x, half_saturation, slope):
     return where(x > 0, sigmoid(slope * log_ratio), zero)
 
 
+def soft_ceiling(x: torch.Tensor, ceiling: torch.Tensor, headroom: float) -> torch.Tensor:
+    """Activity as the response curves see it beyond the highest activity training saw.
+
+    x: ``[..., channels]`` non-negative activity; ceiling: ``[channels]`` (same units; ``inf`` for none).
+    Identity up to the ceiling m; beyond it ``m + h m (1 - exp(-(x - m) / (h m)))`` with h = ``headroom``:
+    continuous with slope 1 at m, then flattening, never above ``(1 + h) m``. Nothing in the data pins a
+    curve above m, so whatever a fitted curve does there (a Hill curve with its half-saturation above the
+    data keeps rising almost linearly) is at most the curve's value at ``(1 + h) m``; h = 0 is a flat cap.
+    """
+    ceiling = ceiling.to(x.dtype)
+    finite = torch.isfinite(ceiling)
+    m = torch.where(finite, ceiling, torch.ones_like(ceiling))
+    if headroom > 0:
+        width = headroom * m
+        above = m + width * -torch.expm1(-(x - m).clamp_min(0.0) / width)
+    else:
+        above = m.expand_as(x)
+    return torch.where((x > m) & finite, above, x)
+
+
 def inverse_softplus(y: float) -> float:
     """The x with ``softplus(x) = y`` (y > 0), for starting a parameter that a softplus keeps positive."""
     return y + math.log(-math.expm1(-y))

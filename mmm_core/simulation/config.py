@@ -189,6 +189,11 @@ class SimulationConfig:
         kpi_unit, currency: informational units written to the spec.
         channel_kinds: template kinds of the channels in order (``("tv", "radio", "tv")``), None for
             the first ``n_channels`` templates; when given, ``n_channels`` must equal its length.
+        stress_weeks: the last ``stress_weeks`` weeks are a stress case for forecasts: every channel's own
+            activity (and with it its spend) is multiplied there by a factor drawn per channel from
+            ``stress_scale``, far beyond anything earlier weeks show, while the true curves saturate. A
+            forecast trained on the weeks before must extrapolate. 0 (the default) draws nothing extra.
+        stress_scale: range of those factors.
     """
 
     n_regions: int = 40
@@ -212,6 +217,8 @@ class SimulationConfig:
     kpi_unit: str = "EUR"
     currency: str = "EUR"
     channel_kinds: tuple[str, ...] | None = None
+    stress_weeks: int = 0
+    stress_scale: tuple[float, float] = (2.0, 5.0)
 
     def __post_init__(self) -> None:
         if self.n_regions < 1 or self.n_channels < 1 or self.n_controls < 0:
@@ -228,6 +235,8 @@ class SimulationConfig:
             raise ValueError("missing_fraction must be in [0, 0.5), late_start_fraction in [0, 1]")
         if self.max_lag < 1:
             raise ValueError("max_lag must be >= 1")
+        if not 0 <= self.stress_weeks <= self.n_weeks - MIN_WEEKS or min(self.stress_scale) <= 0:
+            raise ValueError(f"stress_weeks must be in [0, n_weeks - {MIN_WEEKS}] and stress_scale positive")
         if self.channel_kinds is not None:
             if len(self.channel_kinds) != self.n_channels:
                 raise ValueError(f"channel_kinds has {len(self.channel_kinds)} kinds for n_channels={self.n_channels}")
@@ -281,4 +290,11 @@ PRESETS: dict[str, SimulationConfig] = {
                                               "programmatic", "local_radio", "shopping"),
                                dag_edges=(("linear_tv", "paid_search", 0.4, 1), ("paid_social", "shopping", 0.3, 2),
                                           ("online_video", "programmatic", 0.25, 0))),
+    # Forecast stress (issue 16): the last 13 weeks buy every channel at 2-5x its earlier level while the
+    # true curves saturate; a forecast from the weeks before must extrapolate without running away.
+    "stress": SimulationConfig(n_regions=20, n_weeks=156, n_channels=6, n_controls=4, missing_fraction=0.01,
+                               late_start_fraction=0.1, stress_weeks=13),
 }
+# The same stress in a flat world where media barely matter (2 % of the KPI): the KPI stays flat while
+# spend jumps, so a forecast that reads the jump as demand overshoots.
+PRESETS["flat_stress"] = replace(PRESETS["stress"], media_share=0.02)

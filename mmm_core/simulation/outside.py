@@ -13,6 +13,10 @@ every form the model does not have:
 * spend: a channel is either flighted (bursts of 2-7 weeks on, 2-9 off) or always on (a level per
   region, a yearly swing of +-30 % with its own phase, and +-30 % weekly jitter).
 
+``stress_weeks`` > 0 makes the last weeks a forecast stress case: each channel's spend there is its drawn
+spend times a factor from U(2, 5) (a generator of its own, so the weeks before draw as without it),
+while the logistic curves saturate; the activity index is set by the weeks before.
+
 No channel graph, no missing weeks, no holidays: the truth is the additive media term per channel
 (direct = total contribution). ``scenario`` picks where on the identifiability scale a panel sits:
 ``flighted`` (every channel seen at zero: curves identified), ``mixed``, ``always_on_linear`` (levels
@@ -81,8 +85,9 @@ def _spend(rng: np.random.Generator, flighted: bool, n_weeks: int) -> np.ndarray
 
 
 def simulate_outside(scenario: str = "flighted", seed: int = 0, n_regions: int = 20, n_weeks: int = 156,
-                     n_channels: int = 4, noise: float = 0.05) -> OutsideSimulation:
-    """Draw a panel (see the module docstring). ``noise`` is the sd of the multiplicative KPI noise."""
+                     n_channels: int = 4, noise: float = 0.05, stress_weeks: int = 0) -> OutsideSimulation:
+    """Draw a panel (see the module docstring). ``noise`` is the sd of the multiplicative KPI noise;
+    ``stress_weeks`` the length of the stress case at the end (0: none)."""
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {sorted(SCENARIOS)}, got {scenario!r}")
     flight_probability, rate_range = SCENARIOS[scenario]
@@ -95,7 +100,11 @@ def simulate_outside(scenario: str = "flighted", seed: int = 0, n_regions: int =
     flighted = rng.random(C) < flight_probability
     per_capita = np.stack([np.stack([_spend(rng, bool(flighted[c]), T) for c in range(C)], axis=-1)
                            for _ in range(R)])  # [R, T, C]
-    index = per_capita / np.array([per_capita[..., c][per_capita[..., c] > 0].mean() for c in range(C)])
+    calm = per_capita[:, :T - stress_weeks]
+    index_scale = np.array([calm[..., c][calm[..., c] > 0].mean() for c in range(C)])
+    if stress_weeks:
+        per_capita[:, T - stress_weeks:] *= np.random.default_rng([seed, 16]).uniform(2.0, 5.0, C)
+    index = per_capita / index_scale
     adstocked = np.zeros_like(index)
     for lag in range(MAX_LAG):
         adstocked[:, lag:] += decay ** lag * index[:, :T - lag]

@@ -144,10 +144,11 @@ def _channel_parameters(rng: np.random.Generator, config: SimulationConfig) -> d
 
 
 def _media_activity(rng: np.random.Generator, config: SimulationConfig, observed: np.ndarray,
-                    q4: np.ndarray, demand: np.ndarray) -> dict:
+                    q4: np.ndarray, demand: np.ndarray, stress: np.ndarray) -> dict:
     """Observed activity index ``total_x`` ``[R, T, C]`` (mean 1 where active), the DAG ``dag_adjacency``
     ``[C, C]`` in index units with its ``dag_lag`` ``[C, C]``, ``media_available`` ``[R, T, C]`` and the
-    ``media_patterns`` drawn. ``demand`` ``[R, T]`` is the KPI's base demand per capita.
+    ``media_patterns`` drawn. ``demand`` ``[R, T]`` is the KPI's base demand per capita; ``stress``
+    ``[T, C]`` multiplies each channel's own activity week by week (ones outside a stress case).
 
     Own activity is drawn with mean 1 per channel, propagated along the DAG drawn in those units, and
     each channel is then divided by its mean where active; the adjacency is rescaled to match."""
@@ -158,10 +159,11 @@ def _media_activity(rng: np.random.Generator, config: SimulationConfig, observed
     drawn = [channel_activity(rng, t, R, T, q4, budget_factor, demand) for _, t in templates]
     available = observed[..., None] & np.stack([d[1] for d in drawn], axis=-1)  # [R, T, C]
     own = np.where(available, np.stack([d[0] for d in drawn], axis=-1), 0.0)  # [R, T, C]
-    own = own / np.maximum(_masked_mean(own, observed[..., None]), 1e-12)
+    own = own / np.maximum(_masked_mean(own, observed[..., None]), 1e-12) * stress
     adjacency_own, lag = _dag(config, tuple(n for n, _ in templates), patterns, rng)
     total = propagate_graph(own, adjacency_own, lag, available)
-    active_mean = _masked_mean(total, observed[..., None] & (total > 0))  # [C]
+    calm = (stress == 1.0).all(axis=-1)[None, :, None]  # [1, T, 1]: the index is set by the weeks before a stress
+    active_mean = _masked_mean(total, observed[..., None] & (total > 0) & calm)  # [C]
     active_mean = np.where(active_mean > 0, active_mean, 1.0)
     return dict(total_x=total / active_mean, dag_adjacency=active_mean[:, None] * adjacency_own / active_mean[None, :],
                 dag_lag=lag, media_available=available, media_patterns=tuple(d[2] for d in drawn))
@@ -193,7 +195,7 @@ def simulate(config: SimulationConfig | str = "sample", seed: int | None = None)
                            holiday_lift=region["holiday_lift"], holiday_indicator=holiday_indicator, **ctl)
     parts = non_media_components(**non_media_parts)
     demand = (parts["baseline"] + parts["trend"] + parts["seasonality"] + parts["holiday"]) / pop[:, None]
-    media = _media_activity(rng, config, observed, q4, demand)
+    media = _media_activity(rng, config, observed, q4, demand, _stress_factors(config, seed))
     total_x, dag_adjacency = media["total_x"], media["dag_adjacency"]
     graph = dict(edge_lag=media["dag_lag"], available=media["media_available"])
 
@@ -206,7 +208,8 @@ def simulate(config: SimulationConfig | str = "sample", seed: int | None = None)
 
     # From the rounded file values back to the index and the own activity.
     per_capita = activity / pop[:, None, None]
-    activity_scale = _masked_mean(per_capita, observed[..., None] & (per_capita > 0))
+    calm = np.arange(T)[None, :, None] < T - config.stress_weeks
+    activity_scale = _masked_mean(per_capita, observed[..., None] & (per_capita > 0) & calm)
     activity_scale = np.where(activity_scale > 0, activity_scale, 1.0)
     own_index = own_from_total(per_capita / activity_scale, dag_adjacency, **graph)
     own_activity = own_index * pop[:, None, None] * activity_scale  # [R, T, C]
@@ -246,6 +249,17 @@ def simulate(config: SimulationConfig | str = "sample", seed: int | None = None)
                   spend=np.where(mask3, spend, 0.0), activity=np.where(mask3, activity, 0.0),
                   controls=np.where(mask3, ctl["controls"], 0.0), observed=observed, population=pop)
     return Simulation(panel=panel, truth=truth, config=config, seed=seed)
+
+
+def _stress_factors(config: SimulationConfig, seed: int) -> np.ndarray:
+    """``[T, C]`` multipliers of the own activity: one factor per channel from ``stress_scale`` in the last
+    ``stress_weeks`` weeks, ones before. Drawn from a generator of its own, so a config without stress
+    draws everything else exactly as before."""
+    factors = np.ones((config.n_weeks, config.n_channels))
+    if config.stress_weeks:
+        draw = np.random.default_rng([seed, 16]).uniform(*config.stress_scale, config.n_channels)
+        factors[config.n_weeks - config.stress_weeks:] = draw
+    return factors
 
 
 def _activity_and_spend(rng: np.random.Generator, total_x: np.ndarray, pop: np.ndarray,

@@ -222,3 +222,26 @@ def test_existing_presets_draw_what_they_drew(name):
     assert float(sim.panel.spend.sum()) == pytest.approx(spend, rel=1e-12)
     np.testing.assert_allclose(sim.truth.roi, roi, rtol=1e-10)
     assert not sim.truth.dag_lag.any()
+
+
+def test_the_stress_preset_buys_every_channel_far_above_its_earlier_level_in_its_last_weeks():
+    """The forecast stress case: own activity times 2-5 per channel in the last ``stress_weeks`` weeks, with
+    the true curves saturating, so the media effect grows by less than the activity."""
+    sim = simulate("stress", seed=1)
+    config, truth, panel = sim.config, sim.truth, sim.panel
+    start = panel.n_weeks - config.stress_weeks
+    before = truth.own_activity[:, start - 26:start].mean(axis=(0, 1))
+    during = truth.own_activity[:, start:].mean(axis=(0, 1))
+    ratio = during / before
+    assert np.all((ratio > 1.5) & (ratio < 7.0)), ratio
+    effect = truth.direct_contribution_weekly
+    lift = effect[:, start:].mean(axis=(0, 1)) / effect[:, start - 26:start].mean(axis=(0, 1))
+    assert np.all(lift < ratio)
+    assert PRESETS["flat_stress"].media_share < 0.05 and simulate("flat_stress", seed=1).truth.media_share < 0.05
+
+
+def test_a_config_without_stress_draws_no_stress():
+    plain = replace(PRESETS["tiny"], stress_weeks=0)
+    np.testing.assert_array_equal(simulate(plain, seed=2).panel.kpi, simulate("tiny", seed=2).panel.kpi)
+    with pytest.raises(ValueError):
+        replace(PRESETS["tiny"], stress_weeks=60)

@@ -56,3 +56,18 @@ def test_model_recovers_a_function_family_it_does_not_have():
     assert scores["roi_spearman"] >= 0.8
     r2 = forecast_report(train, panel, mmm.predict(panel))["holdout_r2"]
     assert r2["model"]["within_region"] > max(v["within_region"] for k, v in r2.items() if k != "model")
+
+
+def test_a_stress_case_scales_the_last_weeks_spend_2_to_5_times_and_leaves_the_weeks_before_as_drawn():
+    plain, stressed = simulate_outside("mixed", 3), simulate_outside("mixed", 3, stress_weeks=13)
+    T = plain.panel.n_weeks
+    np.testing.assert_array_equal(stressed.panel.spend[:, :T - 13], plain.panel.spend[:, :T - 13])
+    held_plain, held = plain.panel.spend[:, T - 13:], stressed.panel.spend[:, T - 13:]  # [R, 13, C]
+    np.testing.assert_array_equal(held > 0, held_plain > 0)
+    factor = np.array([held[..., c][held_plain[..., c] > 0] / held_plain[..., c][held_plain[..., c] > 0]
+                       for c in range(held.shape[-1])], dtype=object)
+    scale = np.array([f[0] for f in factor])  # one factor per channel, the same in every region-week
+    assert all(np.allclose(f, f[0]) for f in factor) and np.all((scale >= 2.0) & (scale <= 5.0))
+    # the true curves saturate: the media effect grows by less than the spend
+    lift = stressed.contribution[:, T - 13:].sum((0, 1)) / plain.contribution[:, T - 13:].sum((0, 1))
+    assert np.all(lift < scale)

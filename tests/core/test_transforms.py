@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmm_core.model.components import Adstock, HillSaturation
-from mmm_core.model.transforms import adstock, adstock_weights, hill, inverse_softplus, propagate_dag
+from mmm_core.model.transforms import adstock, adstock_weights, hill, inverse_softplus, propagate_dag, soft_ceiling
 
 
 def test_adstock_with_decay_zero_is_the_identity():
@@ -104,3 +104,20 @@ def test_hill_component_starts_on_the_data_and_its_shape_prior_is_zero_there():
         saturation.log_half_saturation.add_(math.log(2.0))
     assert float(saturation.shape_penalty().detach()) == pytest.approx(2 * math.log(2.0) ** 2, rel=1e-5)
     torch.testing.assert_close(saturation(adstocked)[0, 1], torch.tensor([1 / (1 + 2.0), 1 / (1 + 2.0)]))
+
+
+@pytest.mark.parametrize("headroom", [1.0, 0.5, 0.0])
+def test_soft_ceiling_is_the_identity_up_to_the_ceiling_and_bounded_above_it(headroom):
+    ceiling = torch.tensor([2.0, 5.0, float("inf")], dtype=torch.float64)
+    x = torch.linspace(0.0, 60.0, 601, dtype=torch.float64)[:, None].expand(-1, 3)
+    y = soft_ceiling(x, ceiling, headroom)
+    inside = x <= ceiling
+    assert torch.equal(y[inside], x[inside])  # training activity passes unchanged
+    assert torch.equal(y[:, 2], x[:, 2])  # no ceiling known: no cap
+    capped = y[:, :2]
+    assert torch.all(capped <= (1.0 + headroom) * ceiling[:2] + 1e-12)
+    assert torch.all(capped[1:] >= capped[:-1])  # more activity never reads as less
+    if headroom > 0:  # continuous with slope 1 at the ceiling
+        m = ceiling[:2]
+        just_above = soft_ceiling(m + 1e-6, ceiling[:2], headroom)
+        torch.testing.assert_close(just_above, m + 1e-6, rtol=0, atol=1e-9)
