@@ -8,8 +8,14 @@ The profile of region r is ``profile[r](t) = pooled(t) + sum_j coef[r, j] * basi
   holds two full years, else a straight line. Averaging over regions first keeps one region's noise
   out. The shape is smooth on purpose: a free 52-week table would also copy last year's media flights
   into this year's "seasonality" (and compete with nationally flighted media for the same weekly variation).
+  Each harmonic of the pooled shape is then shrunk by how well the years agree on it
+  (``repeat_agreement``): a yearly shape is what repeats, so a one-off bump in one year (a launch, an
+  outage, a news spike), which a least-squares fit over two years would copy at half its size into
+  every later year, is kept only to the extent the other years show it too. The same factors bound the
+  network's learnable correction of the shape (``correction_basis``), so training cannot put it back.
 * ``coef`` ``[regions, 2 * n_harmonics]`` is each region's smooth departure from the pooled shape
-  (low-order Fourier terms of the day of year), fitted by least squares per region.
+  (low-order Fourier terms of the day of year), fitted by least squares per region to what the pooled
+  shape leaves (with a level and a linear trend), each harmonic shrunk by its own ``repeat_agreement``.
 
 A week is looked up by its own calendar row, so a future week, or a week in another year, gets the
 value of its place in the year, never a copy of some other week's.
@@ -27,6 +33,37 @@ from mmm_core.data.calendar import WEEKS_PER_YEAR, fourier_basis
 POOLED_HARMONICS = 6
 """Fourier harmonics of the shared yearly shape (periods down to about two months)."""
 
+MIN_WEEKS_PER_YEAR = 40
+"""A 52-week block with fewer series weeks than this does not vote in ``repeat_agreement``."""
+
+
+def repeat_agreement(weeks: np.ndarray, series: np.ndarray, have: np.ndarray, n_harmonics: int) -> np.ndarray:
+    """``[n_harmonics]`` in [0, 1]: how far consecutive 52-week blocks (years) of ``series`` ``[T]`` agree on
+    each yearly harmonic; ``have`` ``[T]`` bool marks usable weeks.
+
+    Each year y gets its own least-squares Fourier coefficients a_y (sine and cosine of harmonic h); the
+    agreement of harmonic h is the mean cross product of different years over the mean power,
+    ``mean_{y != y'} <a_yh, a_y'h> / mean_y |a_yh|^2``, clipped to [0, 1]. For a shape s that repeats plus
+    whatever happens once or at random (e_y), that is ``|s|^2 / (|s|^2 + |e|^2)``: the share of a
+    harmonic's power that recurs, the factor that shrinks an estimate toward zero by its signal-to-total
+    ratio. With fewer than two usable years nothing can be checked and every harmonic keeps factor 1.
+    """
+    basis = fourier_basis(weeks, n_harmonics)  # [T, 2H]
+    coefs = []
+    for start in range(0, len(series) - WEEKS_PER_YEAR + 1, WEEKS_PER_YEAR):
+        block = slice(start, start + WEEKS_PER_YEAR)
+        mask = have[block]
+        if mask.sum() >= MIN_WEEKS_PER_YEAR:
+            sol, *_ = np.linalg.lstsq(basis[block][mask], series[block][mask], rcond=None)
+            coefs.append(sol.reshape(2, n_harmonics))  # (sine, cosine) x harmonic
+    if len(coefs) < 2:
+        return np.ones(n_harmonics)
+    a = np.stack(coefs)  # [Y, 2, H]
+    power = (a ** 2).sum(axis=1).mean(axis=0)  # [H]
+    pairs = [(i, j) for i in range(len(a)) for j in range(len(a)) if i != j]
+    cross = np.mean([(a[i] * a[j]).sum(axis=0) for i, j in pairs], axis=0)  # [H]
+    return np.clip(np.divide(cross, power, out=np.zeros_like(power), where=power > 0), 0.0, 1.0)
+
 
 @dataclass
 class YearlySeasonality:
@@ -34,13 +71,16 @@ class YearlySeasonality:
 
     Attributes:
         n_harmonics: Fourier harmonics of the per-region departures.
-        pooled_coef: ``[2 * POOLED_HARMONICS]`` Fourier coefficients of the shared yearly shape.
+        pooled_coef: ``[2 * POOLED_HARMONICS]`` Fourier coefficients of the shared yearly shape (after shrinkage).
         coef: ``[regions, 2 * n_harmonics]`` per-region departures.
+        agreement: ``[POOLED_HARMONICS]`` ``repeat_agreement`` of each pooled harmonic (ones for a model saved
+            before it existed).
     """
 
     n_harmonics: int = 2
     pooled_coef: np.ndarray | None = None
     coef: np.ndarray | None = None
+    agreement: np.ndarray | None = None
 
     def fit(self, weeks: np.ndarray, series: np.ndarray, observed: np.ndarray | None = None) -> "YearlySeasonality":
         """weeks ``[T]``; series ``[R, T]`` (scaled KPI); observed ``[R, T]`` bool (default all True)."""
@@ -51,13 +91,15 @@ class YearlySeasonality:
         pooled = fourier_basis(weeks, POOLED_HARMONICS) @ self.pooled_coef
         basis = fourier_basis(weeks, self.n_harmonics)  # [T, 2H]
         t = np.arange(T, dtype=np.float64) / WEEKS_PER_YEAR
-        design = np.column_stack([np.ones(T), t, pooled, basis])
+        design = np.column_stack([np.ones(T), t, basis])
         coef = np.zeros((R, basis.shape[1]))
         for r in range(R):
             mask = observed[r]
             if self.n_harmonics and mask.sum() >= WEEKS_PER_YEAR:
-                sol, *_ = np.linalg.lstsq(design[mask], series[r, mask], rcond=None)
-                coef[r] = sol[3:]
+                residual = series[r] - pooled  # what the pooled shape leaves to the region
+                sol, *_ = np.linalg.lstsq(design[mask], residual[mask], rcond=None)
+                detrended = residual - design[:, :2] @ sol[:2]
+                coef[r] = sol[2:] * np.tile(repeat_agreement(weeks, detrended, mask, self.n_harmonics), 2)
         self.coef = coef
         return self
 
@@ -66,7 +108,7 @@ class YearlySeasonality:
         count = observed.sum(axis=0)
         mean = np.where(observed, series, 0.0).sum(axis=0) / np.maximum(count, 1)  # [T]
         have = count > 0
-        values = np.zeros(2 * POOLED_HARMONICS)
+        values, agreement = np.zeros(2 * POOLED_HARMONICS), np.ones(POOLED_HARMONICS)
         if have.sum() >= WEEKS_PER_YEAR // 2:
             t = np.arange(T, dtype=np.float64)
             if T >= 2 * WEEKS_PER_YEAR and have.all():
@@ -80,8 +122,9 @@ class YearlySeasonality:
             detrended = mean - trend
             basis = fourier_basis(weeks, POOLED_HARMONICS)
             sol, *_ = np.linalg.lstsq(basis[have], detrended[have], rcond=None)
-            values = sol
-        self.pooled_coef = values
+            agreement = repeat_agreement(weeks, detrended, have, POOLED_HARMONICS)
+            values = sol * np.tile(agreement, 2)
+        self.pooled_coef, self.agreement = values, agreement
 
     def profile(self, weeks: np.ndarray) -> np.ndarray:
         """``[R, T]`` seasonal profile for any weeks (training, future or past)."""
@@ -91,11 +134,18 @@ class YearlySeasonality:
         departures = (fourier_basis(weeks, self.n_harmonics)[None, :, :] * self.coef[:, None, :]).sum(-1)
         return pooled[None, :] + departures
 
+    def correction_basis(self, weeks: np.ndarray) -> np.ndarray:
+        """``[T, 2 * POOLED_HARMONICS]`` Fourier terms of the weeks for the network's learnable correction of
+        the pooled shape, each harmonic times its ``agreement``: a harmonic the years do not repeat cannot be
+        learned back."""
+        return fourier_basis(weeks, POOLED_HARMONICS) * np.tile(self.agreement, 2)
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {"pooled_coef": self.pooled_coef, "coef": self.coef}
+        return {"pooled_coef": self.pooled_coef, "coef": self.coef, "agreement": self.agreement}
 
     @classmethod
     def from_state(cls, state: dict[str, np.ndarray]) -> "YearlySeasonality":
         coef = np.asarray(state["coef"], dtype=np.float64)
+        agreement = np.asarray(state.get("agreement", np.ones(POOLED_HARMONICS)), np.float64)
         return cls(n_harmonics=coef.shape[1] // 2, pooled_coef=np.asarray(state["pooled_coef"], np.float64),
-                   coef=coef)
+                   coef=coef, agreement=agreement)

@@ -66,3 +66,38 @@ def test_state_round_trip():
     np.testing.assert_array_equal(again.profile(weeks), season.profile(weeks))
 
 
+
+
+def test_a_one_off_bump_is_not_copied_into_the_next_year():
+    """A six-week spike in the first year only (a launch, an outage) repeats in no other year, so the profile
+    of the third year stays near the yearly shape that does repeat, for the pooled shape and each region.
+    A two-year least-squares fit carries half the spike (0.15) into those weeks."""
+    rng = np.random.default_rng(0)
+    weeks, future = _weeks(n=109), _weeks(str(_weeks(n=109)[-1] + 7), 52)
+    amplitude = np.array([0.05, 0.1, 0.2])[:, None]
+    shape = lambda w: amplitude * np.cos(2 * np.pi * (year_phase(w) - 0.8))  # noqa: E731
+    series = 1 + 0.03 * np.arange(109) / 52 + shape(weeks) + rng.normal(0, 0.01, (3, 109))
+    bump = np.zeros(109)
+    bump[30:36] = 0.3
+    plain = YearlySeasonality().fit(weeks, series).profile(future)
+    bumped = YearlySeasonality().fit(weeks, series + bump).profile(future)
+    assert np.abs(plain - shape(future)).max() < 0.02
+    assert np.abs(bumped - shape(future)).max() < 0.08
+
+
+def test_harmonics_that_repeat_every_year_are_kept_and_one_year_keeps_everything():
+    weeks, series, _ = _seasonal_panel(160)
+    season = YearlySeasonality().fit(weeks, series)
+    assert season.agreement[0] > 0.95  # the cosine shape of every year
+    short = YearlySeasonality().fit(*_seasonal_panel(70)[:2])
+    np.testing.assert_array_equal(short.agreement, np.ones_like(short.agreement))
+
+
+def test_the_networks_shape_correction_cannot_relearn_a_harmonic_the_years_do_not_repeat():
+    weeks, series, _ = _seasonal_panel(109)
+    bump = np.zeros(109)
+    bump[30:36] = 0.3
+    season = YearlySeasonality().fit(weeks, series + bump)
+    basis = season.correction_basis(weeks)
+    silent = np.flatnonzero(season.agreement == 0.0)
+    assert silent.size and np.all(basis[:, silent] == 0.0) and np.all(basis[:, silent + len(season.agreement)] == 0.0)
