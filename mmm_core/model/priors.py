@@ -9,6 +9,12 @@ seen near zero (flighted, or bursts that reach a fraction of their mean: never p
 low weeks sit more than one range width above zero (an always-on channel within ±25 % of its mean).
 Its weight in the loss is ``TrainConfig.roi_pooling``; ``channel_prior_weight`` is also what
 ``MMM.contributions`` reports as ``roi_prior_weight``.
+
+The same term bounds every channel's ROI, measured or not, at ``ROI_RATIO_CEILING`` times the pooled ROI of
+all media (``roi_ceiling_term``). Activity is scaled by each channel's own mean, so without it a channel
+with a negligible budget is as large as any other to the network and can carry any share of the KPI that
+its pattern happens to fit; with it a channel's share of the media effect stays within a multiple of its
+share of spend.
 """
 
 from __future__ import annotations
@@ -98,7 +104,22 @@ def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,
     anchor = ((measured * share).sum() / (measured * spend_share).sum()).detach()
     roi = share / spend_share.clamp_min(1e-12)
     dev = (roi - anchor) / anchor.clamp_min(floor)
-    return (weight * dev.square())[has_spend].mean()
+    return (weight * dev.square())[has_spend].mean() + roi_ceiling_term(roi[has_spend], share.sum().detach())
+
+
+ROI_RATIO_CEILING = 10.0
+"""Highest ROI a channel gets without a penalty, as a multiple of the pooled ROI of all media: a channel holds
+at most about ten times its share of spend as its share of the media effect. The generators this project
+measures on give at most 3.1 (true ROIs of 0.4-3.9 around a pooled ~1.2), so it binds only on a channel
+whose effect is out of all proportion to its budget."""
+
+
+def roi_ceiling_term(roi: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+    """Mean over channels of ``max(0, log(roi_c / pooled) - log(ROI_RATIO_CEILING))**2``: zero up to the
+    ceiling, then growing with the log of the excess. roi ``[C]`` and the pooled ROI (a scalar) in the same
+    units (``roi_pooling_term``'s share of KPI per share of spend); the pooled ROI is held fixed."""
+    excess = torch.log(roi.clamp_min(1e-12) / pooled.clamp_min(1e-12)) - np.log(ROI_RATIO_CEILING)
+    return excess.clamp_min(0.0).square().mean()
 
 
 def channel_prior_weight(activity_scaled: np.ndarray, observed: np.ndarray,

@@ -84,7 +84,9 @@ class TrainConfig:
     channel shows the fit the slope of its curve, not what sits under it; without the prior such channels
     ended at 0.1-0.3x their true contribution, their credit going to the baseline and to pulsed
     channels. The anchor ROI is learned from the data, so this is no answer prior (a world without
-    media effects anchors at 0), and measured channels are never pulled. 0 turns it off."""
+    media effects anchors at 0), and measured channels are never pulled. The same weight carries the
+    ceiling on every channel's ROI at ``priors.ROI_RATIO_CEILING`` times the pooled ROI (a channel with a
+    negligible budget cannot take a large share of the KPI). 0 turns both off."""
     roi_pooling_floor: float = 0.01
     """Lower bound of the anchor ROI in the relative deviations, in media-share-of-KPI units (the anchor
     equals the media share when every ROI is equal): keeps the prior weak where the model finds almost

@@ -3,6 +3,7 @@ save/load without pickle, counterfactual contributions, and the truth-recovery c
 (DAG direction, a zero-media world, spend sensitivity), recovery of shares and ROI ranks on a panel
 whose channels are all measured; the sample-panel recovery check against the oracle is marked slow."""
 
+import dataclasses
 import json
 
 import networkx as nx
@@ -291,3 +292,68 @@ def test_load_of_a_truncated_or_missing_artefact_names_the_folder(fitted, tmp_pa
         MMM.load(tmp_path / "nowhere")
 
 
+
+
+def _with_channel(panel, name, activity, spend):
+    """``panel`` with one more channel (activity and spend ``[R, T]``)."""
+    from mmm_core.data.contract import Panel
+
+    return Panel(regions=panel.regions, weeks=panel.weeks, channels=tuple(panel.channels) + (name,),
+                 control_names=panel.control_names, kpi=panel.kpi, observed=panel.observed,
+                 spend=np.concatenate([panel.spend, spend[..., None]], -1),
+                 activity=np.concatenate([panel.activity, activity[..., None]], -1),
+                 controls=panel.controls, population=panel.population)
+
+
+def test_activity_far_beyond_the_training_maximum_reads_as_at_most_twice_that_maximum(fitted):
+    """A forecast at 30x or 300x a channel's activity gives (nearly) the same KPI: nothing in the data pins
+    the curve up there. The training weeks are untouched by the ceiling, so the fit is the same with it."""
+    from mmm_core.model.network import EXTRAPOLATION_HEADROOM
+
+    mmm, train, sim = fitted
+    start = train.n_weeks
+    tv = sim.panel.channels.index("tv")
+
+    def scaled(factor):
+        activity = sim.panel.activity.copy()
+        activity[:, start:, tv] *= factor
+        return dataclasses.replace(sim.panel, activity=activity)
+
+    at_30, at_300 = mmm.predict(scaled(30.0))[:, start:], mmm.predict(scaled(300.0))[:, start:]
+    ceiling = mmm.net_.observed_activity_max.clone()
+    mmm.net_.observed_activity_max.fill_(float("inf"))
+    mmm._net64 = None
+    try:
+        raw_30, raw_300 = mmm.predict(scaled(30.0))[:, start:], mmm.predict(scaled(300.0))[:, start:]
+        unbounded_train = mmm.predict(train)
+    finally:
+        mmm.net_.observed_activity_max.copy_(ceiling)
+        mmm._net64 = None
+    assert np.abs(at_300 - at_30).max() < 0.01 * np.abs(raw_300 - raw_30).max()
+    np.testing.assert_array_equal(mmm.predict(train), unbounded_train)
+    assert EXTRAPOLATION_HEADROOM > 0 and torch.isfinite(ceiling).all()
+
+
+def test_a_model_saved_before_the_activity_ceiling_loads_without_one(fitted, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    mmm, train, sim = fitted
+    folder = mmm.save(tmp_path / "before_ceiling")
+    tensors = load_file(str(folder / "weights.safetensors"))
+    del tensors["net.observed_activity_max"]
+    save_file(tensors, str(folder / "weights.safetensors"))
+    loaded = MMM.load(folder)
+    assert torch.isinf(loaded.net_.observed_activity_max).all()
+    np.testing.assert_array_equal(loaded.predict(train), mmm.predict(train))
+
+
+def test_a_channel_with_a_negligible_budget_cannot_take_a_large_share(tiny_simulation):
+    """A clone of TV's activity pattern bought with 1e-5 of TV's budget: scaled by its own mean it looks to
+    the network exactly like TV, and without the ROI ceiling it took as much credit as TV itself."""
+    panel = _split(tiny_simulation.panel)
+    tv = panel.channels.index("tv")
+    clone = _with_channel(panel, "clone", panel.activity[..., tv] * 1e-3, panel.spend[..., tv] * 1e-5)
+    short = {**QUICK, "epochs": 200, "min_epochs": 80, "patience": 40}
+    table = MMM(overrides={"train": short}).fit(clone).contributions(clone).set_index("channel")
+    assert table.loc["clone", "share"] < 0.01
+    assert table.loc["tv", "share"] > 0.2
