@@ -33,13 +33,15 @@ from mmm_core.data.calendar import WEEKS_PER_YEAR, fourier_basis
 POOLED_HARMONICS = 6
 """Fourier harmonics of the shared yearly shape (periods down to about two months)."""
 
-MIN_WEEKS_PER_YEAR = 40
-"""A 52-week block with fewer series weeks than this does not vote in ``repeat_agreement``."""
+MIN_WEEKS_PER_YEAR = 39
+"""Fewest usable weeks of a year (a 52-week block, the last one possibly cut short) that votes in
+``repeat_agreement``: three quarters of a year, so the usual two-year window less a 13-week holdout (91 or
+96 weeks) already compares two years."""
 
 
 def repeat_agreement(weeks: np.ndarray, series: np.ndarray, have: np.ndarray, n_harmonics: int) -> np.ndarray:
-    """``[n_harmonics]`` in [0, 1]: how far consecutive 52-week blocks (years) of ``series`` ``[T]`` agree on
-    each yearly harmonic; ``have`` ``[T]`` bool marks usable weeks.
+    """``[n_harmonics]`` in [0, 1]: how far consecutive 52-week blocks (years; the last may be shorter) of
+    ``series`` ``[T]`` agree on each yearly harmonic; ``have`` ``[T]`` bool marks usable weeks.
 
     Each year y gets its own least-squares Fourier coefficients a_y (sine and cosine of harmonic h); the
     agreement of harmonic h is the mean cross product of different years over the mean power,
@@ -50,7 +52,7 @@ def repeat_agreement(weeks: np.ndarray, series: np.ndarray, have: np.ndarray, n_
     """
     basis = fourier_basis(weeks, n_harmonics)  # [T, 2H]
     coefs = []
-    for start in range(0, len(series) - WEEKS_PER_YEAR + 1, WEEKS_PER_YEAR):
+    for start in range(0, len(series), WEEKS_PER_YEAR):
         block = slice(start, start + WEEKS_PER_YEAR)
         mask = have[block]
         if mask.sum() >= MIN_WEEKS_PER_YEAR:
