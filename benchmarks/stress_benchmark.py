@@ -38,10 +38,15 @@ from mmm_core.simulation.simulator import simulate  # noqa: E402
 VIEWS = ("pooled", "within_region", "national")
 
 
-def world_panel(world: str, seed: int) -> Panel:
-    """The full panel (training weeks + the 13 stressed weeks) of ``world``."""
+def world_panel(world: str, seed: int, stress_weeks: int = DEFAULT_HOLDOUT_WEEKS) -> Panel:
+    """The full panel of ``world``: an own-simulator preset, ``outside_<scenario>`` (with ``stress_weeks``
+    stressed weeks at the end) or ``external_<scenario>`` (pysimmmulator, ``make bench-deps``)."""
     if world.startswith("outside_"):
-        return simulate_outside(world.removeprefix("outside_"), seed, stress_weeks=DEFAULT_HOLDOUT_WEEKS).panel
+        return simulate_outside(world.removeprefix("outside_"), seed, stress_weeks=stress_weeks).panel
+    if world.startswith("external_"):
+        from benchmarks.external.pysimmmulator_adapter import simulate_pysimmmulator
+
+        return simulate_pysimmmulator(world.removeprefix("external_"), seed).panel
     return simulate(world, seed=seed).panel
 
 

@@ -43,12 +43,15 @@ def repeat_agreement(weeks: np.ndarray, series: np.ndarray, have: np.ndarray, n_
     """``[n_harmonics]`` in [0, 1]: how far consecutive 52-week blocks (years; the last may be shorter) of
     ``series`` ``[T]`` agree on each yearly harmonic; ``have`` ``[T]`` bool marks usable weeks.
 
-    Each year y gets its own least-squares Fourier coefficients a_y (sine and cosine of harmonic h); the
-    agreement of harmonic h is the mean cross product of different years over the mean power,
-    ``mean_{y != y'} <a_yh, a_y'h> / mean_y |a_yh|^2``, clipped to [0, 1]. For a shape s that repeats plus
-    whatever happens once or at random (e_y), that is ``|s|^2 / (|s|^2 + |e|^2)``: the share of a
-    harmonic's power that recurs, the factor that shrinks an estimate toward zero by its signal-to-total
-    ratio. With fewer than two usable years nothing can be checked and every harmonic keeps factor 1.
+    Each of the Y years gets its own least-squares Fourier coefficients a_y (sine and cosine of harmonic h).
+    For a shape s that repeats plus whatever happens once or at random (e_y), the mean cross product of
+    different years ``S = mean_{y != y'} <a_yh, a_y'h>`` estimates ``|s|^2`` and the mean power
+    ``mean_y |a_yh|^2`` estimates ``|s|^2 + |e|^2``, so ``N`` = power - S estimates ``|e|^2``. The fit over
+    all Y years averages the e_y, whose power falls to N / Y, and the factor is the one that shrinks that
+    average by its signal share: ``S / (S + N / Y)`` (S clipped at 0). A bump in one year of two, on a
+    harmonic with no repeating shape, gets 0; a harmonic that repeats and is disturbed by something else
+    (media flights, noise) keeps most of its size. With fewer than two usable years nothing can be
+    checked and every harmonic keeps factor 1.
     """
     basis = fourier_basis(weeks, n_harmonics)  # [T, 2H]
     coefs = []
@@ -63,8 +66,10 @@ def repeat_agreement(weeks: np.ndarray, series: np.ndarray, have: np.ndarray, n_
     a = np.stack(coefs)  # [Y, 2, H]
     power = (a ** 2).sum(axis=1).mean(axis=0)  # [H]
     pairs = [(i, j) for i in range(len(a)) for j in range(len(a)) if i != j]
-    cross = np.mean([(a[i] * a[j]).sum(axis=0) for i, j in pairs], axis=0)  # [H]
-    return np.clip(np.divide(cross, power, out=np.zeros_like(power), where=power > 0), 0.0, 1.0)
+    signal = np.clip(np.mean([(a[i] * a[j]).sum(axis=0) for i, j in pairs], axis=0), 0.0, None)  # [H]
+    noise = np.clip(power - signal, 0.0, None) / len(a)
+    total = signal + noise
+    return np.divide(signal, total, out=np.zeros_like(total), where=total > 0)
 
 
 @dataclass
