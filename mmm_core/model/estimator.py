@@ -26,13 +26,13 @@ from mmm_core.data.contract import Panel
 from mmm_core.model.dag import (MIN_SUPPORT, edge_support, lasso_rate, own_activity, prune_to_dag, structure_graph, supported,
                                 within_covariance)
 from mmm_core.model.decomposition import Decomposition, build_decomposition, channel_table
-from mmm_core.data.calendar import holiday_indicators
+from mmm_core.data.calendar import fourier_basis, holiday_indicators
 from mmm_core.model.network import MMMNet, ModelConfig, ModelInputs, ModelOutput, trend_time
 from mmm_core.model.options import with_changes
 from mmm_core.model.persistence import load_model, save_model
 from mmm_core.model.priors import channel_prior_weight, roi_prior_data
 from mmm_core.model.scaling import PanelScaler
-from mmm_core.model.seasonality import YearlySeasonality
+from mmm_core.model.seasonality import POOLED_HARMONICS, YearlySeasonality
 from mmm_core.model.training import TrainConfig, TrainResult
 from mmm_core.model.transforms import propagate_dag
 
@@ -142,7 +142,7 @@ class MMM:
                         (self.model_config_ or ModelConfig()).trend_damping)
         as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)  # noqa: E731
         return ModelInputs(as_t(media), as_t(controls), as_t(self.seasonality_.profile(panel.weeks)),
-                           as_t(self.seasonality_.correction_basis(panel.weeks)), tt.to(dtype),
+                           as_t(fourier_basis(panel.weeks, POOLED_HARMONICS)), tt.to(dtype),
                            as_t(holiday_indicators(panel.weeks, (self.model_config_ or ModelConfig()).holidays)))
 
     def _inference_net(self) -> MMMNet:

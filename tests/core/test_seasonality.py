@@ -91,13 +91,3 @@ def test_harmonics_that_repeat_every_year_are_kept_and_one_year_keeps_everything
     assert season.agreement[0] > 0.95  # the cosine shape of every year
     short = YearlySeasonality().fit(*_seasonal_panel(70)[:2])
     np.testing.assert_array_equal(short.agreement, np.ones_like(short.agreement))
-
-
-def test_the_networks_shape_correction_cannot_relearn_a_harmonic_the_years_do_not_repeat():
-    weeks, series, _ = _seasonal_panel(109)
-    bump = np.zeros(109)
-    bump[30:36] = 0.3
-    season = YearlySeasonality().fit(weeks, series + bump)
-    basis = season.correction_basis(weeks)
-    silent = np.flatnonzero(season.agreement == 0.0)
-    assert silent.size and np.all(basis[:, silent] == 0.0) and np.all(basis[:, silent + len(season.agreement)] == 0.0)
