@@ -148,16 +148,21 @@ def test_the_dag_table_gives_each_edges_support_and_publishes_only_supported_edg
         (row.parent, row.child) for row in found.itertuples() if row.support >= MIN_SUPPORT}
 
 
-def test_a_model_saved_without_dag_edge_support_loads_with_support_unknown_and_keeps_its_edges(fitted, tmp_path):
-    """Artefacts written before edge support existed: their graph was used as fitted, so it still is."""
+def _saved_without(mmm, folder, tensor):
+    """``mmm`` saved to ``folder`` without one of its tensors (as written before it existed), loaded back."""
     from safetensors.torch import load_file, save_file
 
-    mmm, train, sim = fitted
-    folder = mmm.save(tmp_path / "before_support")
+    mmm.save(folder)
     tensors = load_file(str(folder / "weights.safetensors"))
-    del tensors["dag.support"]
+    del tensors[tensor]
     save_file(tensors, str(folder / "weights.safetensors"))
-    loaded = MMM.load(folder)
+    return MMM.load(folder)
+
+
+def test_a_model_saved_without_dag_edge_support_loads_with_support_unknown_and_keeps_its_edges(fitted, tmp_path):
+    """Artefacts written before edge support existed: their graph was used as fitted, so it still is."""
+    mmm, train, sim = fitted
+    loaded = _saved_without(mmm, tmp_path / "before_support", "dag.support")
     as_fitted = prune_to_dag(mmm.net_.adjacency().detach().double().numpy(), DAG_THRESHOLD)
     np.testing.assert_array_equal(loaded.adjacency(), as_fitted)
     table = loaded.dag()
@@ -335,14 +340,8 @@ def test_activity_far_beyond_the_training_maximum_reads_as_at_most_twice_that_ma
 
 
 def test_a_model_saved_before_the_activity_ceiling_loads_without_one(fitted, tmp_path):
-    from safetensors.torch import load_file, save_file
-
     mmm, train, sim = fitted
-    folder = mmm.save(tmp_path / "before_ceiling")
-    tensors = load_file(str(folder / "weights.safetensors"))
-    del tensors["net.observed_activity_max"]
-    save_file(tensors, str(folder / "weights.safetensors"))
-    loaded = MMM.load(folder)
+    loaded = _saved_without(mmm, tmp_path / "before_ceiling", "net.observed_activity_max")
     assert torch.isinf(loaded.net_.observed_activity_max).all()
     np.testing.assert_array_equal(loaded.predict(train), mmm.predict(train))
 
