@@ -109,9 +109,9 @@ def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,
 
 ROI_RATIO_CEILING = 10.0
 """Highest ROI a channel gets without a penalty, as a multiple of the pooled ROI of all media: a channel holds
-at most about ten times its share of spend as its share of the media effect. The generators this project
-measures on give at most 3.1 (true ROIs of 0.4-3.9 around a pooled ~1.2), so it binds only on a channel
-whose effect is out of all proportion to its budget."""
+at most about ten times its share of spend as its share of the media effect. Well above the spread of true
+ROIs in the worlds this project measures on (README), so it binds only on a channel whose effect is out of
+all proportion to its budget."""
 
 
 def roi_ceiling_term(roi: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
