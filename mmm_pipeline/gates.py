@@ -130,3 +130,11 @@ def relative_roi_change(current: pd.DataFrame, previous: pd.DataFrame) -> pd.Ser
     """Per channel: (ROI now - ROI before) / |ROI before|, from two refreshes' channel_summary rows."""
     now, before = current.set_index("channel").roi, previous.set_index("channel").roi
     return ((now - before) / before.abs().clip(lower=1e-12)).dropna()
+
+
+def roi_interval_ratio(summary: pd.DataFrame) -> pd.Series:
+    """Per channel with an interval: roi_upper / roi_lower from a refresh's channel_summary rows (inf where the
+    lower end is at or below 0: the data do not even tell the ROI's sign). Empty without an ensemble."""
+    rows = summary.dropna(subset=["roi_lower", "roi_upper"]).set_index("channel")
+    lower, upper = rows["roi_lower"], rows["roi_upper"]
+    return (upper / lower.where(lower > 0)).fillna(np.inf).astype(float)

@@ -23,12 +23,13 @@ from pydantic import ConfigDict
 from mmm_core.data.contract import Panel
 from mmm_core.data.io import ValidatedFile, file_sha256, validate_dataset
 from mmm_core.data.spec import DatasetSpec
+from mmm_core.model.ensemble import Ensemble
 from mmm_core.model.estimator import MMM
 from mmm_core.report.dashboard import DashboardData
 from mmm_pipeline.policies import connect_waiting_for_lock, retry_only_on_lock
 from mmm_pipeline.storage import report_data, serving, tables
 from mmm_pipeline.storage import warehouse as wh
-from mmm_pipeline.storage.artifacts import current_model_dir, load_model, save_run_model
+from mmm_pipeline.storage.artifacts import current_model_dir, load_ensemble, load_model, save_run_model
 from mmm_pipeline.storage.locations import Locations
 from mmm_pipeline.storage.swap import write_text_atomically
 
@@ -152,13 +153,17 @@ class ModelStoreResource(dg.ConfigurableResource):
         """The refresh week's folder (its runs' artefacts and the ``current`` pointer)."""
         return Path(self.root) / refresh_week.isoformat()
 
-    def save(self, refresh_week: dt.date, model: MMM, run_id: str) -> Path:
+    def save(self, refresh_week: dt.date, model: MMM | Ensemble, run_id: str) -> Path:
         """Save the run's model atomically and make it the week's current one; returns the run's folder."""
         return save_run_model(model, self.path(refresh_week), run_id)
 
     def load(self, refresh_week: dt.date) -> MMM:
         """The week's current model after checking its checksums (raises ``ModelArtifactError`` naming the file)."""
         return load_model(current_model_dir(self.path(refresh_week)))
+
+    def load_ensemble(self, refresh_week: dt.date) -> Ensemble | None:
+        """The week's current model with its members (None when the run refitted none), checksums checked."""
+        return load_ensemble(current_model_dir(self.path(refresh_week)))
 
 
 class ServingResource(dg.ConfigurableResource):
@@ -204,7 +209,7 @@ class QualityGatesResource(dg.ConfigurableResource):
 
     Each field is set in the Launchpad (``resources.quality_gates.config.<field>``) or, for a deployment, by
     the environment variable ``MMM_<FIELD>`` (``MMM_MIN_HOLDOUT_SKILL``, ``MMM_MAX_ADDITIVITY_ERROR``,
-    ``MMM_MAX_ROI_CHANGE``; read by ``default_resources``).
+    ``MMM_MAX_ROI_CHANGE``, ``MMM_MAX_ROI_INTERVAL_RATIO``; read by ``default_resources``).
     """
 
     model_config = FIELD_DOCSTRINGS
@@ -217,6 +222,9 @@ class QualityGatesResource(dg.ConfigurableResource):
     """Largest relative gap between the sum of components and the prediction."""
     max_roi_change: float = 0.5
     """Warn (not block) when a channel's ROI moves by more than this fraction since the previous refresh."""
+    max_roi_interval_ratio: float = 3.0
+    """Warn (not block) when a channel's ROI interval spans more than this factor (roi_upper / roi_lower): the
+    data do not pin its ROI, so acting on it needs an experiment."""
 
     @staticmethod
     def environment_variable(field: str) -> str:

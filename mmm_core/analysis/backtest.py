@@ -14,6 +14,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from mmm_core.data.contract import MIN_WEEKS, Panel
+from mmm_core.model.ensemble import Ensemble, EnsembleConfig
 from mmm_core.model.estimator import MMM
 from mmm_core.analysis.metrics import evaluate_forecast
 from mmm_core.model.network import ModelConfig
@@ -43,6 +44,8 @@ class HoldoutFit:
     epochs: int
     refit_epochs: int | None
     seconds: float
+    ensemble: Ensemble | None = None
+    """Members refitted from ``model`` on the weeks it was fitted on (``Ensemble.fit``); None when not asked."""
 
     def metric(self, split: str, view: str, metric: str, series: str = "model") -> float:
         m = self.metrics
@@ -74,9 +77,11 @@ def holdout_weeks_for(n_weeks: int, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS) 
 def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, refit: bool = True,
                      model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
                      overrides: dict[str, dict[str, Any]] | None = None,
-                     callback: Callable[[TrainEvent], None] | None = None) -> HoldoutFit:
+                     callback: Callable[[TrainEvent], None] | None = None,
+                     ensemble: EnsembleConfig | None = None) -> HoldoutFit:
     """Fit on ``window`` minus its last ``holdout_weeks_for(window.n_weeks, holdout_weeks)`` weeks, score the
-    forecast, optionally refit on all of it. ``HoldoutFit.holdout_weeks`` is the holdout used.
+    forecast, optionally refit on all of it. ``HoldoutFit.holdout_weeks`` is the holdout used. With
+    ``ensemble`` (and ``ensemble.members`` > 0), members are refitted from the published model on its weeks.
 
     The holdout model's weeks are a split of a validated window, not input data: they may be fewer than the
     contract's 52 (``Panel.derive``), so a window of the documented minimum still gets a forecast check.
@@ -90,10 +95,13 @@ def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, 
     holdout_model = MMM(model_config, train_config, overrides).fit(train, callback=callback)
     predicted = holdout_model.predict(window)
     metrics = evaluate_forecast(window.kpi, predicted, window.observed, train_end)
-    model, refit_epochs = holdout_model, None
+    model, refit_epochs, fitted_on = holdout_model, None, train
     if refit:
         model = MMM(model_config, train_config, overrides).fit(window, callback=callback)
-        refit_epochs = model.train_result_.epochs_run
+        refit_epochs, fitted_on = model.train_result_.epochs_run, window
+    members = None
+    if ensemble is not None and ensemble.members > 0:
+        members = Ensemble.fit(model, fitted_on, ensemble)
     return HoldoutFit(model=model, holdout_model=holdout_model, metrics=metrics, holdout_weeks=holdout_weeks,
                       epochs=holdout_model.train_result_.epochs_run, refit_epochs=refit_epochs,
-                      seconds=time.perf_counter() - started)
+                      seconds=time.perf_counter() - started, ensemble=members)

@@ -93,12 +93,8 @@ class MMM:
         observed = torch.as_tensor(panel.observed)
         self.seasonality_ = YearlySeasonality(model_config.seasonality_harmonics).fit(
             panel.weeks, kpi_scaled, panel.observed)
-        inputs = self._inputs(panel, dtype=torch.float32)
-        net.initialise_from_data(inputs.media, observed)
-        target = torch.as_tensor(kpi_scaled, dtype=torch.float32)
+        net.initialise_from_data(self._inputs(panel, dtype=torch.float32).media, observed)
         activity_scaled = self.scaler_.media.forward(panel.activity)
-        covariance = within_covariance(activity_scaled, panel.observed)
-        as_f32 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
         rows = activity_scaled[panel.observed]
         self.dag_support_, graph = None, None
         if net.dag is not None:
@@ -107,12 +103,23 @@ class MMM:
             self.dag_support_ = edge_support(activity_scaled, panel.observed, *structure, DAG_THRESHOLD,
                                              seed=train_config.seed)
             graph = structure_graph(activity_scaled, panel.observed, *structure, DAG_THRESHOLD, self.dag_support_)
-        data = training.TrainingData(inputs, target, observed, as_f32(covariance), as_f32(rows),
-                                     roi_prior_data(panel, self.scaler_.kpi.scale, activity_scaled, graph))
+        data = self.training_data(panel, graph)
         self.train_result_: TrainResult = training.fit(net, data, train_config, callback)
         self.net_ = net
         self._net64 = None
         return self
+
+    def training_data(self, panel: Panel, graph: np.ndarray | None) -> training.TrainingData:
+        """What ``training.fit`` reads for ``panel`` (the training panel): scaled inputs and KPI, the DAG's
+        activity covariance and rows, and the ROI prior's data with each channel's own activity under
+        ``graph`` ``[C, C]`` (None: all activity is own). Needs the fitted scalers and seasonality."""
+        as_f32 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
+        activity_scaled = self.scaler_.media.forward(panel.activity)
+        return training.TrainingData(self._inputs(panel, dtype=torch.float32),
+                                     as_f32(self.scaler_.kpi.forward(panel.kpi)), torch.as_tensor(panel.observed),
+                                     as_f32(within_covariance(activity_scaled, panel.observed)),
+                                     as_f32(activity_scaled[panel.observed]),
+                                     roi_prior_data(panel, self.scaler_.kpi.scale, activity_scaled, graph))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):

@@ -41,10 +41,14 @@ class RoiPriorData:
     region_weight: torch.Tensor
     spend: torch.Tensor
     channel_weight: torch.Tensor
+    centre_log_shift: torch.Tensor | None = None
+    """``[C]`` log of each channel's prior centre over the pooled ROI (None: 0, every channel centred on the
+    pooled ROI). An ensemble member draws it from ``N(0, ROI_PRIOR_LOG_SD**2)`` (randomize-then-optimize)."""
 
     def to(self, device: torch.device) -> "RoiPriorData":
         """A copy on ``device`` in float32."""
-        return RoiPriorData(*(t.to(device, torch.float32) for t in (self.region_weight, self.spend, self.channel_weight)))
+        return RoiPriorData(*(None if t is None else t.to(device, torch.float32)
+                              for t in (self.region_weight, self.spend, self.channel_weight, self.centre_log_shift)))
 
 
 EXTRAPOLATION_QUANTILES = (0.1, 0.9)
@@ -79,15 +83,17 @@ def level_extrapolation(activity: torch.Tensor, observed: torch.Tensor) -> torch
 
 
 def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor, region_weight: torch.Tensor,
-                     spend: torch.Tensor, floor: float, channel_weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean over channels of ``w_c * ((roi_c - anchor) / max(anchor, floor))**2``.
+                     spend: torch.Tensor, floor: float, channel_weight: torch.Tensor | None = None,
+                     centre_log_shift: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over channels of ``w_c * ((roi_c - anchor_c) / max(anchor_c, floor))**2``.
 
     roi_c = a_c / b_c, with a_c the channel's direct contribution as a share of the KPI and b_c its share
     of spend (the ROI up to one constant); w_c = ``channel_weight`` (ones when None). ``anchor`` is the
     pooled ROI of the channels whose level the data measure, weighted by ``1 - w_c`` (all channels
     alike when none is), and held fixed: the prior moves extrapolated channels toward the measured ones,
-    never the other way. Shapes: mask ``[R, T]``, region_weight ``[R]``, spend ``[R, T, C]``; channels
-    without spend are left out."""
+    never the other way; ``anchor_c`` is ``anchor * exp(centre_log_shift_c)`` (``anchor`` when None). Shapes:
+    mask ``[R, T]``, region_weight ``[R]``, spend ``[R, T, C]``, centre_log_shift ``[C]``; channels without
+    spend are left out."""
     w = mask.to(out.media.dtype) * region_weight[:, None]  # [R, T]
     kpi_total = (target * w).sum().clamp_min(1e-12)
     share = (out.media * w[..., None]).sum((0, 1)) / kpi_total  # [C]
@@ -102,6 +108,8 @@ def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,
     if float(measured.sum()) < 1e-6:
         measured = present
     anchor = ((measured * share).sum() / (measured * spend_share).sum()).detach()
+    if centre_log_shift is not None:
+        anchor = anchor * torch.exp(centre_log_shift)
     roi = share / spend_share.clamp_min(1e-12)
     dev = (roi - anchor) / anchor.clamp_min(floor)
     return (weight * dev.square())[has_spend].mean() + roi_ceiling_term(roi[has_spend], share.sum().detach())

@@ -114,13 +114,16 @@ class TrainingData:
     activity_rows: torch.Tensor
     roi_prior: RoiPriorData | None = None
     """What the exchangeable-ROI prior reads (``priors.roi_prior_data``); None: no ROI prior."""
+    fit_weight: torch.Tensor | None = None
+    """``[R, T]`` non-negative weight of each region-week in the fit term (None: all 1). An ensemble
+    member's Bayesian-bootstrap weights (``ensemble.bootstrap_weights``)."""
 
     def to(self, device: torch.device) -> "TrainingData":
         """A copy on ``device`` in float32 (``observed`` stays bool)."""
         cast = lambda t: None if t is None else t.to(device, torch.float32)  # noqa: E731
         return TrainingData(self.inputs.to(device, torch.float32), cast(self.target), self.observed.to(device),
                             cast(self.activity_covariance), cast(self.activity_rows),
-                            None if self.roi_prior is None else self.roi_prior.to(device))
+                            None if self.roi_prior is None else self.roi_prior.to(device), cast(self.fit_weight))
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def fit_term(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, config: TrainConfig) -> torch.Tensor:
-    """Masked mean of the Huber (or squared) error, scalar."""
+    """Weighted mean of the Huber (or squared) error, scalar; ``mask`` ``[R, T]`` bool or non-negative weights."""
     if config.loss == "huber":
         err = F.huber_loss(prediction, target, reduction="none", delta=config.huber_delta)
     else:
@@ -165,7 +168,8 @@ def compute_loss(net: MMMNet, out: ModelOutput, data: TrainingData, mask: torch.
     """The whole training objective in one place; returns (loss, parts for logging). ``mask`` ``[R, T]``
     selects the region-weeks of the fit term and of every per-week penalty."""
     target = data.target
-    parts: dict[str, torch.Tensor] = {"fit": fit_term(out.prediction, target, mask, config)}
+    fit_mask = mask if data.fit_weight is None else mask * data.fit_weight
+    parts: dict[str, torch.Tensor] = {"fit": fit_term(out.prediction, target, fit_mask, config)}
     weight = mask.to(out.prediction.dtype)[..., None]
     n = weight.sum().clamp_min(1.0)
     parts["l1"] = config.l1 * (out.media_coef * weight).sum() / n
@@ -188,7 +192,7 @@ def compute_loss(net: MMMNet, out: ModelOutput, data: TrainingData, mask: torch.
         prior = data.roi_prior
         parts["roi_pooling"] = config.roi_pooling * roi_pooling_term(out, target, mask, prior.region_weight,
                                                                      prior.spend, config.roi_pooling_floor,
-                                                                     prior.channel_weight)
+                                                                     prior.channel_weight, prior.centre_log_shift)
     total = sum(parts.values())
     return total, {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in parts.items()}
 

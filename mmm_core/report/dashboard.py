@@ -178,8 +178,8 @@ class Summary:
     refresh_week: str
     metrics: tuple[Metric, ...]
     channels: pd.DataFrame
-    """channel, spend, direct_contribution, total_contribution, share, roi[, roi_prior_weight, parameters],
-    sorted by total contribution."""
+    """channel, spend, direct_contribution, total_contribution, share, roi[, roi_lower, roi_upper, interval,
+    roi_prior_weight, parameters], sorted by total contribution."""
     notes: tuple[str, ...] = ()
     kpi_unit: str = DEFAULT_STYLE.kpi_unit
     currency: str = DEFAULT_STYLE.currency
@@ -225,6 +225,10 @@ class Summary:
             "share of direct": c["share"].map(_share),
             f"total contribution ({self.kpi_unit})": c["total_contribution"].map(fmt),
             "ROI (total / spend)": c["roi"].map(fmt)})
+        if {"roi_lower", "roi_upper", "interval"} <= set(c.columns) and c["roi_lower"].notna().any():
+            level = f"{float(c['interval'].dropna().iloc[0]):.0%}"
+            table[f"ROI {level} interval"] = [f"{fmt(lo)} – {fmt(hi)}" if pd.notna(lo) else "n/a"
+                                               for lo, hi in zip(c["roi_lower"], c["roi_upper"])]
         if "roi_prior_weight" in c.columns:
             table["ROI from prior"] = c["roi_prior_weight"].map(_share)
         for column, label in (("adstock_decay", "adstock decay"), ("hill_slope", "Hill slope")):

@@ -140,6 +140,30 @@ TABLES: dict[str, Table] = {t.name: t for t in (
                                             "caused (KPI units); direct = own + mediated"),
         ("induced_contribution", "DOUBLE", "KPI the channel's own activity causes in its DAG descendants' terms "
                                            "(KPI units); total = own + induced"),
+        *((f"{column}_{end}", "DOUBLE", f"{'lower' if end == 'lower' else 'upper'} end of the central interval "
+                                        f"(level in interval) of {column} over the ensemble's members "
+                                        f"(channel_draws); NULL without an ensemble and in refreshes written "
+                                        f"before the column existed")
+          for column in ("direct_contribution", "total_contribution", "share", "roi") for end in ("lower", "upper")),
+        ("interval", "DOUBLE", "level of the *_lower / *_upper columns (0.9: from the 5 % to the 95 % quantile of "
+                               "the members); NULL without an ensemble"),
+    ),
+    _table(
+        "channel_draws", "Per ensemble member and channel: the member's contributions and ROI over the window; a "
+                         "member's direct contributions plus its non_media add up to its prediction. Empty for "
+                         "a refresh without an ensemble.",
+        ("member", "INTEGER", "ensemble member (0 .. K-1)"),
+        _CHANNEL,
+        ("spend", "DOUBLE", "spend in the panel's currency (the same in every member)"),
+        ("direct_contribution", "DOUBLE", "the member's direct contribution (KPI units), as in channel_summary"),
+        ("total_contribution", "DOUBLE", "the member's total (counterfactual) contribution (KPI units)"),
+        ("share", "DOUBLE", "direct_contribution over the member's media total"),
+        ("roi", "DOUBLE", "total_contribution / spend"),
+        ("direct_roi", "DOUBLE", "direct_contribution / spend"),
+        ("prediction", "DOUBLE", "the member's predicted KPI summed over the window's observed region-weeks "
+                                 "(the same in each of its rows)"),
+        ("non_media", "DOUBLE", "what the member's baseline, trend, seasonality and controls give of prediction "
+                                "(KPI units; the same in each of its rows)"),
     ),
     _table(
         "channel_parameters", "Per channel: the fitted adstock and Hill saturation parameters.",
@@ -266,9 +290,10 @@ TABLES: dict[str, Table] = {t.name: t for t in (
 )}
 """Columns are in table order. A column added later goes last: ``ALTER TABLE`` appends it (see ensure_table)."""
 
-DECOMPOSITION_TABLES = ("contributions", "channel_summary", "dag_edges", "channel_parameters")
+DECOMPOSITION_TABLES = ("contributions", "channel_summary", "channel_draws", "dag_edges", "channel_parameters")
 CURVE_TABLES = ("response_curves", "response_curve_points", "budget_scenarios", "budget_allocation")
-PUBLISHED_TABLES = ("model_runs", "model_metrics", "contributions", "channel_summary", "channel_parameters",
+PUBLISHED_TABLES = ("model_runs", "model_metrics", "contributions", "channel_summary", "channel_draws",
+                    "channel_parameters",
                     "dag_edges", "scaling_params", *CURVE_TABLES)
 """Tables copied to the serving file; each gets a ``latest_<table>`` view over the newest refresh."""
 

@@ -15,6 +15,7 @@ import pytest
 from mmm_core.report import figures as F
 from mmm_core.model.decomposition import build_decomposition
 from mmm_core.report.dashboard import PANELS, DashboardData, build_panels, build_report, summarize
+from mmm_core.report.figures.style import fmt
 from tests.browser import figures_in_html
 
 REGIONS = ("north", "south")
@@ -358,3 +359,30 @@ def test_curves_dash_beyond_the_observed_range_and_budget_bars_flag_it():
     optimal = next(t for t in F.plot_budget_allocation(allocation).data if t.name == "optimal")
     labels = dict(zip(optimal.y, optimal.text))
     assert "beyond observed range" in labels["tv"] and "beyond" not in labels["search"]
+
+
+def _with_intervals(summary: pd.DataFrame) -> pd.DataFrame:
+    out = summary.copy()
+    for column in ("total_contribution", "roi"):
+        out[f"{column}_lower"], out[f"{column}_upper"] = 0.8 * out[column], 1.3 * out[column]
+    return out.assign(interval=0.9)
+
+
+def test_contribution_panel_and_channel_table_show_the_ensembles_intervals_when_published(data):
+    plain = F.plot_channel_contributions(data.channel_summary)
+    assert not [t for t in plain.data if t.type == "scatter"]
+    summary = _with_intervals(data.channel_summary)
+    fig = F.plot_channel_contributions(summary)
+    [bars] = [t for t in fig.data if t.type == "scatter"]
+    assert bars.name == "90% interval of total"
+    order = list(bars.y)
+    expected = summary.set_index("channel").loc[order]
+    np.testing.assert_allclose(bars.x, expected["total_contribution"])
+    np.testing.assert_allclose(np.asarray(bars.x) + np.asarray(bars.error_x.array), expected["total_contribution_upper"])
+    np.testing.assert_allclose(np.asarray(bars.x) - np.asarray(bars.error_x.arrayminus), expected["total_contribution_lower"])
+    table = summarize(dataclasses.replace(data, channel_summary=summary))._display_table().set_index("channel")
+    roi = summary.set_index("channel")
+    for channel in CHANNELS:
+        assert table.loc[channel, "ROI 90% interval"] == (f"{fmt(roi.loc[channel, 'roi_lower'])} – "
+                                                          f"{fmt(roi.loc[channel, 'roi_upper'])}")
+    assert "ROI 90% interval" not in summarize(data)._display_table().columns

@@ -30,7 +30,8 @@ def plot_channel_contributions(channel_summary: pd.DataFrame, style: FigureStyle
     """Panel 4: each channel's direct and total contribution over the window (KPI units), built from their
     parts where the table has them: direct = own + mediated (activity its DAG parents caused), total = own
     + induced (in its DAG children). A DAG child's total can be below its direct, and the bars show why.
-    Each bar's end is labelled with its sum; refreshes published before the parts show two plain bars."""
+    Each bar's end is labelled with its sum; refreshes published before the parts show two plain bars. With
+    an ensemble (``total_contribution_lower`` / ``_upper``), an error bar gives each total's interval."""
     require_columns(channel_summary, SUMMARY_COLUMNS, "channel_summary")
     frame = channel_summary.sort_values("total_contribution")
     has_parts = set(PARTS) <= set(frame.columns) and frame[list(PARTS)].notna().all().all()
@@ -60,8 +61,21 @@ def plot_channel_contributions(channel_summary: pd.DataFrame, style: FigureStyle
             label=[f"direct {fmt(v)}" for v in frame["direct_contribution"]])
         bar(frame["total_contribution"], None, "total", "total", style.color(1),
             label=[f"total {fmt(v)}" for v in frame["total_contribution"]])
+    has_interval = {"total_contribution_lower", "total_contribution_upper"} <= set(frame.columns) and \
+        frame[["total_contribution_lower", "total_contribution_upper"]].notna().all().all()
+    if has_interval:  # the ensemble's interval of each total, at the channel's row
+        level = f"{float(frame['interval'].iloc[0]):.0%} " if "interval" in frame.columns else ""
+        total = frame["total_contribution"]
+        fig.add_scatter(y=y, x=total, mode="markers", name=f"{level}interval of total", marker={"color": "#212121",
+                        "symbol": "line-ns-open", "size": 10},
+                        error_x={"type": "data", "array": frame["total_contribution_upper"] - total,
+                                 "arrayminus": total - frame["total_contribution_lower"], "color": "#212121"},
+                        customdata=frame[["total_contribution_lower", "total_contribution_upper"]].to_numpy(),
+                        hovertemplate=f"%{{y}} · total %{{x:,.0f}} {unit}, {level}interval "
+                                      f"%{{customdata[0]:,.0f}} – %{{customdata[1]:,.0f}}<extra></extra>")
     fig.update_layout(barmode="group", bargap=0.25)
-    sums = frame[["direct_contribution", "total_contribution"]].to_numpy(float)
+    columns = ["direct_contribution", "total_contribution"] + (["total_contribution_upper"] if has_interval else [])
+    sums = frame[columns].to_numpy(float)
     fig.update_xaxes(title_text=unit, range=[min(0.0, float(sums.min())), 1.22 * float(sums.max())])  # room for labels
     return style.apply(fig, "4 · Direct and total contribution per channel",
                        "window sums. Direct (lower bar) = the channel's term in the decomposition = own + what its "

@@ -1,8 +1,10 @@
-"""Checks on the decomposition: its components add up (blocking); ROI drift since the last refresh (warning)."""
+"""Checks on the decomposition: its components add up (blocking); ROI drift since the last refresh and ROI
+intervals too wide to act on (warnings)."""
 
 import datetime as dt
 
 import dagster as dg
+import numpy as np
 
 from mmm_pipeline import gates
 from mmm_pipeline.partitions import weekly_refresh
@@ -43,3 +45,25 @@ def roi_stable_since_last_refresh(context: dg.AssetCheckExecutionContext, wareho
         metadata={"previous_refresh": str(previous_week), "threshold": quality_gates.max_roi_change,
                   "relative_roi_change": dg.MetadataValue.json({k: round(float(v), 4) for k, v in change.items()}),
                   "channels_moved": list(moved.index)})
+
+
+@dg.asset_check(asset="channel_summary", blocking=False, partitions_def=weekly_refresh,
+                description="Warns when a channel's ROI interval is too wide to act on (roi_upper / roi_lower above "
+                            "the configured ratio), naming the channels: where an experiment would pay. Skipped for "
+                            "a refresh without an ensemble.")
+def roi_intervals_narrow_enough_to_act_on(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                                          quality_gates: QualityGatesResource) -> dg.AssetCheckResult | None:
+    week = dt.date.fromisoformat(context.partition_key)
+    summary = warehouse.read("channel_summary", week)
+    ratio = gates.roi_interval_ratio(summary)
+    if ratio.empty:
+        context.log.info(f"roi_intervals_narrow_enough_to_act_on skipped: refresh {week} has no ROI intervals "
+                         f"(trained with ensemble_members 0)")
+        return None
+    wide = ratio[ratio > quality_gates.max_roi_interval_ratio]
+    return dg.AssetCheckResult(
+        passed=wide.empty, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"threshold": quality_gates.max_roi_interval_ratio, "interval": float(summary["interval"].iloc[0]),
+                  "roi_interval_ratio": dg.MetadataValue.json({k: (round(float(v), 3) if np.isfinite(v) else "inf")
+                                                               for k, v in ratio.items()}),
+                  "channels_too_wide": list(wide.index)})

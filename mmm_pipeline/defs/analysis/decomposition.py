@@ -1,9 +1,11 @@
-"""Decomposition of a refresh: contributions per region-week, channel summary with ROI, the DAG, parameters."""
+"""Decomposition of a refresh: contributions per region-week, channel summary with ROI and its intervals, the
+ensemble's draws, the DAG, parameters."""
 
 import datetime as dt
 
 import dagster as dg
 
+from mmm_core.model.ensemble import empty_draws, with_intervals
 from mmm_pipeline import keys
 from mmm_pipeline.metadata import table_asset_spec, table_metadata
 from mmm_pipeline.partitions import weekly_refresh
@@ -21,11 +23,15 @@ def decomposition(context: dg.AssetExecutionContext, dataset: DatasetResource, w
                   models: ModelStoreResource):
     refresh_week = dt.date.fromisoformat(context.partition_key)
     panel = warehouse.read_panel(dataset.load_spec(), refresh_week)
-    model = models.load(refresh_week)
+    ensemble = models.load_ensemble(refresh_week)
+    model = models.load(refresh_week) if ensemble is None else ensemble.point
     decomposition_ = model.decompose(panel)
+    draws = None if ensemble is None else ensemble.draws(panel)
     frames = {
         "contributions": decomposition_.to_frame(observed=panel.observed),
-        "channel_summary": model.contributions(panel),
+        "channel_summary": with_intervals(model.contributions(panel), draws,
+                                          None if ensemble is None else ensemble.config.interval),
+        "channel_draws": empty_draws() if draws is None else draws,
         "dag_edges": model.dag(),
         "channel_parameters": model.channel_parameters(),
     }

@@ -21,7 +21,8 @@ from mmm_pipeline.storage.tables import MissingRefreshData
     kinds={"pytorch", "duckdb"}, owners=OWNERS, pool=TRAINING_POOL,
     op_tags={"dagster-k8s/config": GPU_POD}, metadata={"dagster/column_schema": table_schema("model_runs")},
     description="The refresh's fitted model (a folder of the model store: config.json + weights.safetensors + "
-                "checksums.json) and its rows in model_runs and model_metrics (holdout metrics beside naive "
+                "checksums.json, and members.safetensors + members.json when the run refits an ensemble for "
+                "intervals) and its rows in model_runs and model_metrics (holdout metrics beside naive "
                 "baselines).",
 )
 def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset: DatasetResource,
@@ -47,8 +48,8 @@ def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset
                          + ("" if event.val_metric is None else f", validation {event.val_metric:.5f}"))
 
     fit = fit_with_holdout(panel, holdout_weeks, config.refit_full_window, overrides=overrides,
-                           callback=log_progress)
-    path = models.save(refresh_week, fit.model, context.run.run_id)
+                           callback=log_progress, ensemble=config.ensemble())
+    path = models.save(refresh_week, fit.ensemble or fit.model, context.run.run_id)
     record = run_record(fit, panel, refresh_week, context.run.run_id, overrides, config.seed, path)
     counts = warehouse.write(refresh_week, {"model_runs": record, "model_metrics": metrics_rows(fit)})
     row = record.iloc[0]
@@ -65,5 +66,6 @@ def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset
         "epochs": int(row.epochs), "wall_time_s": float(row.wall_time_s), "device": str(row.device),
         "config": dg.MetadataValue.json(json.loads(row.config_json)),
         "holdout_weeks": fit.holdout_weeks,
+        "ensemble_members": 0 if fit.ensemble is None else len(fit.ensemble.nets),
         "code_version": str(row.code_version), "config_hash": str(row.config_hash),  # as in model_runs
     })

@@ -4,6 +4,7 @@ import dagster as dg
 from pydantic import ConfigDict
 
 from mmm_core.analysis.backtest import DEFAULT_HOLDOUT_WEEKS
+from mmm_core.model.ensemble import EnsembleConfig
 
 GPU_POD = {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"},
                                               "requests": {"cpu": "4", "memory": "8Gi"}}}}
@@ -31,6 +32,13 @@ class TrainingConfig(dg.Config):
     """Adam learning rate; None: ``TrainConfig.learning_rate``."""
     roi_pooling: float | None = None
     """Weight of the exchangeable-ROI prior (``mmm_core.model.training.TrainConfig.roi_pooling``); 0 turns it off."""
+    ensemble_members: int = EnsembleConfig.members
+    """Members refitted from the published model for intervals (``mmm_core.model.ensemble``): channel_summary's
+    ``*_lower`` / ``*_upper`` columns and channel_draws; 0: point estimates only (those columns NULL)."""
+    ensemble_epochs: int | None = None
+    """Epochs each member trains from the published model's weights; None: ``EnsembleConfig.epochs``."""
+    interval: float = EnsembleConfig.interval
+    """Central level of the published intervals (0.9: from the 5 % to the 95 % quantile of the members)."""
 
     def overrides(self, compute_overrides: dict) -> dict[str, dict]:
         """``MMM(overrides=...)`` for this run: the seed, the compute settings, and the fields set here."""
@@ -43,3 +51,10 @@ class TrainingConfig(dg.Config):
             train["roi_pooling"] = self.roi_pooling
         model = {} if self.hidden_size is None else {"hidden_size": self.hidden_size}
         return {"model": model, "train": train}
+
+    def ensemble(self) -> EnsembleConfig | None:
+        """The members this run refits (seeded by ``seed``), or None when ``ensemble_members`` is 0."""
+        if self.ensemble_members <= 0:
+            return None
+        epochs = {} if self.ensemble_epochs is None else {"epochs": self.ensemble_epochs}
+        return EnsembleConfig(members=self.ensemble_members, seed=self.seed, interval=self.interval, **epochs)

@@ -1,0 +1,247 @@
+"""``Ensemble``: members refitted from a point ``MMM`` that approximate its posterior, and their intervals.
+
+    mmm = MMM().fit(panel)
+    ensemble = Ensemble.fit(mmm, panel)            # EnsembleConfig(): 16 members
+    ensemble.contributions(panel, interval=0.9)    # the point table with *_lower / *_upper columns
+    ensemble.draws(panel)                          # one row per member and channel, reconciled
+    ensemble.predict_interval(new_panel, 0.9)      # prediction intervals per region-week, noise included
+
+Randomize-then-optimize (Bardsley et al. 2014): each member starts from the point fit's weights and
+trains on, for ``EnsembleConfig.epochs``, under a randomised objective of its own:
+
+- the fit term weighs each region-week by a Bayesian-bootstrap weight (Rubin 1981) shared by the cell of
+  its region and its block of ``block_weeks`` weeks (Gamma(1, 1) draws over the cells, mean 1), so
+  members see the data's sampling variation with the weeks' autocorrelation kept within a block;
+- the exchangeable-ROI prior centres each channel at the pooled ROI times ``exp(e_c)``, e_c drawn from
+  ``N(0, ROI_PRIOR_LOG_SD**2)``: the prior's own spread. A channel whose level the data measure
+  (prior weight 0) ignores the draw and stays as tight as the bootstrap leaves it; a channel whose level
+  only the prior sets (an always-on channel, weight 1) spreads as widely as the prior lets it.
+
+For a linear-Gaussian model the optimum of such a randomised objective is an exact posterior draw; here
+it is an approximation, judged by measured coverage against ground truth (README). The channel graph,
+the scalers and the seasonality profile are the point fit's: members differ in the network's weights.
+Every member is a complete model (``members()``), so each draw's decomposition adds up exactly and every
+analysis of the point model (curves, budgets, counterfactuals) runs on a member unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mmm_core.data.contract import Panel
+from mmm_core.model import training
+from mmm_core.model.estimator import MMM
+from mmm_core.model.network import MMMNet
+
+ROI_PRIOR_LOG_SD = 0.5
+"""Spread of a channel's ROI around the pooled ROI that the exchangeable prior states, on the log scale:
+90 % of channels within a factor exp(1.645 * 0.5) = 2.3 of the pooled ROI. The true ROI ratios of the
+worlds this project measures on reach 3.1 (README), so the prior is no tighter than what is seen."""
+
+INTERVAL_COLUMNS = ("direct_contribution", "total_contribution", "share", "roi")
+"""Columns of ``MMM.contributions`` that ``Ensemble.contributions`` gives intervals for."""
+DRAW_COLUMNS = ("member", "channel", "spend", "direct_contribution", "total_contribution", "share", "roi",
+                "direct_roi", "prediction", "non_media")
+"""Columns of ``Ensemble.draws``, in order."""
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """How the members are drawn (see the module docstring)."""
+
+    members: int = 16
+    """K: members refitted from the point fit."""
+    epochs: int = 100
+    """Full-batch epochs each member trains from the point fit's weights (400 widened the ROI intervals of
+    ``flighted`` seed 0 by a few percent at 2.7x the cost)."""
+    learning_rate_factor: float = 0.3
+    """Members' learning rate over the point fit's (the point fit's refit uses the same factor)."""
+    block_weeks: int = 13
+    """Weeks per Bayesian-bootstrap block (one quarter), per region."""
+    seed: int = 0
+    interval: float = 0.9
+    """Central level of the intervals published from the members (0.9: the 5 % and 95 % quantiles)."""
+
+
+def bootstrap_weights(observed: np.ndarray, block_weeks: int, rng: np.random.Generator) -> torch.Tensor:
+    """``[R, T]`` float32 Bayesian-bootstrap weights: one Gamma(1, 1) draw per (region, block of
+    ``block_weeks`` weeks), divided by their mean over observed region-weeks (so the fit term's scale is
+    the point fit's). observed ``[R, T]`` bool."""
+    R, T = observed.shape
+    blocks = -(-T // block_weeks)
+    cell = rng.gamma(1.0, 1.0, size=(R, blocks))
+    weight = np.repeat(cell, block_weeks, axis=1)[:, :T]
+    weight = weight / max(float(weight[observed].mean()), 1e-12)
+    return torch.as_tensor(np.where(observed, weight, 0.0), dtype=torch.float32)
+
+
+def empty_draws() -> pd.DataFrame:
+    """A draws table (``DRAW_COLUMNS``) without rows: what a refresh without an ensemble publishes."""
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "member" else object if c == "channel" else "float64")
+                         for c in DRAW_COLUMNS})
+
+
+def with_intervals(table: pd.DataFrame, draws: pd.DataFrame | None, interval: float | None) -> pd.DataFrame:
+    """``table`` (``MMM.contributions``) with ``<column>_lower`` / ``<column>_upper`` after each of
+    ``INTERVAL_COLUMNS``: the central ``interval`` quantiles over the members of ``draws`` (``Ensemble.draws``;
+    None: no ensemble, the columns NaN) and ``interval`` (the level, in every row; NaN without draws)."""
+    table = table.copy()
+    for column in INTERVAL_COLUMNS:
+        if draws is None:
+            lower = upper = np.full(len(table), np.nan)
+        else:
+            values = draws.pivot(index="member", columns="channel", values=column)[list(table["channel"])]
+            lower, upper = _quantiles(values.to_numpy(), interval)
+        at = table.columns.get_loc(column) + 1
+        table.insert(at, f"{column}_upper", upper)
+        table.insert(at, f"{column}_lower", lower)
+    table["interval"] = np.nan if draws is None else interval
+    return table
+
+
+def _quantiles(values: np.ndarray, interval: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) central ``interval`` quantiles of ``values`` along ``axis``."""
+    if not 0.0 < interval < 1.0:
+        raise ValueError(f"interval must lie in (0, 1), got {interval}")
+    tail = (1.0 - interval) / 2.0
+    return np.quantile(values, tail, axis=axis), np.quantile(values, 1.0 - tail, axis=axis)
+
+
+class Ensemble:
+    """A point ``MMM`` and K member networks refitted from it (``Ensemble.fit``).
+
+    Attributes: ``point`` (the point model), ``nets`` (K ``MMMNet``), ``noise_scale`` ``[R]`` (the sd of
+    each region's training residuals of the point fit, scaled KPI units: the noise a prediction interval
+    adds), ``config``.
+    """
+
+    def __init__(self, point: MMM, nets: list[MMMNet], noise_scale: np.ndarray, config: EnsembleConfig):
+        self.point, self.nets, self.noise_scale, self.config = point, nets, np.asarray(noise_scale), config
+
+    @classmethod
+    def fit(cls, point: MMM, panel: Panel, config: EnsembleConfig = EnsembleConfig(),
+            callback: Callable[[int, training.TrainResult], None] | None = None) -> "Ensemble":
+        """Refit ``config.members`` members from ``point``, fitted on ``panel`` (the same training panel).
+        ``callback(k, result)`` after each member."""
+        point._check_fitted()
+        data = point.training_data(panel, point.adjacency())
+        train = point.train_config_
+        member_train = dataclasses.replace(train, epochs=config.epochs, validation_weeks=0, min_epochs=0,
+                                           learning_rate=train.learning_rate * config.learning_rate_factor)
+        rng = np.random.default_rng([config.seed, 17])
+        n_channels = len(point.channels_)
+        nets = []
+        for k in range(config.members):
+            weight = bootstrap_weights(panel.observed, config.block_weeks, rng)
+            shift = torch.as_tensor(rng.normal(0.0, ROI_PRIOR_LOG_SD, n_channels), dtype=torch.float32)
+            prior = None if data.roi_prior is None else dataclasses.replace(data.roi_prior, centre_log_shift=shift)
+            net = copy.deepcopy(point.net_)
+            if net.dag is not None:  # the point fit's graph: members share the counterfactuals' structure
+                net.dag.requires_grad_(False)
+            result = training.fit(net, dataclasses.replace(data, roi_prior=prior, fit_weight=weight),
+                                  dataclasses.replace(member_train, seed=train.seed + 1 + k))
+            net.requires_grad_(True)
+            nets.append(net)
+            if callback is not None:
+                callback(k, result)
+        residual = point.scaler_.kpi.forward(panel.kpi) - point.scaler_.kpi.forward(point.predict(panel))
+        noise = np.array([np.std(residual[r][panel.observed[r]]) if panel.observed[r].any() else 0.0
+                          for r in range(panel.n_regions)])
+        return cls(point, nets, noise, config)
+
+    def members(self) -> list[MMM]:
+        """The K members as models: the point model with its network replaced (scalers, seasonality and
+        the channel graph shared), so every method of ``MMM`` runs on each."""
+        out = []
+        for net in self.nets:
+            member = copy.copy(self.point)
+            member.net_, member._net64 = net, None
+            out.append(member)
+        return out
+
+    # -- outputs ------------------------------------------------------------------------------------
+    def draws(self, panel: Panel) -> pd.DataFrame:
+        """One row per member and channel (``DRAW_COLUMNS``): member, channel, the member's spend, direct and
+        total contribution, share, ROI and direct ROI (as in ``MMM.contributions``) over the observed
+        region-weeks of ``panel``, plus ``prediction`` and ``non_media`` (the member's predicted KPI summed over
+        them, and what its baseline, trend, seasonality and controls give of it): a member's
+        ``direct_contribution`` over channels plus ``non_media`` is its ``prediction``."""
+        frames = []
+        for k, member in enumerate(self.members()):
+            table = member.contributions(panel)
+            decomposition = member.decompose(panel)
+            prediction = float(decomposition.prediction[panel.observed].sum())
+            table.insert(0, "member", k)
+            table["prediction"] = prediction
+            table["non_media"] = prediction - float(table["direct_contribution"].sum())
+            frames.append(table[list(DRAW_COLUMNS)])
+        return pd.concat(frames, ignore_index=True)
+
+    def contributions(self, panel: Panel, interval: float | None = None,
+                      draws: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The point model's ``MMM.contributions`` with central ``interval`` intervals (``config.interval``
+        when None) over the members (``draws``, computed when None): see ``with_intervals``."""
+        draws = self.draws(panel) if draws is None else draws
+        return with_intervals(self.point.contributions(panel), draws,
+                              self.config.interval if interval is None else interval)
+
+    def predict_draws(self, panel: Panel, noise_draws: int = 64, seed: int = 0) -> np.ndarray:
+        """``[K * noise_draws, R, T]`` KPI units: each member's prediction plus Gaussian noise at its
+        region's ``noise_scale`` (scaled units, so the noise is proportional to the region's KPI scale)."""
+        rng = np.random.default_rng([seed, 18])
+        scale = self.point.scaler_.kpi.scale[:, None]  # [R, 1] KPI units per scaled unit
+        out = []
+        for member in self.members():
+            prediction = member.predict(panel)
+            noise = rng.standard_normal((noise_draws, *prediction.shape)) * self.noise_scale[:, None]
+            out.append(prediction[None] + noise * scale)
+        return np.concatenate(out)
+
+    def predict_interval(self, panel: Panel, interval: float | None = None, noise_draws: int = 64,
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) ``[R, T]`` KPI units: central ``interval`` (``config.interval`` when None) prediction
+        interval of each region-week, parameter uncertainty (members) and noise (``predict_draws``) together."""
+        return _quantiles(self.predict_draws(panel, noise_draws, seed),
+                          self.config.interval if interval is None else interval)
+
+    # -- persistence --------------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """The point model (``MMM.save``) plus ``members.safetensors`` (every network tensor stacked over
+        members, ``[K, ...]``, and ``noise_scale``) and ``members.json`` (the config). No pickle."""
+        from safetensors.torch import save_file
+
+        directory = self.point.save(directory)
+        states = [net.state_dict() for net in self.nets]
+        tensors = {f"net.{name}": torch.stack([s[name].detach() for s in states]).contiguous() for name in states[0]}
+        tensors["noise_scale"] = torch.as_tensor(self.noise_scale, dtype=torch.float64)
+        save_file(tensors, str(directory / "members.safetensors"))
+        (directory / "members.json").write_text(json.dumps(dataclasses.asdict(self.config), indent=2))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Ensemble":
+        """An ensemble saved by ``save``. A folder with a point model only raises ``ValueError``."""
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        point = MMM.load(directory)
+        if not (directory / "members.safetensors").exists():
+            raise ValueError(f"{directory}: no members.safetensors (a point model without an ensemble)")
+        tensors = load_file(str(directory / "members.safetensors"))
+        config = EnsembleConfig(**json.loads((directory / "members.json").read_text()))
+        stacked = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("net.")}
+        nets = []
+        for k in range(next(iter(stacked.values())).shape[0]):
+            net = copy.deepcopy(point.net_)
+            net.load_state_dict({name: value[k] for name, value in stacked.items()})
+            nets.append(net)
+        return cls(point, nets, tensors["noise_scale"].numpy(), config)

@@ -1,0 +1,78 @@
+"""Intervals in the published tables (issue 17): channel_summary's *_lower / *_upper columns come from the
+ensemble's members in channel_draws, every member reconciles, the wide-interval check names channels, and a
+refresh trained without an ensemble still publishes (NULL intervals, no draws, the check skipped)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmm_core.model.ensemble import INTERVAL_COLUMNS
+from mmm_pipeline.resources import QualityGatesResource
+from tests.conftest import REFRESH_WEEKS as WEEKS
+from tests.conftest import Deployment, fast_run_config
+
+MEMBERS = fast_run_config()["ops"]["mmm_model"]["config"]["ensemble_members"]
+CHECK = dg.AssetCheckKey(dg.AssetKey("channel_summary"), "roi_intervals_narrow_enough_to_act_on")
+
+
+def _frame(published, query: str, params=()) -> pd.DataFrame:
+    with duckdb.connect(str(published.deployment.serving), read_only=True) as conn:
+        return conn.execute(query, list(params)).df()
+
+
+def test_channel_summary_intervals_are_the_quantiles_of_the_published_draws(published):
+    summary = _frame(published, "SELECT * FROM channel_summary WHERE refresh_week = ? ORDER BY channel", [WEEKS[1]])
+    draws = _frame(published, "SELECT * FROM channel_draws WHERE refresh_week = ?", [WEEKS[1]])
+    assert (summary["interval"] == 0.9).all()
+    assert sorted(draws["member"].unique()) == list(range(MEMBERS))
+    assert len(draws) == MEMBERS * len(summary)
+    for column in INTERVAL_COLUMNS:
+        values = draws.pivot(index="member", columns="channel", values=column)[summary["channel"]].to_numpy()
+        np.testing.assert_allclose(summary[f"{column}_lower"], np.quantile(values, 0.05, axis=0), rtol=1e-9)
+        np.testing.assert_allclose(summary[f"{column}_upper"], np.quantile(values, 0.95, axis=0), rtol=1e-9)
+        assert (summary[f"{column}_lower"] <= summary[f"{column}_upper"]).all()
+
+
+def test_each_published_member_adds_up_to_its_prediction(published):
+    draws = _frame(published, "SELECT * FROM channel_draws WHERE refresh_week = ?", [WEEKS[1]])
+    for _, rows in draws.groupby("member"):
+        assert rows["prediction"].nunique() == 1 and rows["non_media"].nunique() == 1
+        assert rows["direct_contribution"].sum() + rows["non_media"].iloc[0] == pytest.approx(
+            rows["prediction"].iloc[0], rel=1e-9)
+        np.testing.assert_allclose(rows["roi"], rows["total_contribution"] / rows["spend"], rtol=1e-12)
+
+
+def test_the_interval_check_names_exactly_the_channels_whose_roi_interval_is_too_wide(published):
+    threshold = QualityGatesResource().max_roi_interval_ratio
+    summary = _frame(published, "SELECT channel, roi_lower, roi_upper FROM channel_summary WHERE refresh_week = ?",
+                     [WEEKS[1]])
+    ratio = np.where(summary["roi_lower"] > 0, summary["roi_upper"] / summary["roi_lower"], np.inf)
+    expected = sorted(summary["channel"][ratio > threshold])
+    [evaluation] = [e for e in published.results[WEEKS[1]].get_asset_check_evaluations() if e.asset_check_key == CHECK]
+    assert sorted(evaluation.metadata["channels_too_wide"].value) == expected
+    assert evaluation.passed == (not expected)
+    assert evaluation.metadata["threshold"].value == threshold
+
+
+def test_a_refresh_without_an_ensemble_publishes_point_estimates_and_skips_the_interval_check(tmp_path):
+    deployment = Deployment.create(tmp_path)
+    from mmm_pipeline.definitions import defs
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in deployment.variables.items():
+            mp.setenv(name, value)
+        definitions = defs()
+    with dg.instance_for_test() as instance:
+        result = definitions.resolve_job_def("mmm_refresh").execute_in_process(
+            partition_key=WEEKS[0], instance=instance, run_config=fast_run_config(epochs=5, ensemble_members=0))
+    assert result.success
+    assert CHECK not in {e.asset_check_key for e in result.get_asset_check_evaluations()}
+    with duckdb.connect(str(deployment.serving), read_only=True) as conn:
+        summary = conn.execute("SELECT * FROM latest_channel_summary").df()
+        assert conn.execute("SELECT count(*) FROM channel_draws").fetchone()[0] == 0
+    assert len(summary) and summary["roi"].notna().all()
+    assert summary[[f"{c}_{end}" for c in INTERVAL_COLUMNS for end in ("lower", "upper")] + ["interval"]].isna().all().all()
