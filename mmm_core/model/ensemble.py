@@ -108,6 +108,22 @@ def with_intervals(table: pd.DataFrame, draws: pd.DataFrame | None, interval: fl
     return table
 
 
+def noise_scale(point: MMM, panel: Panel) -> np.ndarray:
+    """``[R]`` scaled KPI units: the sd of each region's training residuals of ``point`` (fitted on ``panel``),
+    times ``sqrt(max(1, v / m))``, where v is the best validation MSE of the point fit's early stopping (weeks
+    it had not trained on, forecast from the weeks before) and m the final fit's mean squared training
+    residual: in-sample residuals understate the error of a forecast, and the validation weeks measure by
+    how much. 1 where the fit had no validation weeks (or its history is not kept, as after ``MMM.load``)."""
+    residual = point.scaler_.kpi.forward(panel.kpi) - point.scaler_.kpi.forward(point.predict(panel))
+    observed = panel.observed
+    sd = np.array([np.std(residual[r][observed[r]]) if observed[r].any() else 0.0 for r in range(panel.n_regions)])
+    validation = [e.val_metric for e in point.train_result_.history
+                  if e.val_metric is not None and e.epoch >= point.train_config_.min_epochs]
+    in_sample = float(np.mean(residual[observed] ** 2)) if observed.any() else 0.0
+    best = min(validation) if validation else 0.0
+    return sd * np.sqrt(max(1.0, best / in_sample)) if in_sample > 0 else sd
+
+
 def _quantiles(values: np.ndarray, interval: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(lower, upper) central ``interval`` quantiles of ``values`` along ``axis``."""
     if not 0.0 < interval < 1.0:
@@ -153,10 +169,7 @@ class Ensemble:
             nets.append(net)
             if callback is not None:
                 callback(k, result)
-        residual = point.scaler_.kpi.forward(panel.kpi) - point.scaler_.kpi.forward(point.predict(panel))
-        noise = np.array([np.std(residual[r][panel.observed[r]]) if panel.observed[r].any() else 0.0
-                          for r in range(panel.n_regions)])
-        return cls(point, nets, noise, config)
+        return cls(point, nets, noise_scale(point, panel), config)
 
     def members(self) -> list[MMM]:
         """The K members as models: the point model with its network replaced (scalers, seasonality and

@@ -5,7 +5,7 @@ prediction intervals are well formed, and an ensemble survives a save / load rou
 import numpy as np
 import pytest
 
-from mmm_core.model.ensemble import INTERVAL_COLUMNS, Ensemble, EnsembleConfig, bootstrap_weights
+from mmm_core.model.ensemble import INTERVAL_COLUMNS, Ensemble, EnsembleConfig, bootstrap_weights, noise_scale
 from mmm_core.model.estimator import MMM
 
 QUICK = {"threads": 2, "epochs": 400, "min_epochs": 150, "patience": 60}
@@ -98,3 +98,17 @@ def test_an_ensemble_round_trips_through_safetensors(ensemble, tmp_path):
     ens.point.save(tmp_path / "point")
     with pytest.raises(ValueError, match="members"):
         Ensemble.load(tmp_path / "point")
+
+
+def test_prediction_noise_is_the_training_residual_sd_scaled_by_how_much_more_validation_weeks_erred(ensemble, tmp_path):
+    ens, train, _ = ensemble
+    point = ens.point
+    residual = point.scaler_.kpi.forward(train.kpi) - point.scaler_.kpi.forward(point.predict(train))
+    sd = np.array([residual[r][train.observed[r]].std() for r in range(train.n_regions)])
+    ratio = ens.noise_scale / sd
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-9)  # one factor for every region
+    validation = min(e.val_metric for e in point.train_result_.history
+                     if e.val_metric is not None and e.epoch >= point.train_config_.min_epochs)
+    assert ratio[0] == pytest.approx(max(1.0, np.sqrt(validation / np.mean(residual[train.observed] ** 2))))
+    point.save(tmp_path / "point")  # a loaded model keeps no training history: no validation, no scaling
+    np.testing.assert_allclose(noise_scale(MMM.load(tmp_path / "point"), train), sd, rtol=1e-9)
