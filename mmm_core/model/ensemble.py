@@ -44,8 +44,9 @@ from mmm_core.model.network import MMMNet
 
 ROI_PRIOR_LOG_SD = 0.5
 """Spread of a channel's ROI around the pooled ROI that the exchangeable prior states, on the log scale:
-90 % of channels within a factor exp(1.645 * 0.5) = 2.3 of the pooled ROI. The true ROI ratios of the
-worlds this project measures on reach 3.1 (README), so the prior is no tighter than what is seen."""
+90 % of channels within a factor exp(1.645 * 0.5) = 2.3 of the pooled ROI. A stated prior, not a fitted
+value: true ROI ratios in the worlds this project measures on reach 3.1 (README), and a channel that far
+from the pooled ROI, with a level only the prior sets, falls outside its 90 % interval."""
 
 INTERVAL_COLUMNS = ("direct_contribution", "total_contribution", "share", "roi")
 """Columns of ``MMM.contributions`` that ``Ensemble.contributions`` gives intervals for."""
