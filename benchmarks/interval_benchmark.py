@@ -82,7 +82,8 @@ def run_one(world: str, seed: int, threads: int, config: EnsembleConfig) -> dict
             width = ((table["roi_upper"] - table["roi_lower"]) / truth["roi"]).to_numpy()
             measured = table["roi_prior_weight"].to_numpy() < MEASURED_BELOW
             row["width_measured"], row["width_always_on"] = width[measured], width[~measured]
-            row["point_inside"] = bool(((table["roi_lower"] <= table["roi"]) & (table["roi"] <= table["roi_upper"])).all())
+            inside = (table["roi_lower"] <= table["roi"]) & (table["roi"] <= table["roi_upper"])
+            row["point_inside"] = bool(inside.all())
         lower, upper = ensemble.predict_interval(panel, level)
         row[f"holdout_{int(level * 100)}"] = float(((lower[:, start:][held] <= actual)
                                                     & (actual <= upper[:, start:][held])).mean())

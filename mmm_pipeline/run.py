@@ -142,10 +142,13 @@ def print_summary(resources: dict, week: dt.date) -> None:
         print("\nchannel summary (latest refresh):")
         print(conn.execute("SELECT channel, round(spend) AS spend, round(direct_contribution) AS direct, "
                            "round(share, 3) AS share_of_direct, round(total_contribution) AS total, "
-                           "round(roi, 3) AS roi, round(roi_prior_weight, 2) AS roi_from_prior "
+                           "round(roi, 3) AS roi, round(roi_lower, 3) AS roi_lower, round(roi_upper, 3) AS roi_upper, "
+                           "round(roi_prior_weight, 2) AS roi_from_prior "
                            "FROM latest_channel_summary ORDER BY direct_contribution DESC").df().to_string(index=False))
         print("direct: the channel's term of the decomposition (adds up across channels; share is of direct); "
-              "total: KPI lost without the channel's own spend (own + induced in DAG children); roi = total / spend")
+              "total: KPI lost without the channel's own spend (own + induced in DAG children); roi = total / spend; "
+              "roi_lower / roi_upper: the ensemble's interval at the level in channel_summary.interval "
+              "(NaN without one)")
     dashboard = resources["reports"].path(week)
     print(f"\nwarehouse: {resources['warehouse'].database}\nparquet:   {serving.parent / 'parquet'}"
           f"\ndashboard: {dashboard}"

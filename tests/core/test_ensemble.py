@@ -100,7 +100,8 @@ def test_an_ensemble_round_trips_through_safetensors(ensemble, tmp_path):
         Ensemble.load(tmp_path / "point")
 
 
-def test_prediction_noise_is_the_training_residual_sd_scaled_by_how_much_more_validation_weeks_erred(ensemble, tmp_path):
+def test_prediction_noise_is_the_training_residual_sd_scaled_by_how_much_more_validation_weeks_erred(ensemble,
+                                                                                                   tmp_path):
     ens, train, _ = ensemble
     point = ens.point
     residual = point.scaler_.kpi.forward(train.kpi) - point.scaler_.kpi.forward(point.predict(train))

@@ -75,4 +75,5 @@ def test_a_refresh_without_an_ensemble_publishes_point_estimates_and_skips_the_i
         summary = conn.execute("SELECT * FROM latest_channel_summary").df()
         assert conn.execute("SELECT count(*) FROM channel_draws").fetchone()[0] == 0
     assert len(summary) and summary["roi"].notna().all()
-    assert summary[[f"{c}_{end}" for c in INTERVAL_COLUMNS for end in ("lower", "upper")] + ["interval"]].isna().all().all()
+    interval_columns = [f"{c}_{end}" for c in INTERVAL_COLUMNS for end in ("lower", "upper")] + ["interval"]
+    assert summary[interval_columns].isna().all().all()

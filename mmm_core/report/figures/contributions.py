@@ -66,8 +66,8 @@ def plot_channel_contributions(channel_summary: pd.DataFrame, style: FigureStyle
     if has_interval:  # the ensemble's interval of each total, at the channel's row
         level = f"{float(frame['interval'].iloc[0]):.0%} " if "interval" in frame.columns else ""
         total = frame["total_contribution"]
-        fig.add_scatter(y=y, x=total, mode="markers", name=f"{level}interval of total", marker={"color": "#212121",
-                        "symbol": "line-ns-open", "size": 10},
+        fig.add_scatter(y=y, x=total, mode="markers", name=f"{level}interval of total",
+                        marker={"color": "#212121", "symbol": "line-ns-open", "size": 10},
                         error_x={"type": "data", "array": frame["total_contribution_upper"] - total,
                                  "arrayminus": total - frame["total_contribution_lower"], "color": "#212121"},
                         customdata=frame[["total_contribution_lower", "total_contribution_upper"]].to_numpy(),
