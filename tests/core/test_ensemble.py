@@ -8,7 +8,7 @@ import pytest
 from mmm_core.model.ensemble import INTERVAL_COLUMNS, Ensemble, EnsembleConfig, bootstrap_weights, noise_scale
 from mmm_core.model.estimator import MMM
 
-QUICK = {"threads": 2, "epochs": 400, "min_epochs": 150, "patience": 60}
+QUICK = {"threads": 1, "epochs": 400, "min_epochs": 150, "patience": 60}
 CONFIG = EnsembleConfig(members=6, epochs=60)
 
 

@@ -32,7 +32,7 @@ def test_a_dataset_of_the_documented_minimum_trains_with_a_holdout_shrunk_to_fit
     assert ingest.success
 
     asked = 26  # a half-year holdout would leave the holdout model 26 weeks: it shrinks to 13
-    run_config = {"ops": {"mmm_model": {"config": {"epochs": 3, "holdout_weeks": asked}}}}
+    run_config = {"ops": {"mmm_model": {"config": {"epochs": 3, "holdout_weeks": asked, "ensemble_members": 0}}}}
     result = dg.materialize([model_features, mmm_model], resources=resources, instance=instance,
                             partition_key=LAST_WEEK.isoformat(), run_config=run_config, raise_on_error=False)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
