@@ -125,24 +125,24 @@ def noise_scale(point: MMM, panel: Panel) -> np.ndarray:
     return sd * np.sqrt(max(1.0, best / in_sample)) if in_sample > 0 else sd
 
 
-def _quantiles(values: np.ndarray, interval: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(lower, upper) central ``interval`` quantiles of ``values`` along ``axis``."""
+def _quantiles(values: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) central ``interval`` quantiles of ``values`` along its first axis (members)."""
     if not 0.0 < interval < 1.0:
         raise ValueError(f"interval must lie in (0, 1), got {interval}")
     tail = (1.0 - interval) / 2.0
-    return np.quantile(values, tail, axis=axis), np.quantile(values, 1.0 - tail, axis=axis)
+    return np.quantile(values, tail, axis=0), np.quantile(values, 1.0 - tail, axis=0)
 
 
 class Ensemble:
     """A point ``MMM`` and K member networks refitted from it (``Ensemble.fit``).
 
-    Attributes: ``point`` (the point model), ``nets`` (K ``MMMNet``), ``noise_scale`` ``[R]`` (the sd of
-    each region's training residuals of the point fit, scaled KPI units: the noise a prediction interval
-    adds), ``config``.
+    Attributes: ``point`` (the point model), ``nets`` (K ``MMMNet``), ``noise_scale`` ``[R]`` (the noise a
+    prediction interval adds, scaled KPI units: see ``noise_scale``), ``config``.
     """
 
     def __init__(self, point: MMM, nets: list[MMMNet], noise_scale: np.ndarray, config: EnsembleConfig):
         self.point, self.nets, self.noise_scale, self.config = point, nets, np.asarray(noise_scale), config
+        self._members: list[MMM] | None = None
 
     @classmethod
     def fit(cls, point: MMM, panel: Panel, config: EnsembleConfig = EnsembleConfig(),
@@ -174,13 +174,15 @@ class Ensemble:
 
     def members(self) -> list[MMM]:
         """The K members as models: the point model with its network replaced (scalers, seasonality and
-        the channel graph shared), so every method of ``MMM`` runs on each."""
-        out = []
-        for net in self.nets:
-            member = copy.copy(self.point)
-            member.net_, member._net64 = net, None
-            out.append(member)
-        return out
+        the channel graph shared), so every method of ``MMM`` runs on each. Built once, so each member's
+        float64 inference copy is made once too."""
+        if self._members is None:
+            self._members = []
+            for net in self.nets:
+                member = copy.copy(self.point)
+                member.net_, member._net64 = net, None
+                self._members.append(member)
+        return self._members
 
     # -- outputs ------------------------------------------------------------------------------------
     def draws(self, panel: Panel) -> pd.DataFrame:
@@ -192,8 +194,7 @@ class Ensemble:
         frames = []
         for k, member in enumerate(self.members()):
             table = member.contributions(panel)
-            decomposition = member.decompose(panel)
-            prediction = float(decomposition.prediction[panel.observed].sum())
+            prediction = float(member.predict(panel)[panel.observed].sum())
             table.insert(0, "member", k)
             table["prediction"] = prediction
             table["non_media"] = prediction - float(table["direct_contribution"].sum())
