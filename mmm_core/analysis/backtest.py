@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from mmm_core.data.contract import MIN_WEEKS, Panel
-from mmm_core.model.ensemble import Ensemble, EnsembleConfig
+from mmm_core.model.ensemble import Ensemble, EnsembleConfig, point_prediction_interval
 from mmm_core.model.estimator import MMM
 from mmm_core.analysis.metrics import evaluate_forecast
 from mmm_core.model.network import ModelConfig
@@ -33,8 +34,9 @@ one, so its forecast check is weaker; the published model is refitted on the who
 class HoldoutFit:
     """A refresh's fitted model and how well its twin forecast the held-out weeks.
 
-    ``metrics`` is tidy (split, series, view, metric, value): split ``train``/``holdout``; series
-    ``model`` or a naive baseline; view ``pooled``/``within_region``/``national``.
+    ``metrics`` is tidy (split, series, view, metric, value, interval): split ``train``/``holdout``; series
+    ``model`` or a naive baseline; view ``pooled``/``within_region``/``national``; the ``interval_coverage``
+    rows (``interval_rows``) carry their level in ``interval`` (NaN on every other row).
     """
 
     model: MMM
@@ -56,6 +58,18 @@ class HoldoutFit:
         m = self.metrics
         hit = m[(m.split == split) & (m.view == view) & (m.metric == metric) & (m.series != "model")]
         return float(hit.value.max()) if len(hit) else float("nan")
+
+
+def interval_rows(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, observed: np.ndarray,
+                  train_end: int, interval: float) -> pd.DataFrame:
+    """``metrics`` rows (series ``model``, view ``pooled``, metric ``interval_coverage``) per split: the share
+    of observed region-weeks whose actual KPI lies in ``[lower, upper]``, all ``[R, T]`` over the window's weeks
+    (training weeks ``< train_end``); ``interval`` the intervals' level."""
+    inside = (lower <= actual) & (actual <= upper)
+    in_train = np.arange(actual.shape[1]) < train_end
+    rows = [(split, "model", "pooled", "interval_coverage", float(inside[mask].mean()), interval)
+            for split, mask in (("train", observed & in_train), ("holdout", observed & ~in_train)) if mask.any()]
+    return pd.DataFrame(rows, columns=["split", "series", "view", "metric", "value", "interval"])
 
 
 def holdout_weeks_for(n_weeks: int, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS) -> int:
@@ -82,6 +96,8 @@ def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, 
     """Fit on ``window`` minus its last ``holdout_weeks_for(window.n_weeks, holdout_weeks)`` weeks, score the
     forecast, optionally refit on all of it. ``HoldoutFit.holdout_weeks`` is the holdout used. With
     ``ensemble`` (and ``ensemble.members`` > 0), members are refitted from the published model on its weeks.
+    ``metrics`` also score the holdout model's prediction interval at the ensemble's level
+    (``point_prediction_interval``, ``interval_rows``), with or without members.
 
     The holdout model's weeks are a split of a validated window, not input data: they may be fewer than the
     contract's 52 (``Panel.derive``), so a window of the documented minimum still gets a forecast check.
@@ -94,7 +110,11 @@ def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, 
                           controls=window.controls[:, :train_end], observed=window.observed[:, :train_end])
     holdout_model = MMM(model_config, train_config, overrides).fit(train, callback=callback)
     predicted = holdout_model.predict(window)
-    metrics = evaluate_forecast(window.kpi, predicted, window.observed, train_end)
+    interval = (ensemble or EnsembleConfig()).interval
+    lower, upper = point_prediction_interval(holdout_model, train, window, interval)
+    metrics = pd.concat([evaluate_forecast(window.kpi, predicted, window.observed, train_end).assign(interval=np.nan),
+                         interval_rows(window.kpi, lower, upper, window.observed, train_end, interval)],
+                        ignore_index=True)
     model, refit_epochs, fitted_on = holdout_model, None, train
     if refit:
         model = MMM(model_config, train_config, overrides).fit(window, callback=callback)

@@ -16,6 +16,10 @@ it is the channel's total contribution. One set of forward passes (per channel a
 regions at once) gives both the per-region and the national (summed) curves; each is fitted with a Hill
 curve (top, bottom, half-saturation, slope) as the seed's ResponseCurveFit does, in currency over the window.
 
+With ensemble members (``response_curves(..., members=ensemble.members())``) every member is run at the same
+multipliers on the same window, and the tables carry central intervals over them: a band around each curve
+point (``response_lower`` / ``response_upper``) and intervals on each curve's ROI and mROI.
+
 Each point also says how far it leaves the data (``mmm_core.analysis.observed_range``): at multiplier m a
 region-channel's busiest window week uses ``m × peak window activity``, compared with the highest weekly
 activity of the training weeks; a national point takes its largest region ratio.
@@ -33,6 +37,7 @@ from scipy.optimize import least_squares
 from mmm_core.analysis.observed_range import ObservedRange, beyond_observed_range
 from mmm_core.planning.budget import NATIONAL, ResponseCurve, hill_response
 from mmm_core.data.contract import Panel
+from mmm_core.model.ensemble import EnsembleConfig, central_interval
 from mmm_core.model.estimator import MMM
 
 DEFAULT_MULTIPLIERS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.01, 1.25, 1.5, 2.0, 2.5, 3.0)
@@ -186,6 +191,10 @@ class ResponseCurveSet:
     points: ResponsePoints
     window: PlanningWindow
     observed_range: ObservedRange
+    member_response: np.ndarray | None = None
+    """``[K, M, R, C]`` KPI units: each ensemble member's ``ResponsePoints.response`` (None without members)."""
+    interval: float | None = None
+    """Level of the central intervals over the members (None without members)."""
 
     def ratio_to_observed_max(self, multiplier: np.ndarray) -> np.ndarray:
         """``[R, C]`` ratio of the activity used at spend ``multiplier`` (``[R, C]`` or ``[C]``; applied to every
@@ -200,12 +209,33 @@ class ResponseCurveSet:
         scale = current.max() if curve.region == NATIONAL else current[self.points.regions.index(curve.region)]
         return np.asarray(multipliers, dtype=np.float64) * scale
 
-    def _series(self, curve: ResponseCurve) -> tuple[np.ndarray, float]:
+    def _series(self, curve: ResponseCurve, response: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """(``[..., M]`` response of ``curve`` at each multiplier, its current window spend) from ``response``
+        ``[..., M, R, C]`` (the point model's when None; ``member_response`` gives ``[K, M]``)."""
         pts, c = self.points, self.points.channels.index(curve.channel)
+        response = pts.response if response is None else response
         if curve.region == NATIONAL:
-            return pts.response[:, :, c].sum(axis=1), float(pts.spend[:, c].sum())
+            return response[..., c].sum(axis=-1), float(pts.spend[:, c].sum())
         r = pts.regions.index(curve.region)
-        return pts.response[:, r, c], float(pts.spend[r, c])
+        return response[..., r, c], float(pts.spend[r, c])
+
+    def _member_interval(self, curve: ResponseCurve, statistic, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) central interval over the members of ``statistic(series [K, M], spend)``, or NaN shaped
+        like ``like`` (the point model's statistic) without members."""
+        if self.member_response is None:
+            nan = np.full(np.shape(like), np.nan)
+            return nan, nan
+        return central_interval(statistic(*self._series(curve, self.member_response)), self.interval)
+
+    def _roi_mroi(self, series: np.ndarray, spend: float) -> tuple[np.ndarray, np.ndarray]:
+        """(ROI at current spend, model mROI at a +``MROI_STEP`` step) of ``series`` ``[..., M]``."""
+        mults = self.points.multipliers
+        current = series[..., np.flatnonzero(mults == 1.0)[0]]
+        step = np.flatnonzero(np.isclose(mults, 1.0 + MROI_STEP))
+        nan = np.full_like(current, np.nan)
+        roi = current / spend if spend > 0 else nan
+        mroi = (series[..., step[0]] - current) / (MROI_STEP * spend) if len(step) and spend > 0 else nan
+        return roi, mroi
 
     def table(self) -> pd.DataFrame:
         """One row per curve: scope (national/region), region, channel, hill_top, hill_bottom,
@@ -213,54 +243,66 @@ class ResponseCurveSet:
         carryover_weeks, current_spend, current_response (model), roi (current_response / current_spend),
         mroi (model, +1 % spend step), mroi_curve (Hill derivative at current spend), saturation_spend
         (where the curve reaches 90 % of its range), spend_at_observed_max (window spend at which the curve
-        leaves the observed range: ratio_to_observed_max 1; infinite for a channel without activity)."""
-        mults = self.points.multipliers
+        leaves the observed range: ratio_to_observed_max 1; infinite for a channel without activity), then
+        roi_lower / roi_upper, mroi_lower / mroi_upper (central intervals over the members; NaN without them)
+        and interval (their level)."""
         rows = []
         for curve in self.national + self.regional:
             series, spend = self._series(curve)
-            current = float(series[mults == 1.0][0])
-            step = np.flatnonzero(np.isclose(mults, 1.0 + MROI_STEP))
-            mroi = (float(series[step[0]]) - current) / (MROI_STEP * spend) if len(step) and spend > 0 else np.nan
+            roi, mroi = self._roi_mroi(series, spend)
+            roi_lower, roi_upper = self._member_interval(curve, lambda y, x: self._roi_mroi(y, x)[0], roi)
+            mroi_lower, mroi_upper = self._member_interval(curve, lambda y, x: self._roi_mroi(y, x)[1], mroi)
             rows.append({
                 "scope": "national" if curve.region == NATIONAL else "region", "region": curve.region,
                 "channel": curve.channel, "hill_top": curve.top, "hill_bottom": curve.bottom,
                 "hill_half_saturation": curve.half_saturation, "hill_slope": curve.slope, "fit_r2": curve.r2,
                 "planning_weeks": self.window.planning_weeks, "carryover_weeks": self.window.carryover_weeks,
-                "current_spend": spend, "current_response": current,
-                "roi": current / spend if spend > 0 else np.nan, "mroi": mroi,
+                "current_spend": spend, "current_response": float(series[self.points.multipliers == 1.0][0]),
+                "roi": float(roi), "mroi": float(mroi),
                 "mroi_curve": float(curve.marginal(spend)) if spend > 0 else np.nan,
                 "saturation_spend": curve.saturation_spend(SATURATION_SHARE),
                 "spend_at_observed_max": _spend_at_ratio_one(spend, float(self._ratio(curve, np.ones(1))[0])),
+                "roi_lower": float(roi_lower), "roi_upper": float(roi_upper),
+                "mroi_lower": float(mroi_lower), "mroi_upper": float(mroi_upper),
+                "interval": np.nan if self.member_response is None else self.interval,
             })
         return pd.DataFrame(rows)
 
     def points_frame(self) -> pd.DataFrame:
         """One row per curve and multiplier: scope, region, channel, multiplier, spend, response (model),
         fitted_response (Hill), ratio_to_observed_max (busiest window week's activity over the highest
-        observed weekly activity; national: the largest region's), beyond_observed_range (ratio > 1)."""
+        observed weekly activity; national: the largest region's), beyond_observed_range (ratio > 1),
+        response_lower / response_upper (central band over the members; NaN without them) and interval."""
         frames = []
         mults = self.points.multipliers
         for curve in self.national + self.regional:
             series, spend = self._series(curve)
             ratio = self._ratio(curve, mults)
+            lower, upper = self._member_interval(curve, lambda y, x: y, series)
             frames.append(pd.DataFrame({
                 "scope": "national" if curve.region == NATIONAL else "region", "region": curve.region,
                 "channel": curve.channel, "multiplier": mults, "spend": mults * spend, "response": series,
                 "fitted_response": curve.response(mults * spend), "ratio_to_observed_max": ratio,
-                "beyond_observed_range": beyond_observed_range(ratio)}))
+                "beyond_observed_range": beyond_observed_range(ratio), "response_lower": lower,
+                "response_upper": upper, "interval": np.nan if self.member_response is None else self.interval}))
         return pd.concat(frames, ignore_index=True)
 
 
 def response_curves(mmm: MMM, panel: Panel, planning_weeks: int = DEFAULT_PLANNING_WEEKS, multipliers: Sequence[float] = DEFAULT_MULTIPLIERS,
-                    per_region: bool = True, carryover_weeks: int | None = None) -> ResponseCurveSet:
-    """National and (with ``per_region``) per-region Hill response curves of every channel."""
+                    per_region: bool = True, carryover_weeks: int | None = None, members: Sequence[MMM] = (),
+                    interval: float | None = None) -> ResponseCurveSet:
+    """National and (with ``per_region``) per-region Hill response curves of every channel; with ``members``
+    (``Ensemble.members()``) each is run at the same points and the tables carry central ``interval``
+    intervals over them (``EnsembleConfig.interval`` when None)."""
     window = planning_window(mmm, panel, planning_weeks, carryover_weeks)
     pts = response_points(mmm, window, multipliers)
+    member_response = np.stack([response_points(m, window, multipliers).response for m in members]) if members else None
     national = tuple(fit_hill(pts.multipliers, pts.response[:, :, c].sum(axis=1), float(pts.spend[:, c].sum()), ch)
                      for c, ch in enumerate(pts.channels))
     regional = tuple(fit_hill(pts.multipliers, pts.response[:, r, c], float(pts.spend[r, c]), ch, region)
                      for r, region in enumerate(pts.regions) for c, ch in enumerate(pts.channels)) if per_region else ()
-    return ResponseCurveSet(national, regional, pts, window, ObservedRange.of(mmm, panel))
+    return ResponseCurveSet(national, regional, pts, window, ObservedRange.of(mmm, panel), member_response,
+                            None if member_response is None else (EnsembleConfig.interval if interval is None else interval))
 
 
 def _spend_at_ratio_one(current_spend: float, current_ratio: float) -> float:

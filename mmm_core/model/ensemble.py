@@ -5,6 +5,7 @@
     ensemble.contributions(panel, interval=0.9)    # the point table with *_lower / *_upper columns
     ensemble.draws(panel)                          # one row per member and channel, reconciled
     ensemble.predict_interval(new_panel, 0.9)      # prediction intervals per region-week, noise included
+    response_curves(mmm, panel, members=ensemble.members())   # curve bands (mmm_core.analysis.curves)
 
 Randomize-then-optimize (Bardsley et al. 2014): each member starts from the point fit's weights and
 trains on, for ``EnsembleConfig.epochs``, under a randomised objective of its own:
@@ -101,7 +102,7 @@ def with_intervals(table: pd.DataFrame, draws: pd.DataFrame | None, interval: fl
             lower = upper = np.full(len(table), np.nan)
         else:
             values = draws.pivot(index="member", columns="channel", values=column)[list(table["channel"])]
-            lower, upper = _quantiles(values.to_numpy(), interval)
+            lower, upper = central_interval(values.to_numpy(), interval)
         at = table.columns.get_loc(column) + 1
         table.insert(at, f"{column}_upper", upper)
         table.insert(at, f"{column}_lower", lower)
@@ -125,12 +126,51 @@ def noise_scale(point: MMM, panel: Panel) -> np.ndarray:
     return sd * np.sqrt(max(1.0, best / in_sample)) if in_sample > 0 else sd
 
 
-def _quantiles(values: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray]:
-    """(lower, upper) central ``interval`` quantiles of ``values`` along its first axis (members)."""
-    if not 0.0 < interval < 1.0:
-        raise ValueError(f"interval must lie in (0, 1), got {interval}")
+def point_prediction_interval(point: MMM, train_panel: Panel, panel: Panel,
+                              interval: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) ``[R, T]`` KPI units over ``panel``'s weeks: ``point``'s forecast (fitted on
+    ``train_panel``) with Gaussian noise at ``noise_scale`` and no member spread; what a refresh scores on its
+    held-out weeks, where its holdout model has no members (refitting them would double the ensemble's cost;
+    README gives its coverage beside the members' interval)."""
+    sd = (noise_scale(point, train_panel) * point.scaler_.kpi.scale)[:, None]
+    return mixture_interval(point.predict(panel)[None], sd, interval)
+
+
+def central_interval(values: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) central ``interval`` quantiles of ``values`` along its first axis (members): the one
+    definition of a published interval from draws (tables, curves, budgets)."""
+    _check_interval(interval)
     tail = (1.0 - interval) / 2.0
     return np.quantile(values, tail, axis=0), np.quantile(values, 1.0 - tail, axis=0)
+
+
+def mixture_interval(means: np.ndarray, sd: np.ndarray, interval: float,
+                     iterations: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) central ``interval`` quantiles of the equal-weight Gaussian mixture
+    ``mean_k N(means[k], sd**2)``: a prediction interval with parameter uncertainty (K members' forecasts,
+    ``means`` ``[K, ...]``) and noise (``sd``, broadcastable to ``means[0]``, same units) together. Exact up
+    to bisection (``iterations`` halvings of the bracket ``[min mean - 10 sd, max mean + 10 sd]``); K = 1 is
+    the Gaussian interval ``mean -/+ z sd``."""
+    from scipy.special import ndtr
+
+    _check_interval(interval)
+    means = np.asarray(means, dtype=np.float64)
+    sd = np.broadcast_to(np.maximum(np.asarray(sd, dtype=np.float64), 1e-12), means.shape[1:])
+    tail = (1.0 - interval) / 2.0
+    bounds = []
+    for target in (tail, 1.0 - tail):
+        lo, hi = means.min(0) - 10.0 * sd, means.max(0) + 10.0 * sd
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            below = ndtr((mid - means) / sd).mean(0) < target
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        bounds.append(0.5 * (lo + hi))
+    return bounds[0], bounds[1]
+
+
+def _check_interval(interval: float) -> None:
+    if not 0.0 < interval < 1.0:
+        raise ValueError(f"interval must lie in (0, 1), got {interval}")
 
 
 class Ensemble:
@@ -209,24 +249,14 @@ class Ensemble:
         return with_intervals(self.point.contributions(panel), draws,
                               self.config.interval if interval is None else interval)
 
-    def predict_draws(self, panel: Panel, noise_draws: int = 64, seed: int = 0) -> np.ndarray:
-        """``[K * noise_draws, R, T]`` KPI units: each member's prediction plus Gaussian noise at its
-        region's ``noise_scale`` (scaled units, so the noise is proportional to the region's KPI scale)."""
-        rng = np.random.default_rng([seed, 18])
-        scale = self.point.scaler_.kpi.scale[:, None]  # [R, 1] KPI units per scaled unit
-        out = []
-        for member in self.members():
-            prediction = member.predict(panel)
-            noise = rng.standard_normal((noise_draws, *prediction.shape)) * self.noise_scale[:, None]
-            out.append(prediction[None] + noise * scale)
-        return np.concatenate(out)
-
-    def predict_interval(self, panel: Panel, interval: float | None = None, noise_draws: int = 64,
-                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def predict_interval(self, panel: Panel, interval: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(lower, upper) ``[R, T]`` KPI units: central ``interval`` (``config.interval`` when None) prediction
-        interval of each region-week, parameter uncertainty (members) and noise (``predict_draws``) together."""
-        return _quantiles(self.predict_draws(panel, noise_draws, seed),
-                          self.config.interval if interval is None else interval)
+        interval of each region-week: the members' forecasts with Gaussian noise at each region's
+        ``noise_scale`` (scaled units, so the noise is proportional to the region's KPI scale), parameter
+        uncertainty and noise together (``mixture_interval``)."""
+        predictions = np.stack([member.predict(panel) for member in self.members()])
+        sd = (self.noise_scale * self.point.scaler_.kpi.scale)[:, None]  # [R, 1] KPI units
+        return mixture_interval(predictions, sd, self.config.interval if interval is None else interval)
 
     # -- persistence --------------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:

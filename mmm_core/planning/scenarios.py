@@ -6,6 +6,11 @@ the optimiser sees only the curves (``mmm_core.planning.budget``), and every all
 evaluated again with the full model (``analysis.curves.model_response``: the model's one counterfactual,
 ``MMM.counterfactual``, as for the curves and the channel contributions), so the table shows both.
 
+With ensemble members (``members=ensemble.members()``) each scenario's allocation is also re-run through every
+member: the central interval of its incremental response over the members and the share of members in which it
+beats the current allocation (``prob_beats_current``). The allocation itself is optimised on the point model's
+curves.
+
 Every allocation row says whether it asks the model about activity beyond what it was trained on
 (``ratio_to_observed_max``, ``beyond_observed_range``: ``ResponseCurveSet.ratio_to_observed_max`` at the
 allocation's spend multipliers; a national row takes its largest region ratio), and each scenario row
@@ -21,6 +26,7 @@ import pandas as pd
 
 from mmm_core.analysis.curves import ResponseCurveSet, model_response
 from mmm_core.analysis.observed_range import beyond_observed_range
+from mmm_core.model.ensemble import EnsembleConfig, central_interval
 from mmm_core.model.estimator import MMM
 from mmm_core.planning.budget import (NATIONAL, BudgetMethod, BudgetResult, allocate_to_target_mroi,
                                       optimise_budget, optimise_region_budget)
@@ -62,14 +68,19 @@ def allocation_ratio_to_observed_max(result: BudgetResult, curves: ResponseCurve
 def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[BudgetScenario],
                    channel_bounds: SpendBounds | dict[str, SpendBounds] | None = DEFAULT_CHANNEL_BOUNDS,
                    region_bounds: SpendBounds | None = None, method: BudgetMethod = "slsqp",
-                   seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   seed: int = 0, members: Sequence[MMM] = (),
+                   interval: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Optimise every scenario nationally and (when the set has region curves) per region × channel, and
-    re-evaluate each allocation with the full model. Returns ``(scenarios, allocation)`` frames; see
-    ``README.md`` (tables ``budget_scenarios``, ``budget_allocation``) for the columns."""
+    re-evaluate each allocation with the full model and each of ``members`` (central ``interval`` intervals,
+    ``EnsembleConfig.interval`` when None; NaN columns without members). Returns ``(scenarios, allocation)``
+    frames; see ``README.md`` (tables ``budget_scenarios``, ``budget_allocation``) for the columns."""
     window, pts = curves.window, curves.points
     spend = pts.spend
     current_total = float(spend.sum())
     current_model = float(model_response(mmm, window, np.ones_like(spend)).sum())
+    interval = EnsembleConfig.interval if interval is None else interval
+    # a member's incremental response is KPI(allocation) - KPI(current): the no-media run cancels
+    member_current = np.array([window.counted_kpi(m, np.ones_like(spend)).sum() for m in members])
     scenario_rows, allocation_frames = [], []
     scopes = [("national", curves.national)] + ([("region", curves.regional)] if curves.regional else [])
     for scenario in scenarios:
@@ -84,6 +95,8 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
             mult = allocation_multipliers(result, spend, pts.regions, pts.channels)
             optimal_model = float(model_response(mmm, window, mult).sum())
             ratio = allocation_ratio_to_observed_max(result, curves)
+            member_incremental = np.array([window.counted_kpi(m, mult).sum() for m in members]) - member_current
+            lower, upper = central_interval(member_incremental, interval) if len(members) else (np.nan, np.nan)
             scenario_rows.append({
                 "scenario": scenario.name, "scope": scope, "method": result.method,
                 "budget_multiplier": scenario.budget_multiplier, "target_mroi": scenario.target_mroi,
@@ -97,6 +110,9 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
                 "converged": result.converged, "message": result.message, "n_iterations": result.n_iterations,
                 "wall_time_s": result.wall_time_s, "ratio_to_observed_max": float(ratio.max()),
                 "beyond_observed_range": bool(beyond_observed_range(ratio).any()),
+                "incremental_response_model_lower": float(lower), "incremental_response_model_upper": float(upper),
+                "prob_beats_current": float((member_incremental > 0).mean()) if len(members) else np.nan,
+                "interval": interval if len(members) else np.nan,
             })
             allocation_frames.append(result.allocation.assign(
                 scenario=scenario.name, scope=scope, ratio_to_observed_max=ratio,

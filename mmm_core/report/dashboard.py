@@ -36,10 +36,12 @@ class DashboardData:
         channel_summary / channel_parameters / dag_edges: the refresh's rows of those tables (channel_summary's
         own/mediated/induced parts and roi_prior_weight are NaN or absent for refreshes published before them).
         roi_history: refresh_week, channel, roi (+ spend, total_contribution) of every refresh up to this one.
-        curve_points: national channel, spend, contribution[, fitted_contribution, ratio_to_observed_max]
-        (or None); the curve is dashed where ratio_to_observed_max passes 1 (beyond the training data).
+        curve_points: national channel, spend, contribution[, fitted_contribution, ratio_to_observed_max,
+        contribution_lower, contribution_upper, interval] (or None); the curve is dashed where
+        ratio_to_observed_max passes 1 (beyond the training data) and shaded between its member band.
         allocation: national [scenario,] channel, current_spend, optimal_spend[, current_contribution,
-        optimal_contribution, beyond_observed_range] (or None); the first scenario is the one marked on the
+        optimal_contribution, beyond_observed_range, prob_beats_current, incremental_response_model_lower,
+        incremental_response_model_upper, interval] (or None); the first scenario is the one marked on the
         curves; a flagged optimal spend is labelled beyond the observed range.
         planning_weeks: the window the curves' spend covers.
         unavailable: why an optional table is None, by table name (shown in its panel).

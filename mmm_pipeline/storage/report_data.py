@@ -66,6 +66,11 @@ SAME_BUDGET_SCENARIO = "budget_current"
 """Scenario of ``BudgetScenario.from_multiplier(1.0)``: the current total, re-split; shown first."""
 
 
+SCENARIO_ODDS = ("prob_beats_current", "incremental_response_model_lower", "incremental_response_model_upper",
+                 "interval")
+"""``budget_scenarios`` columns the budget panel shows beside each scenario's allocation."""
+
+
 def _budget_tables(conn: duckdb.DuckDBPyConnection, refresh_week: dt.date, tables: set[str]):
     """(national curve points, national allocation, planning weeks, reasons) for panels 14 and 15.
 
@@ -91,11 +96,17 @@ def _budget_tables(conn: duckdb.DuckDBPyConnection, refresh_week: dt.date, table
 
     points = read("response_curve_points", ("channel", "spend", "response"))
     if points is not None:
-        points = points.rename(columns={"response": "contribution", "fitted_response": "fitted_contribution"})
+        points = points.rename(columns={"response": "contribution", "fitted_response": "fitted_contribution",
+                                        "response_lower": "contribution_lower", "response_upper": "contribution_upper"})
     allocation = read("budget_allocation", ("scenario", "channel", "current_spend", "optimal_spend"))
     if allocation is not None:
         allocation = allocation.rename(columns={"response_current": "current_contribution",
                                                 "response_optimal": "optimal_contribution"})
+        scenarios = read("budget_scenarios", ("scenario",))
+        odds = [c for c in SCENARIO_ODDS if scenarios is not None and c in scenarios.columns]
+        if odds:  # each scenario's member odds beside its channels (panel 15's subtitle)
+            allocation = allocation.merge(scenarios[["scenario", *odds]], on="scenario", how="left")
+        unavailable.pop("budget_scenarios", None)
         first = allocation["scenario"] == SAME_BUDGET_SCENARIO  # same budget first, then as published
         allocation = pd.concat([allocation[first], allocation[~first]], ignore_index=True)
     curves = read("response_curves", ("planning_weeks",)) if "response_curves" in tables else None

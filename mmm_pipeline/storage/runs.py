@@ -62,4 +62,4 @@ def run_record(fit: HoldoutFit, panel: Panel, refresh_week: dt.date, run_id: str
 
 
 def metrics_rows(fit: HoldoutFit) -> pd.DataFrame:
-    return fit.metrics[["split", "series", "view", "metric", "value"]].copy()
+    return fit.metrics[["split", "series", "view", "metric", "value", "interval"]].copy()

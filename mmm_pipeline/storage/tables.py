@@ -86,8 +86,12 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("split", "VARCHAR", "'train' or 'holdout'"),
         ("series", "VARCHAR", "'model', 'region_mean', 'last_4_weeks' or 'same_week_last_year'"),
         ("view", "VARCHAR", "'pooled', 'within_region' or 'national'"),
-        ("metric", "VARCHAR", "'r2', 'rmse', 'mae', 'mape', 'trimmed_rmse' or 'log_rmse'"),
+        ("metric", "VARCHAR", "'r2', 'rmse', 'mae', 'mape', 'trimmed_rmse', 'log_rmse' or 'interval_coverage' "
+                              "(series 'model', view 'pooled': share of the split's region-weeks inside the holdout "
+                              "model's prediction interval, its forecast plus noise; no member spread)"),
         ("value", "DOUBLE", "the metric's value"),
+        ("interval", "DOUBLE", "level of the prediction interval on 'interval_coverage' rows (0.9); NULL on the "
+                               "others and in refreshes written before the column existed"),
     ),
     _table(
         "features", "The training window's inputs, raw and scaled; training reads its panel from here.",
@@ -212,6 +216,12 @@ TABLES: dict[str, Table] = {t.name: t for t in (
                                             "reaches the highest weekly activity of the training weeks (national: "
                                             "in its first region to get there); curve points above it are "
                                             "extrapolation; NULL in refreshes written before the column existed"),
+        ("roi_lower", "DOUBLE", "lower end of the central interval of roi over the ensemble members (each member's "
+                                "own current_response / current_spend); NULL without an ensemble"),
+        ("roi_upper", "DOUBLE", "upper end of that interval; NULL without an ensemble"),
+        ("mroi_lower", "DOUBLE", "lower end of the central interval of mroi over the members; NULL without an ensemble"),
+        ("mroi_upper", "DOUBLE", "upper end of that interval; NULL without an ensemble"),
+        ("interval", "DOUBLE", "level of the intervals (0.9); NULL without an ensemble"),
     ),
     _table(
         "response_curve_points", "The model's response at each spend multiplier and the fitted curve, for plots.",
@@ -229,6 +239,10 @@ TABLES: dict[str, Table] = {t.name: t for t in (
                                             "the column existed"),
         ("beyond_observed_range", "BOOLEAN", "ratio_to_observed_max > 1: the model extrapolates beyond the data "
                                              "here; NULL in refreshes written before the column existed"),
+        ("response_lower", "DOUBLE", "lower end of the central band of response over the ensemble members (each "
+                                     "member run at the same multiplier); NULL without an ensemble"),
+        ("response_upper", "DOUBLE", "upper end of that band; NULL without an ensemble"),
+        ("interval", "DOUBLE", "level of the band (0.9); NULL without an ensemble"),
     ),
     _table(
         "budget_scenarios", "Per scenario and scope: budget, predicted response current vs optimal (curves and "
@@ -257,6 +271,13 @@ TABLES: dict[str, Table] = {t.name: t for t in (
                                             "rows; NULL in refreshes written before the column existed"),
         ("beyond_observed_range", "BOOLEAN", "whether any channel (region) of the allocation is beyond the "
                                              "observed range; NULL in refreshes written before the column existed"),
+        ("incremental_response_model_lower", "DOUBLE", "lower end of the central interval of "
+                                                       "incremental_response_model over the ensemble members (each "
+                                                       "member re-runs the same allocation); NULL without an ensemble"),
+        ("incremental_response_model_upper", "DOUBLE", "upper end of that interval; NULL without an ensemble"),
+        ("prob_beats_current", "DOUBLE", "share of ensemble members in which the allocation's response exceeds the "
+                                         "current allocation's; NULL without an ensemble"),
+        ("interval", "DOUBLE", "level of the intervals (0.9); NULL without an ensemble"),
     ),
     _table(
         "budget_allocation", "Per scenario, scope, region and channel: current and optimal spend, response, "

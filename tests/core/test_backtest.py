@@ -7,8 +7,10 @@ from dataclasses import replace
 
 import pytest
 
+import numpy as np
+
 from mmm_core.analysis.backtest import (
-    DEFAULT_HOLDOUT_WEEKS, MIN_HOLDOUT_TRAINING_WEEKS, fit_with_holdout, holdout_weeks_for,
+    DEFAULT_HOLDOUT_WEEKS, MIN_HOLDOUT_TRAINING_WEEKS, fit_with_holdout, holdout_weeks_for, interval_rows,
 )
 from mmm_core.data.contract import MIN_WEEKS
 from mmm_core.simulation.config import PRESETS
@@ -25,6 +27,23 @@ def test_a_window_of_the_contract_minimum_fits_with_the_default_holdout_and_refi
     assert set(holdout.view) == {"pooled", "within_region", "national"}
     assert holdout[holdout.series == "model"].value.notna().all()
     assert fit.model.predict(panel).shape == (panel.n_regions, MIN_WEEKS)  # the refit saw all 52 weeks
+    coverage = fit.metrics[fit.metrics.metric == "interval_coverage"].set_index("split")
+    assert set(coverage.index) == {"train", "holdout"} and (coverage.interval == 0.9).all()
+    assert ((coverage.value >= 0) & (coverage.value <= 1)).all()
+    assert fit.metrics.loc[fit.metrics.metric != "interval_coverage", "interval"].isna().all()
+
+
+def test_interval_coverage_is_the_share_of_observed_region_weeks_inside_per_split():
+    actual = np.arange(12.0).reshape(2, 6)
+    lower, upper = actual - 1.0, actual + 1.0
+    upper[0, 1] = actual[0, 1] - 0.5  # one training week missed
+    lower[1, 4:] = actual[1, 4:] + 0.5  # two holdout weeks missed
+    observed = np.ones_like(actual, dtype=bool)
+    observed[1, 5] = False  # ...one of them unobserved, so it does not count
+    rows = interval_rows(actual, lower, upper, observed, 4, 0.8).set_index("split")
+    assert rows.value["train"] == pytest.approx(7 / 8)
+    assert rows.value["holdout"] == pytest.approx(2 / 3)
+    assert (rows.interval == 0.8).all() and (rows.metric == "interval_coverage").all()
 
 
 @pytest.mark.parametrize("n_weeks, asked, given", [

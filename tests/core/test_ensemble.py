@@ -1,12 +1,18 @@
 """The ensemble (``mmm_core.model.ensemble``): members spread where the data leave a channel's level to the
 prior and stay close where the data measure it, every member's decomposition adds up, intervals and
-prediction intervals are well formed, and an ensemble survives a save / load round trip."""
+prediction intervals are well formed, curve bands and budget intervals are those of the members' own curves
+and budgets, and an ensemble survives a save / load round trip."""
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 
-from mmm_core.model.ensemble import INTERVAL_COLUMNS, Ensemble, EnsembleConfig, bootstrap_weights, noise_scale
+from mmm_core.analysis.curves import model_response, response_curves
+from mmm_core.model.ensemble import (INTERVAL_COLUMNS, Ensemble, EnsembleConfig, bootstrap_weights, mixture_interval,
+                                     noise_scale)
 from mmm_core.model.estimator import MMM
+from mmm_core.planning.constraints import BudgetScenario
+from mmm_core.planning.scenarios import plan_scenarios
 
 QUICK = {"threads": 1, "epochs": 400, "min_epochs": 150, "patience": 60}
 CONFIG = EnsembleConfig(members=6, epochs=60)
@@ -113,3 +119,70 @@ def test_prediction_noise_is_the_training_residual_sd_scaled_by_how_much_more_va
     assert ratio[0] == pytest.approx(max(1.0, np.sqrt(validation / np.mean(residual[train.observed] ** 2))))
     point.save(tmp_path / "point")  # a loaded model keeps no training history: no validation, no scaling
     np.testing.assert_allclose(noise_scale(MMM.load(tmp_path / "point"), train), sd, rtol=1e-9)
+
+
+def test_a_one_member_mixture_interval_is_the_gaussian_one_and_two_far_members_span_both():
+    mean, sd = np.array([[1.0, -2.0]]), np.array([0.5, 2.0])
+    lower, upper = mixture_interval(mean, sd, 0.9)
+    z = norm.ppf(0.95)
+    np.testing.assert_allclose(lower, mean[0] - z * sd, atol=1e-9)
+    np.testing.assert_allclose(upper, mean[0] + z * sd, atol=1e-9)
+    lower, upper = mixture_interval(np.array([[0.0], [100.0]]), np.array([1.0]), 0.9)
+    # each member holds half the mass: the 5 % quantile is member 0's 10 % quantile, the 95 % member 1's 90 %
+    assert lower[0] == pytest.approx(norm.ppf(0.1), abs=1e-6)
+    assert upper[0] == pytest.approx(100.0 + norm.ppf(0.9), abs=1e-6)
+    with pytest.raises(ValueError, match="interval"):
+        mixture_interval(mean, sd, 1.0)
+
+
+@pytest.fixture(scope="module")
+def banded(ensemble):
+    ens, train, _ = ensemble
+    return response_curves(ens.point, train, 13, per_region=False, members=ens.members(), interval=0.8)
+
+
+def test_curve_bands_and_roi_intervals_are_the_quantiles_of_each_members_own_curves(ensemble, banded):
+    ens, train, _ = ensemble
+    own = [response_curves(m, train, 13, per_region=False) for m in ens.members()]
+    points, table = banded.points_frame(), banded.table()
+    for channel in ens.point.channels_:
+        frames = [c.points_frame() for c in own]
+        series = np.stack([frame[frame.channel == channel].response.to_numpy() for frame in frames])
+        rows = points[points.channel == channel]
+        np.testing.assert_allclose(rows.response_lower, np.quantile(series, 0.1, axis=0), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(rows.response_upper, np.quantile(series, 0.9, axis=0), rtol=1e-9, atol=1e-9)
+        roi = np.array([c.table().set_index("channel").roi[channel] for c in own])
+        row = table.set_index("channel").loc[channel]
+        assert row.roi_lower == pytest.approx(np.quantile(roi, 0.1), rel=1e-9)
+        assert row.roi_upper == pytest.approx(np.quantile(roi, 0.9), rel=1e-9)
+        assert row.mroi_lower <= row.mroi_upper
+    assert (points.interval == 0.8).all() and (table.interval == 0.8).all()
+    assert (points.loc[points.multiplier == 0, ["response_lower", "response_upper"]].abs() < 1e-9).all().all()
+    plain = response_curves(ens.point, train, 13, per_region=False)
+    assert plain.points_frame()[["response_lower", "response_upper", "interval"]].isna().all().all()
+    assert plain.table()[["roi_lower", "roi_upper", "mroi_lower", "mroi_upper", "interval"]].isna().all().all()
+    np.testing.assert_array_equal(plain.points_frame().response, points.response)  # the point curves unchanged
+
+
+def test_budget_intervals_rerun_each_allocation_through_every_member(ensemble, banded):
+    ens, train, _ = ensemble
+    members = ens.members()
+    scenarios, allocation = plan_scenarios(ens.point, banded, [BudgetScenario.from_multiplier(1.0),
+                                                               BudgetScenario.from_multiplier(0.5)],
+                                           members=members, interval=0.8)
+    window, pts = banded.window, banded.points
+    plain, _ = plan_scenarios(ens.point, banded, [BudgetScenario.from_multiplier(1.0),
+                                                  BudgetScenario.from_multiplier(0.5)])
+    for row, point_row in zip(scenarios.itertuples(), plain.itertuples()):
+        assert row.incremental_response_model == pytest.approx(point_row.incremental_response_model, rel=1e-9)
+        rows = allocation[allocation.scenario == row.scenario].set_index("channel").loc[list(pts.channels)]
+        mult = np.broadcast_to((rows.optimal_spend / rows.current_spend).to_numpy(), pts.spend.shape)
+        gain = np.array([(model_response(m, window, mult) - model_response(m, window, np.ones_like(mult))).sum()
+                         for m in members])
+        assert row.incremental_response_model_lower == pytest.approx(np.quantile(gain, 0.1), rel=1e-6, abs=1e-6)
+        assert row.incremental_response_model_upper == pytest.approx(np.quantile(gain, 0.9), rel=1e-6, abs=1e-6)
+        assert row.prob_beats_current == pytest.approx((gain > 0).mean())
+        assert row.interval == 0.8
+    # half the budget cannot beat the current allocation in any member; without members the columns are NaN
+    assert scenarios.set_index("scenario").prob_beats_current["budget_-50pct"] == 0.0
+    assert plain[["incremental_response_model_lower", "prob_beats_current", "interval"]].isna().all().all()

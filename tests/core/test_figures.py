@@ -386,3 +386,26 @@ def test_contribution_panel_and_channel_table_show_the_ensembles_intervals_when_
         assert table.loc[channel, "ROI 90% interval"] == (f"{fmt(roi.loc[channel, 'roi_lower'])} – "
                                                           f"{fmt(roi.loc[channel, 'roi_upper'])}")
     assert "ROI 90% interval" not in summarize(data)._display_table().columns
+
+
+def test_curves_shade_the_members_band_and_budget_says_how_often_it_beats_the_current_allocation():
+    spend = np.linspace(0, 200, 5)
+    points = pd.DataFrame({"channel": "tv", "spend": spend, "contribution": 10 * np.sqrt(spend),
+                           "contribution_lower": 8 * np.sqrt(spend), "contribution_upper": 13 * np.sqrt(spend),
+                           "interval": 0.9})
+    fig = F.plot_response_curves(points)
+    [band] = [t for t in fig.data if t.name == "tv band"]
+    assert band.fill == "toself"
+    np.testing.assert_allclose(band.x, [*spend, *spend[::-1]])
+    np.testing.assert_allclose(band.y, [*(13 * np.sqrt(spend)), *(8 * np.sqrt(spend))[::-1]])
+    assert "90% band over the ensemble members" in fig.layout.title.subtitle.text
+    plain = F.plot_response_curves(points.drop(columns=["contribution_lower", "contribution_upper", "interval"]))
+    assert not [t for t in plain.data if t.name == "tv band"] and "band" not in plain.layout.title.subtitle.text
+    allocation = pd.DataFrame({"scenario": "budget_current", "channel": ["tv", "search"],
+                               "current_spend": [100.0, 100.0], "optimal_spend": [150.0, 50.0],
+                               "prob_beats_current": 0.75, "incremental_response_model_lower": -20.0,
+                               "incremental_response_model_upper": 300.0, "interval": 0.9})
+    subtitle = F.plot_budget_allocation(allocation).layout.title.subtitle.text
+    assert f"beats the current allocation in 75% of ensemble members (model gain, 90%: {fmt(-20.0)} to" in subtitle
+    without = F.plot_budget_allocation(allocation.assign(prob_beats_current=np.nan)).layout.title.subtitle.text
+    assert "ensemble" not in without

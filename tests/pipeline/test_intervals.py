@@ -1,6 +1,8 @@
 """Intervals in the published tables (issue 17): channel_summary's *_lower / *_upper columns come from the
-ensemble's members in channel_draws, every member reconciles, the wide-interval check names channels, and a
-refresh trained without an ensemble still publishes (NULL intervals, no draws, the check skipped)."""
+ensemble's members in channel_draws, every member reconciles, curves carry bands and budgets intervals and the
+probability of beating the current allocation, model_metrics scores the holdout prediction interval, the
+wide-interval check names channels, and a refresh trained without an ensemble still publishes (NULL intervals,
+no draws, the check skipped)."""
 
 from __future__ import annotations
 
@@ -46,6 +48,32 @@ def test_each_published_member_adds_up_to_its_prediction(published):
         np.testing.assert_allclose(rows["roi"], rows["total_contribution"] / rows["spend"], rtol=1e-12)
 
 
+def test_curves_and_budgets_carry_the_members_intervals_at_the_stated_level(published):
+    points = _frame(published, "SELECT * FROM response_curve_points WHERE refresh_week = ?", [WEEKS[1]])
+    curves = _frame(published, "SELECT * FROM response_curves WHERE refresh_week = ?", [WEEKS[1]])
+    scenarios = _frame(published, "SELECT * FROM budget_scenarios WHERE refresh_week = ?", [WEEKS[1]])
+    for frame, low, high in ((points, "response_lower", "response_upper"), (curves, "roi_lower", "roi_upper"),
+                             (curves, "mroi_lower", "mroi_upper"),
+                             (scenarios, "incremental_response_model_lower", "incremental_response_model_upper")):
+        assert (frame["interval"] == 0.9).all()
+        defined = frame[low].notna()  # NaN only where the point value is (a region-channel without window spend)
+        assert defined.any() and (frame[low][defined] <= frame[high][defined]).all()
+        assert (frame[high].notna() == defined).all()
+    zero = points[points.multiplier == 0]
+    np.testing.assert_allclose(zero[["response_lower", "response_upper"]], 0.0, atol=1e-6)
+    # a member's share of wins is a multiple of 1 / K
+    wins = scenarios["prob_beats_current"] * MEMBERS
+    np.testing.assert_allclose(wins, np.round(wins), atol=1e-9)
+    assert ((wins >= 0) & (wins <= MEMBERS)).all()
+
+
+def test_model_metrics_score_the_holdout_prediction_interval(published):
+    metrics = _frame(published, "SELECT * FROM model_metrics WHERE refresh_week = ? AND metric = 'interval_coverage'",
+                     [WEEKS[1]]).set_index("split")
+    assert set(metrics.index) == {"train", "holdout"} and (metrics["interval"] == 0.9).all()
+    assert metrics["value"].between(0, 1).all()
+
+
 def test_the_interval_check_names_exactly_the_channels_whose_roi_interval_is_too_wide(published):
     threshold = QualityGatesResource().max_roi_interval_ratio
     summary = _frame(published, "SELECT channel, roi_lower, roi_upper FROM channel_summary WHERE refresh_week = ?",
@@ -77,3 +105,10 @@ def test_a_refresh_without_an_ensemble_publishes_point_estimates_and_skips_the_i
     assert len(summary) and summary["roi"].notna().all()
     interval_columns = [f"{c}_{end}" for c in INTERVAL_COLUMNS for end in ("lower", "upper")] + ["interval"]
     assert summary[interval_columns].isna().all().all()
+    with duckdb.connect(str(deployment.serving), read_only=True) as conn:
+        bands = conn.execute("SELECT count(*), count(response_lower), count(interval) "
+                             "FROM latest_response_curve_points").fetchone()
+        budgets = conn.execute("SELECT count(*), count(prob_beats_current) FROM latest_budget_scenarios").fetchone()
+        coverage = conn.execute("SELECT count(*) FROM latest_model_metrics WHERE metric = 'interval_coverage'").fetchone()
+    assert bands[0] > 0 and bands[1:] == (0, 0) and budgets[0] > 0 and budgets[1] == 0
+    assert coverage[0] == 2  # the holdout model's interval is scored without an ensemble too

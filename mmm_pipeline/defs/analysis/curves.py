@@ -1,4 +1,5 @@
-"""Response curves and budget scenarios of a refresh, from its fitted model (mmm_core.analysis / planning)."""
+"""Response curves and budget scenarios of a refresh, from its fitted model (mmm_core.analysis / planning), with
+bands and intervals over its ensemble members when the refresh has them."""
 
 import datetime as dt
 
@@ -25,10 +26,13 @@ def budget_plans(context: dg.AssetExecutionContext, config: BudgetPlanConfig, da
                  warehouse: WarehouseResource, models: ModelStoreResource):
     refresh_week = dt.date.fromisoformat(context.partition_key)
     panel = warehouse.read_panel(dataset.load_spec(), refresh_week)
-    model = models.load(refresh_week)
-    curves = response_curves(model, panel, config.planning_weeks, per_region=config.per_region)
+    ensemble = models.load_ensemble(refresh_week)
+    model = models.load(refresh_week) if ensemble is None else ensemble.point
+    members, interval = ((), None) if ensemble is None else (ensemble.members(), ensemble.config.interval)
+    curves = response_curves(model, panel, config.planning_weeks, per_region=config.per_region, members=members,
+                             interval=interval)
     scenarios, allocation = plan_scenarios(model, curves, config.scenarios(), config.channel_bounds(),
-                                           config.region_bounds(), config.method)
+                                           config.region_bounds(), config.method, members=members, interval=interval)
     for row in scenarios.itertuples():
         if not row.converged:
             context.log.warning(f"scenario {row.scenario} ({row.scope}) did not converge: {row.message}")
@@ -58,6 +62,7 @@ def _previews(frames: dict[str, pd.DataFrame]) -> dict[str, dict]:
             "all_converged": bool(scenarios.converged.all()),
             "preview": dg.MetadataValue.md(scenarios[
                 ["scenario", "scope", "budget_total", "incremental_response_curve", "incremental_response_model",
+                 "incremental_response_model_lower", "incremental_response_model_upper", "prob_beats_current",
                  "converged"]].round(2).to_markdown(index=False)),
         },
         "budget_allocation": {"national_preview": dg.MetadataValue.md(preview.round(2).to_markdown()),
