@@ -25,11 +25,15 @@ REFRESH_WEEKS = ("2023-12-18", "2023-12-25")
 """The last two weeks of the tiny preset: two refresh partitions."""
 
 
-def fast_run_config(seed: int = 0, epochs: int = 30, holdout_weeks: int = 8, ensemble_members: int = 4) -> dict:
+def fast_run_config(seed: int = 0, epochs: int = 30, holdout_weeks: int = 8, ensemble_members: int = 4,
+                    risk_aversion: float | None = None) -> dict:
     """Run config of the ``mmm_refresh`` job that every pipeline test uses: a short fit, an 8-week holdout, a
-    small ensemble of short member fits (0: none)."""
-    return {"ops": {"mmm_model": {"config": {"epochs": epochs, "holdout_weeks": holdout_weeks, "seed": seed,
-                                             "ensemble_members": ensemble_members, "ensemble_epochs": 10}}}}
+    small ensemble of short member fits (0: none); ``risk_aversion`` adds the budget plans' risk-averse plans."""
+    config = {"ops": {"mmm_model": {"config": {"epochs": epochs, "holdout_weeks": holdout_weeks, "seed": seed,
+                                               "ensemble_members": ensemble_members, "ensemble_epochs": 10}}}}
+    if risk_aversion is not None:
+        config["ops"]["budget_plans"] = {"config": {"risk_aversion": risk_aversion}}
+    return config
 
 
 @functools.cache

@@ -48,6 +48,8 @@ class HoldoutFit:
     seconds: float
     ensemble: Ensemble | None = None
     """Members refitted from ``model`` on the weeks it was fitted on (``Ensemble.fit``); None when not asked."""
+    forecast: pd.DataFrame | None = None
+    """The holdout model's forecast of the held-out weeks with its prediction interval (``forecast_frame``)."""
 
     def metric(self, split: str, view: str, metric: str, series: str = "model") -> float:
         m = self.metrics
@@ -70,6 +72,19 @@ def interval_rows(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, obse
     rows = [(split, "model", "pooled", "interval_coverage", float(inside[mask].mean()), interval)
             for split, mask in (("train", observed & in_train), ("holdout", observed & ~in_train)) if mask.any()]
     return pd.DataFrame(rows, columns=["split", "series", "view", "metric", "value", "interval"])
+
+
+def forecast_frame(window: Panel, forecast: np.ndarray, lower: np.ndarray, upper: np.ndarray, train_end: int,
+                   interval: float) -> pd.DataFrame:
+    """One row per observed held-out region-week (weeks ``>= train_end``): region, week, actual, forecast,
+    forecast_lower, forecast_upper (KPI units; ``[R, T]`` arrays over the window's weeks) and interval (the
+    level), so a consumer can score the forecast and its interval week by week."""
+    held = window.observed & (np.arange(window.n_weeks) >= train_end)[None, :]
+    r, t = np.nonzero(held)
+    return pd.DataFrame({"region": np.asarray(window.regions, dtype=object)[r],
+                         "week": pd.to_datetime(np.asarray(window.weeks)[t]), "actual": window.kpi[r, t],
+                         "forecast": forecast[r, t], "forecast_lower": lower[r, t], "forecast_upper": upper[r, t],
+                         "interval": interval})
 
 
 def holdout_weeks_for(n_weeks: int, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS) -> int:
@@ -124,4 +139,5 @@ def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, 
         members = Ensemble.fit(model, fitted_on, ensemble)
     return HoldoutFit(model=model, holdout_model=holdout_model, metrics=metrics, holdout_weeks=holdout_weeks,
                       epochs=holdout_model.train_result_.epochs_run, refit_epochs=refit_epochs,
-                      seconds=time.perf_counter() - started, ensemble=members)
+                      seconds=time.perf_counter() - started, ensemble=members,
+                      forecast=forecast_frame(window, predicted, lower, upper, train_end, interval))

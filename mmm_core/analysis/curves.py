@@ -6,13 +6,14 @@ multiplied only inside it; its effect is counted over the window plus ``carryove
 beyond the window is included. Spend and activity scale together (constant cost per unit); the channel's
 *own* activity is scaled and the change propagates to its children along the learned DAG. Every run is
 the model's one counterfactual, ``MMM.counterfactual`` (the GRU's modulation held at the factual), the
-same one ``MMM.contributions`` uses, so
+same one ``MMM.contributions`` uses, computed by ``MMM.media_kpi`` (which recomputes only the channels a run
+changes; only the media part differs between counterfactuals), so
 
     response[m, r, c] = sum over the counted, observed weeks of region r of
                         kpi_pred(channel c's own activity × m in the window) - kpi_pred(× 0 in the window)
 
 is 0 at zero spend, and at 1× over the whole panel (``planning_weeks = n_weeks``, no carry-over weeks)
-it is the channel's total contribution. One set of forward passes (per channel and multiplier, all
+it is the channel's total contribution. One batch of runs (per channel and multiplier, all
 regions at once) gives both the per-region and the national (summed) curves; each is fitted with a Hill
 curve (top, bottom, half-saturation, slope) as the seed's ResponseCurveFit does, in currency over the window.
 
@@ -82,11 +83,13 @@ class PlanningWindow:
         mult = np.broadcast_to(np.asarray(multiplier, dtype=np.float64), (p.n_regions, p.n_channels))
         return np.where(self.in_window[None, :, None], mult[:, None, :], 1.0)
 
-    def counted_kpi(self, mmm: MMM, multiplier: np.ndarray) -> np.ndarray:
-        """``[R]`` predicted KPI summed over the counted, observed weeks with own activity × ``multiplier``
-        (``[R, C]`` or ``[C]``) in the planning weeks."""
-        prediction = mmm.counterfactual(self.panel, self.own_multiplier(multiplier)).prediction
-        return np.where(self.counted[None, :] & self.panel.observed, prediction, 0.0).sum(axis=1)
+    def counted_media(self, mmm: MMM, multipliers: np.ndarray) -> np.ndarray:
+        """``[B, R]`` the media part of the predicted KPI (``MMM.media_kpi``: KPI units) summed over the counted,
+        observed weeks with own activity × ``multipliers[b]`` (``[B, R, C]`` or ``[B, C]``) in the planning weeks.
+        Every other part of a counterfactual's prediction is the factual's, so differences between these are
+        differences of the model's counterfactual KPI."""
+        media = mmm.media_kpi(self.panel, multipliers, weeks=self.in_window)  # [B, R, T']
+        return np.where((self.counted[None, :] & self.panel.observed)[None], media, 0.0).sum(axis=2)
 
 
 def planning_window(mmm: MMM, panel: Panel, planning_weeks: int = DEFAULT_PLANNING_WEEKS, carryover_weeks: int | None = None) -> PlanningWindow:
@@ -115,8 +118,9 @@ def planning_window(mmm: MMM, panel: Panel, planning_weeks: int = DEFAULT_PLANNI
 def model_response(mmm: MMM, window: PlanningWindow, multiplier: np.ndarray) -> np.ndarray:
     """``[R]`` KPI over the counted weeks with spend × ``multiplier`` ``[R, C]`` minus the KPI with no
     media at all in the planning window: the full model's response to an allocation (KPI units)."""
-    zero = window.counted_kpi(mmm, np.zeros(window.panel.n_channels))
-    return window.counted_kpi(mmm, multiplier) - zero
+    allocation, zero = window.counted_media(mmm, [np.broadcast_to(multiplier, window.spend.shape),
+                                                  np.zeros(window.spend.shape)])
+    return allocation - zero
 
 
 # -- response points and Hill fits ----------------------------------------------------------------
@@ -139,16 +143,15 @@ def response_points(mmm: MMM, window: PlanningWindow, multipliers: Sequence[floa
         raise ValueError("spend multipliers must be >= 0")
     panel = window.panel
     R, C = panel.n_regions, panel.n_channels
-    factual = window.counted_kpi(mmm, np.ones(C))
-    totals = np.empty((len(mults), R, C))
+    runs = [np.ones(C)]  # the factual, then one run per channel and multiplier other than 1
+    at = np.zeros((len(mults), C), dtype=int)  # index of each (multiplier, channel) in runs
     for c in range(C):
         for i, m in enumerate(mults):
-            if m == 1.0:
-                totals[i, :, c] = factual
-            else:
-                mult = np.ones(C)
-                mult[c] = m
-                totals[i, :, c] = window.counted_kpi(mmm, mult)
+            if m != 1.0:
+                at[i, c] = len(runs)
+                runs.append(np.where(np.arange(C) == c, m, 1.0))
+    counted = window.counted_media(mmm, np.stack(runs))  # [runs, R]
+    totals = np.moveaxis(counted[at], 2, 1)  # [M, R, C]
     response = totals - totals[mults == 0.0]
     return ResponsePoints(panel.regions, panel.channels, mults, window.spend, response)
 
@@ -226,6 +229,18 @@ class ResponseCurveSet:
             nan = np.full(np.shape(like), np.nan)
             return nan, nan
         return central_interval(statistic(*self._series(curve, self.member_response)), self.interval)
+
+    def member_national_curves(self) -> list[tuple[ResponseCurve, ...]]:
+        """Each member's national Hill curves (``fit_hill`` on its own points; one per channel, in channel order),
+        for planning on the members (``optimise_budget_under_risk``). Raises ``ValueError`` without members."""
+        if self.member_response is None:
+            raise ValueError("the curve set has no ensemble members")
+        out = []
+        for k in range(len(self.member_response)):
+            series = [self._series(curve, self.member_response[k]) for curve in self.national]
+            out.append(tuple(fit_hill(self.points.multipliers, y, spend, curve.channel)
+                             for (y, spend), curve in zip(series, self.national)))
+        return out
 
     def _roi_mroi(self, series: np.ndarray, spend: float) -> tuple[np.ndarray, np.ndarray]:
         """(ROI at current spend, model mROI at a +``MROI_STEP`` step) of ``series`` ``[..., M]``."""

@@ -65,10 +65,12 @@ class Adstock(nn.Module):
         """``[C, L]`` normalised carry-over weights."""
         return transforms.adstock_weights(self.decay(), self.peak_lag(), self.max_lag_weeks, tail=self.tail())
 
-    def forward(self, padded: torch.Tensor, n_weeks: int) -> torch.Tensor:
+    def forward(self, padded: torch.Tensor, n_weeks: int, channels: torch.Tensor | None = None) -> torch.Tensor:
         """Adstocked activity ``[R, T, C]`` of the last ``n_weeks`` of ``padded`` ``[R, L - 1 + T, C]``
-        (activity with its presample weeks prepended)."""
-        return transforms.adstock(padded, self.kernel().to(padded.dtype))[:, -n_weeks:]
+        (activity with its presample weeks prepended); with ``channels`` (indices ``[S]``) ``padded`` holds
+        only those channels' columns, ``[R, L - 1 + T, S]``, and so does the result."""
+        kernel = self.kernel() if channels is None else self.kernel()[channels]
+        return transforms.adstock(padded, kernel.to(padded.dtype))[:, -n_weeks:]
 
 
 class HillSaturation(nn.Module):
@@ -113,7 +115,11 @@ class HillSaturation(nn.Module):
         return (torch.log(self.slope()).square().sum()
                 + (self.log_half_saturation - self.log_half_saturation_prior).square().sum())
 
-    def forward(self, adstocked: torch.Tensor) -> torch.Tensor:
-        """Saturated response ``[R, T, C]`` in [0, 1) of adstocked activity ``[R, T, C]``."""
+    def forward(self, adstocked: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+        """Saturated response ``[R, T, C]`` in [0, 1) of adstocked activity ``[R, T, C]`` (with ``channels``,
+        indices ``[S]``: those channels' columns only, ``[R, T, S]``)."""
         dtype = adstocked.dtype
-        return transforms.hill(adstocked, self.half_saturation().to(dtype), self.slope().to(dtype))
+        k, s = self.half_saturation(), self.slope()
+        if channels is not None:
+            k, s = k[channels], s[channels]
+        return transforms.hill(adstocked, k.to(dtype), s.to(dtype))

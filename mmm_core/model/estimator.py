@@ -208,8 +208,7 @@ class MMM:
         media = torch.as_tensor(self._inputs(panel).media)
         adjacency = torch.as_tensor(self.adjacency())
         factor = torch.as_tensor(np.array(own_multiplier, dtype=np.float64))  # broadcasts against [R, T, C]
-        change = propagate_dag((factor - 1.0) * own_activity(media, adjacency), adjacency)
-        return torch.clamp_min(media + change, 0.0).numpy()
+        return _scale_own(media, own_activity(media, adjacency), adjacency, factor).numpy()
 
     def counterfactual(self, panel: Panel, own_multiplier: np.ndarray) -> Decomposition:
         """The model's one counterfactual: components (KPI units) of the prediction for ``panel`` with each
@@ -228,6 +227,46 @@ class MMM:
                                    self.scaler_.kpi.scale, to_np(out.baseline), to_np(out.trend),
                                    to_np(out.seasonality), to_np(out.controls), to_np(out.media),
                                    to_np(out.prediction))
+
+    def media_kpi(self, panel: Panel, multipliers: np.ndarray, weeks: np.ndarray | None = None,
+                  chunk: int = 8) -> np.ndarray:
+        """``[B, R, T]`` KPI units: the media part (the channels' terms summed) of B counterfactual predictions,
+        run b with each channel's own activity × ``multipliers[b]`` (``[B, R, C]`` or ``[B, C]``) in the weeks
+        ``weeks`` marks (``[T]`` bool; every week when None) and unchanged in the others, as in ``counterfactual``.
+
+        A counterfactual holds the factual GRU modulation, so it changes only the terms of the channels it scales
+        and of their DAG descendants: ``counterfactual(panel, m).prediction`` is ``predict(panel)`` minus the
+        factual media part plus this one, up to rounding, and differences between counterfactuals (response
+        curves, budgets) are differences of ``media_kpi``. One forward pass gives the modulation and the factual
+        terms; each run then recomputes only the channels it changes (``MMMNet.media_response`` on their columns),
+        ``chunk`` runs at a time, so a response curve's runs cost a fraction of as many forward passes."""
+        net = self._inference_net()
+        factual = self._forward(panel)
+        coef, terms = factual.media_coef, factual.media  # [R, T, C] scaled KPI units
+        R, T, C = coef.shape
+        multipliers = np.asarray(multipliers, dtype=np.float64)
+        multipliers = np.broadcast_to(multipliers.reshape(len(multipliers), -1, C), (len(multipliers), R, C))
+        weeks = torch.as_tensor(np.ones(T, dtype=bool) if weeks is None else np.asarray(weeks, dtype=bool))
+        media = torch.as_tensor(self._inputs(panel).media)
+        adjacency = self.adjacency()
+        own = own_activity(media, torch.as_tensor(adjacency))
+        reach = np.abs(np.linalg.inv(np.eye(C) - adjacency)) > 1e-12  # [p, c]: c is p or a descendant of p
+        scale = torch.as_tensor(self.scaler_.kpi.scale, dtype=torch.float64)[:, None]  # [R, 1]
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(multipliers), chunk):
+                mult = torch.as_tensor(np.ascontiguousarray(multipliers[start:start + chunk]))  # [n, R, C]
+                n = mult.shape[0]
+                changed = torch.as_tensor(reach[(mult != 1.0).any(dim=(0, 1)).numpy()].any(axis=0))
+                total = terms.sum(-1).expand(n, R, T).clone()
+                if changed.any():
+                    channels = torch.nonzero(changed).flatten()
+                    factor = torch.where(weeks[None, None, :, None], mult[:, :, None, :], 1.0)  # [n, R, T, C]
+                    scaled = _scale_own(media, own, torch.as_tensor(adjacency), factor)[..., channels]
+                    response = net.media_response(scaled.reshape(n * R, T, -1), channels).reshape(n, R, T, -1)
+                    total += (coef[..., channels] * response).sum(-1) - terms[..., channels].sum(-1)
+                out.append((total * scale).numpy())
+        return np.concatenate(out) if out else np.zeros((0, R, T))
 
     def predict_counterfactual(self, panel: Panel, channel: int | str, multiplier: float = 0.0) -> np.ndarray:
         """``[R, T]`` KPI when one channel's own activity is scaled by ``multiplier`` (0: switched off)."""
@@ -311,3 +350,10 @@ class MMM:
         """Rebuild a saved model (``persistence.load_model``; artefacts of every format version load). A
         missing, truncated or mismatched file raises ``ValueError`` naming the folder and the reason."""
         return load_model(cls, Path(directory))
+
+
+def _scale_own(media: torch.Tensor, own: torch.Tensor, adjacency: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Scaled media ``[..., R, T, C]`` with each channel's own activity ``own`` ``[R, T, C]`` × ``factor``
+    (broadcast), the change propagated along the DAG ``adjacency`` ``[C, C]`` to its descendants and the result
+    clipped at 0: the one definition of a counterfactual's media (``MMM.counterfactual``, ``MMM.media_kpi``)."""
+    return torch.clamp_min(media + propagate_dag((factor - 1.0) * own, adjacency), 0.0)

@@ -201,17 +201,21 @@ class MMMNet(nn.Module):
             head = torch.zeros_like(x[:, :1])
         return torch.cat([head.expand(-1, lag - 1, -1), x], dim=1)
 
-    def within_observed_range(self, media: torch.Tensor) -> torch.Tensor:
+    def within_observed_range(self, media: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
         """Scaled media ``[R, T, C]`` as the model reads it: unchanged up to each channel's highest training
         activity, softly capped above it (``transforms.soft_ceiling`` with ``EXTRAPOLATION_HEADROOM``), so a
         forecast, curve or budget at several times the observed activity cannot ride a curve the data never
-        pinned. Training never reaches the cap, so the fit is the same with or without it."""
-        return transforms.soft_ceiling(media, self.observed_activity_max, EXTRAPOLATION_HEADROOM)
+        pinned. Training never reaches the cap, so the fit is the same with or without it. With ``channels``
+        (indices ``[S]``) ``media`` holds only those channels' columns."""
+        ceiling = self.observed_activity_max if channels is None else self.observed_activity_max[channels]
+        return transforms.soft_ceiling(media, ceiling, EXTRAPOLATION_HEADROOM)
 
-    def media_response(self, media: torch.Tensor) -> torch.Tensor:
-        """Saturated carried-over activity ``hill(adstock(media))`` in [0, 1), ``[R, T, C]``."""
-        media = self.within_observed_range(media)
-        return self.saturation(self.adstock(self._pad(media), media.shape[1]))
+    def media_response(self, media: torch.Tensor, channels: torch.Tensor | None = None) -> torch.Tensor:
+        """Saturated carried-over activity ``hill(adstock(media))`` in [0, 1), ``[R, T, C]``; with ``channels``
+        (indices ``[S]``) of the columns ``media`` ``[R, T, S]`` holds: a counterfactual that changes a few
+        channels recomputes only theirs."""
+        media = self.within_observed_range(media, channels)
+        return self.saturation(self.adstock(self._pad(media), media.shape[1], channels), channels)
 
     def modulation(self, media: torch.Tensor, controls: torch.Tensor) -> torch.Tensor:
         """GRU modulation ``[R, T, C + K]`` in [-modulation_max, modulation_max]."""

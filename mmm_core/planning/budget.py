@@ -117,6 +117,35 @@ class ResponseCurve:
 
 
 @dataclass(frozen=True)
+class MeanCurve:
+    """The mean of several curves of one channel and region (e.g. the ensemble members' national curves):
+    response, marginal and curvature averaged; ``current_spend`` the first curve's."""
+
+    curves: tuple[Curve, ...]
+
+    @property
+    def channel(self) -> str:
+        return self.curves[0].channel
+
+    @property
+    def region(self) -> str:
+        return self.curves[0].region
+
+    @property
+    def current_spend(self) -> float:
+        return self.curves[0].current_spend
+
+    def response(self, spend):
+        return np.mean([c.response(spend) for c in self.curves], axis=0)
+
+    def marginal(self, spend):
+        return np.mean([c.marginal(spend) for c in self.curves], axis=0)
+
+    def curvature(self, spend):
+        return np.mean([c.curvature(spend) for c in self.curves], axis=0)
+
+
+@dataclass(frozen=True)
 class TabulatedCurve:
     """A monotone-cubic (PCHIP) interpolation of ``response`` at ``spend_grid`` (increasing), e.g. a
     channel's best-split value function over regions. Linear extrapolation with the end slopes."""
@@ -422,6 +451,66 @@ def optimise_budget(total_budget: float, curves: Sequence[Curve], constraints: B
     solution = _solve(stack, curves, lower, upper, float(total_budget), method, seed)
     return BudgetResult(method, solution.converged, solution.message, solution.n_iterations, float(total_budget),
                         _allocation_frame(curves, stack, solution.x, lower, upper), time.perf_counter() - started)
+
+
+def optimise_budget_under_risk(total_budget: float, member_curves: Sequence[Sequence[Curve]], risk_aversion: float,
+                               constraints: BoundsSpec = None, maxiter: int = 500) -> BudgetResult:
+    """Split ``total_budget`` over the channels to maximise ``mean_k R_k(x) - risk_aversion * sd_k R_k(x)``, with
+    ``R_k(x) = sum_c f_kc(x_c)`` the summed response of member k's curves (``member_curves[k]``: one curve per
+    channel, the same channels in the same order for every member): a plan that gives up some expected response
+    for less spread across the members. ``risk_aversion`` 0 maximises the members' mean. SLSQP from the current
+    allocation (projected onto the budget), with the exact gradient; if it ends below that start, the start is
+    returned and ``converged`` is False. ``allocation``'s curve columns are those of the members' mean curve
+    (``MeanCurve``).
+    """
+    started = time.perf_counter()
+    if risk_aversion < 0:
+        raise ValueError(f"risk_aversion must be >= 0, got {risk_aversion}")
+    names = [c.channel for c in member_curves[0]]
+    if any([c.channel for c in curves] != names for curves in member_curves):
+        raise ValueError("every member needs one curve per channel, in the same order")
+    mean_curves = [MeanCurve(tuple(curves[c] for curves in member_curves)) for c in range(len(names))]
+    current = np.array([c.current_spend for c in mean_curves], dtype=np.float64)
+    lower, upper = resolve_channel_bounds(names, current, constraints)
+    check_feasible(float(total_budget), lower, upper, names)
+    upper = _finite_upper(lower, upper, float(total_budget))
+    stacks = [_Stack(curves) for curves in member_curves]
+    start = project_to_budget(current, lower, upper, float(total_budget))
+    n, scale = len(names), float(total_budget) / len(names)
+
+    def value(x):  # (objective, gradient) in KPI units
+        parts = [stack.parts(x) for stack in stacks]
+        response = np.array([f.sum() for f, _, _ in parts])  # [K]
+        marginal = np.stack([m for _, m, _ in parts])  # [K, C]
+        deviation = response - response.mean()
+        sd = float(np.sqrt(np.mean(deviation ** 2)))
+        grad_sd = (deviation[:, None] * (marginal - marginal.mean(0))).mean(0) / max(sd, 1e-12)
+        return response.mean() - risk_aversion * sd, marginal.mean(0) - risk_aversion * grad_sd
+
+    f_scale = max(abs(value(start)[0]), 1e-12)
+
+    def objective(y):  # minimised, in scaled units
+        v, g = value(y * scale)
+        return -v / f_scale, -g * scale / f_scale
+
+    if float(total_budget) <= 0 or np.allclose(lower, upper):
+        x, solution = start, _Solution(start, True, "fixed by the bounds", 0)
+    else:
+        result = minimize(objective, start / scale, jac=True, method="SLSQP",
+                          bounds=list(zip(lower / scale, upper / scale)),
+                          constraints=[{"type": "eq", "fun": lambda y: y.sum() * scale / total_budget - 1.0,
+                                        "jac": lambda y: np.full((1, n), scale / total_budget)}],
+                          options={"maxiter": maxiter, "ftol": 1e-12})
+        x = project_to_budget(np.clip(result.x * scale, lower, upper), lower, upper, float(total_budget))
+        solution = _Solution(x, bool(result.success), f"SLSQP on mean - {risk_aversion:g} sd: {result.message}",
+                             int(result.nit))
+        if value(x)[0] < value(start)[0] - 1e-9 * f_scale:
+            x, solution = start, _Solution(start, False, solution.message + "; ended below the (projected) current "
+                                                                             "allocation, which is returned instead",
+                                           solution.n_iterations)
+    return BudgetResult("slsqp", solution.converged, solution.message, solution.n_iterations, float(total_budget),
+                        _allocation_frame(mean_curves, _Stack(mean_curves), x, lower, upper),
+                        time.perf_counter() - started)
 
 
 def _region_grid(curves: Sequence[ResponseCurve]) -> tuple[list[str], list[str], np.ndarray]:

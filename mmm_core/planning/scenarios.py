@@ -29,7 +29,7 @@ from mmm_core.analysis.observed_range import beyond_observed_range
 from mmm_core.model.ensemble import EnsembleConfig, central_interval
 from mmm_core.model.estimator import MMM
 from mmm_core.planning.budget import (NATIONAL, BudgetMethod, BudgetResult, allocate_to_target_mroi,
-                                      optimise_budget, optimise_region_budget)
+                                      optimise_budget, optimise_budget_under_risk, optimise_region_budget)
 from mmm_core.planning.constraints import BudgetScenario, SpendBounds
 
 DEFAULT_CHANNEL_BOUNDS = SpendBounds(0.5, 2.0)
@@ -68,24 +68,37 @@ def allocation_ratio_to_observed_max(result: BudgetResult, curves: ResponseCurve
 def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[BudgetScenario],
                    channel_bounds: SpendBounds | dict[str, SpendBounds] | None = DEFAULT_CHANNEL_BOUNDS,
                    region_bounds: SpendBounds | None = None, method: BudgetMethod = "slsqp",
-                   seed: int = 0, members: Sequence[MMM] = (),
-                   interval: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   seed: int = 0, members: Sequence[MMM] = (), interval: float | None = None,
+                   risk_aversion: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Optimise every scenario nationally and (when the set has region curves) per region × channel, and
     re-evaluate each allocation with the full model and each of ``members`` (central ``interval`` intervals,
-    ``EnsembleConfig.interval`` when None; NaN columns without members). Returns ``(scenarios, allocation)``
+    ``EnsembleConfig.interval`` when None; NaN columns without members). These plans maximise the point
+    model's curves (``objective`` ``point``). With ``risk_aversion`` λ (needs members, and ``curves`` built with
+    them) each budget scenario also gets a national plan that maximises the members' mean response minus λ times
+    its sd over the members (``optimise_budget_under_risk`` on ``ResponseCurveSet.member_national_curves``;
+    ``objective`` ``mean_minus_<λ>_sd``), reported beside the point plan. Returns ``(scenarios, allocation)``
     frames; see ``README.md`` (tables ``budget_scenarios``, ``budget_allocation``) for the columns."""
     window, pts = curves.window, curves.points
     spend = pts.spend
     current_total = float(spend.sum())
     current_model = float(model_response(mmm, window, np.ones_like(spend)).sum())
     interval = EnsembleConfig.interval if interval is None else interval
-    # a member's incremental response is KPI(allocation) - KPI(current): the no-media run cancels
-    member_current = np.array([window.counted_kpi(m, np.ones_like(spend)).sum() for m in members])
+    # a member's incremental response is KPI(allocation) - KPI(current): only the media part differs
+    member_current = np.array([window.counted_media(m, [np.ones_like(spend)]).sum() for m in members])
+    if risk_aversion is not None and not len(members):
+        raise ValueError("risk_aversion needs ensemble members")
+    member_curves = curves.member_national_curves() if risk_aversion is not None else None
+    risk_objective = None if risk_aversion is None else f"mean_minus_{risk_aversion:g}_sd"
     scenario_rows, allocation_frames = [], []
-    scopes = [("national", curves.national)] + ([("region", curves.regional)] if curves.regional else [])
+    plans = [("national", "point")] + ([("region", "point")] if curves.regional else [])
     for scenario in scenarios:
-        for scope, scope_curves in scopes:
-            if scenario.target_mroi is not None:
+        risky = [("national", risk_objective)] if risk_objective and scenario.target_mroi is None else []
+        for scope, objective in plans + risky:
+            scope_curves = curves.national if scope == "national" else curves.regional
+            if objective != "point":
+                result = optimise_budget_under_risk(scenario.budget_for(current_total), member_curves, risk_aversion,
+                                                    channel_bounds)
+            elif scenario.target_mroi is not None:
                 result = allocate_to_target_mroi(scope_curves, scenario.target_mroi, channel_bounds)
             elif scope == "national":
                 result = optimise_budget(scenario.budget_for(current_total), scope_curves, channel_bounds, method, seed)
@@ -95,7 +108,7 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
             mult = allocation_multipliers(result, spend, pts.regions, pts.channels)
             optimal_model = float(model_response(mmm, window, mult).sum())
             ratio = allocation_ratio_to_observed_max(result, curves)
-            member_incremental = np.array([window.counted_kpi(m, mult).sum() for m in members]) - member_current
+            member_incremental = np.array([window.counted_media(m, [mult]).sum() for m in members]) - member_current
             lower, upper = central_interval(member_incremental, interval) if len(members) else (np.nan, np.nan)
             scenario_rows.append({
                 "scenario": scenario.name, "scope": scope, "method": result.method,
@@ -112,9 +125,9 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
                 "beyond_observed_range": bool(beyond_observed_range(ratio).any()),
                 "incremental_response_model_lower": float(lower), "incremental_response_model_upper": float(upper),
                 "prob_beats_current": float((member_incremental > 0).mean()) if len(members) else np.nan,
-                "interval": interval if len(members) else np.nan,
+                "interval": interval if len(members) else np.nan, "objective": objective,
             })
             allocation_frames.append(result.allocation.assign(
                 scenario=scenario.name, scope=scope, ratio_to_observed_max=ratio,
-                beyond_observed_range=beyond_observed_range(ratio)))
+                beyond_observed_range=beyond_observed_range(ratio), objective=objective))
     return pd.DataFrame(scenario_rows), pd.concat(allocation_frames, ignore_index=True)

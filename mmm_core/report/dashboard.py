@@ -44,6 +44,8 @@ class DashboardData:
         incremental_response_model_upper, interval] (or None); the first scenario is the one marked on the
         curves; a flagged optimal spend is labelled beyond the observed range.
         planning_weeks: the window the curves' spend covers.
+        holdout_forecast: region, week, forecast, forecast_lower, forecast_upper, interval of the held-out weeks
+        (or None: a refresh published before the table existed); drawn in panel 2.
         unavailable: why an optional table is None, by table name (shown in its panel).
     """
 
@@ -60,6 +62,7 @@ class DashboardData:
     allocation: pd.DataFrame | None = None
     planning_weeks: int | None = None
     unavailable: dict[str, str] = field(default_factory=dict)
+    holdout_forecast: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         require_columns(self.contributions, ("region", "week", "component", "kind", "value"), "contributions")
@@ -123,7 +126,8 @@ def _allocation(d: DashboardData, s: FigureStyle) -> go.Figure:
 PANELS: tuple[tuple[int, str, bool, PanelBuilder], ...] = (
     (1, "metrics", True, lambda d, s: F.plot_metrics(d.metrics, national_only=d.n_regions == 1, style=s)),
     (2, "actual-vs-predicted", True,
-     lambda d, s: F.plot_actual_vs_predicted(d.actual, d.contributions, d.run.get("holdout_start"), style=s)),
+     lambda d, s: F.plot_actual_vs_predicted(d.actual, d.contributions, d.run.get("holdout_start"), style=s,
+                                             forecast=d.holdout_forecast)),
     (3, "holdout-scatter", False,
      lambda d, s: F.plot_holdout_scatter(d.actual, d.contributions, d.run.get("holdout_start"), style=s)),
     (4, "channel-contributions", False, lambda d, s: F.plot_channel_contributions(d.channel_summary, style=s)),

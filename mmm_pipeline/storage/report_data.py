@@ -59,6 +59,7 @@ def read_dashboard_data(serving_path: str | Path, refresh_week: dt.date, inputs:
             roi_history=conn.execute("SELECT refresh_week, channel, spend, total_contribution, roi FROM channel_summary "
                                      "WHERE refresh_week <= ? ORDER BY refresh_week, channel", [refresh_week]).df(),
             curve_points=curve_points, allocation=allocation, planning_weeks=planning_weeks, unavailable=unavailable,
+            holdout_forecast=rows("holdout_forecast", "ORDER BY region, week") if "holdout_forecast" in tables else None,
         )
 
 
@@ -89,6 +90,8 @@ def _budget_tables(conn: duckdb.DuckDBPyConnection, refresh_week: dt.date, table
             return None
         if "scope" in frame.columns:
             frame = frame[frame["scope"] == "national"]
+        if "objective" in frame.columns:  # the point plans (a risk-averse plan is a table row, not a panel)
+            frame = frame[frame["objective"].isna() | (frame["objective"] == "point")]
         if frame.empty:
             unavailable[table] = f"{table} has no national rows for refresh {refresh_week}"
             return None

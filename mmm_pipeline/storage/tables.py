@@ -94,6 +94,18 @@ TABLES: dict[str, Table] = {t.name: t for t in (
                                "others and in refreshes written before the column existed"),
     ),
     _table(
+        "holdout_forecast", "The holdout model's forecast of each held-out region-week with its prediction "
+                            "interval (made before the published refit; what model_metrics scores).",
+        _REGION,
+        ("week", "DATE", "week start (Monday) of a held-out week"),
+        ("actual", "DOUBLE", "observed KPI (KPI units)"),
+        ("forecast", "DOUBLE", "the holdout model's forecast, continued from its training weeks (KPI units)"),
+        ("forecast_lower", "DOUBLE", "lower end of the prediction interval: the forecast plus Gaussian noise at the "
+                                     "region's validation-scaled residual sd, without member spread"),
+        ("forecast_upper", "DOUBLE", "upper end of the prediction interval"),
+        ("interval", "DOUBLE", "the interval's level (0.9)"),
+    ),
+    _table(
         "features", "The training window's inputs, raw and scaled; training reads its panel from here.",
         _REGION,
         ("week", "DATE", "week start (Monday)"),
@@ -278,6 +290,10 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("prob_beats_current", "DOUBLE", "share of ensemble members in which the allocation's response exceeds the "
                                          "current allocation's; NULL without an ensemble"),
         ("interval", "DOUBLE", "level of the intervals (0.9); NULL without an ensemble"),
+        ("objective", "VARCHAR", "what the plan maximises: 'point' (the point model's curves) or "
+                                 "'mean_minus_<λ>_sd' (the members' mean response minus λ sd, with "
+                                 "budget_plans' risk_aversion set); NULL in refreshes written before the column "
+                                 "existed"),
     ),
     _table(
         "budget_allocation", "Per scenario, scope, region and channel: current and optimal spend, response, "
@@ -302,6 +318,9 @@ TABLES: dict[str, Table] = {t.name: t for t in (
                                             "existed"),
         ("beyond_observed_range", "BOOLEAN", "ratio_to_observed_max > 1: the optimal spend relies on the model "
                                              "beyond the data; NULL in refreshes written before the column existed"),
+        ("objective", "VARCHAR", "the plan's objective, as in budget_scenarios (curve columns of a "
+                                 "'mean_minus_<λ>_sd' plan are the members' mean curve); NULL in refreshes written "
+                                 "before the column existed"),
     ),
     _table(
         "published_refreshes", "Refreshes that passed every blocking check and may be served.",
@@ -313,9 +332,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
 
 DECOMPOSITION_TABLES = ("contributions", "channel_summary", "channel_draws", "dag_edges", "channel_parameters")
 CURVE_TABLES = ("response_curves", "response_curve_points", "budget_scenarios", "budget_allocation")
-PUBLISHED_TABLES = ("model_runs", "model_metrics", "contributions", "channel_summary", "channel_draws",
-                    "channel_parameters",
-                    "dag_edges", "scaling_params", *CURVE_TABLES)
+PUBLISHED_TABLES = ("model_runs", "model_metrics", "holdout_forecast", "contributions", "channel_summary",
+                    "channel_draws", "channel_parameters", "dag_edges", "scaling_params", *CURVE_TABLES)
 """Tables copied to the serving file; each gets a ``latest_<table>`` view over the newest refresh."""
 
 

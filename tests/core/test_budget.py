@@ -170,3 +170,36 @@ def test_infeasible_region_bounds_raise():
     curves, optimum = region_curves()
     with pytest.raises(InfeasibleBudgetError, match="region"):
         optimise_region_budget(optimum.sum(), curves, SpendBounds(0.0, 1.0), SpendBounds(1.5, 2.0))
+
+
+# -- risk-aware plans over ensemble members (issue 17) ---------------------------------------------------
+def _members(scales_b):
+    """Members that agree on channel a's curve and disagree on channel b's height (one scale per member)."""
+    return [(ResponseCurve("a", 100.0, 0.0, 50.0, 1.0, 50.0), ResponseCurve("b", 100.0 * k, 0.0, 50.0, 1.0, 50.0))
+            for k in scales_b]
+
+
+def test_risk_neutral_plan_on_identical_members_is_the_plan_on_their_curve():
+    curves = [ResponseCurve("a", 100.0, 0.0, 30.0, 1.0, 50.0), ResponseCurve("b", 200.0, 0.0, 80.0, 1.0, 50.0)]
+    point = optimise_budget(100.0, curves, SpendBounds(0.2, 3.0))
+    risk = budget.optimise_budget_under_risk(100.0, [curves, curves, curves], 0.0, SpendBounds(0.2, 3.0))
+    np.testing.assert_allclose(risk.allocation.optimal_spend, point.allocation.optimal_spend, rtol=1e-5)
+    assert risk.converged and risk.allocation.optimal_spend.sum() == pytest.approx(100.0, rel=1e-12)
+
+
+def test_risk_aversion_moves_spend_from_the_channel_members_disagree_on_to_the_one_they_agree_on():
+    members = _members([0.6, 1.0, 1.4])  # b's mean curve equals a's: a risk-neutral plan splits evenly
+    spend = {lam: budget.optimise_budget_under_risk(100.0, members, lam, SpendBounds(0.1, 3.0))
+             .allocation.set_index("channel").optimal_spend for lam in (0.0, 1.0, 3.0)}
+    assert spend[0.0]["a"] == pytest.approx(50.0, rel=1e-4)
+    assert spend[0.0]["a"] < spend[1.0]["a"] < spend[3.0]["a"]
+    for lam, x in spend.items():
+        assert x.sum() == pytest.approx(100.0, rel=1e-12)
+        response = np.array([sum(c.response(x[c.channel]) for c in m) for m in members])
+        current = np.array([sum(c.response(50.0) for c in m) for m in members])
+        objective = lambda r: r.mean() - lam * r.std()  # noqa: E731
+        assert objective(response) >= objective(current) - 1e-9  # never worse than the current plan
+    with pytest.raises(ValueError, match="risk_aversion"):
+        budget.optimise_budget_under_risk(100.0, members, -1.0)
+    with pytest.raises(ValueError, match="same order"):
+        budget.optimise_budget_under_risk(100.0, [members[0], members[1][::-1]], 1.0)

@@ -59,6 +59,25 @@ def test_unit_multiplier_is_the_factual_prediction(fitted):
     assert (doubled[..., 1:] == 1.0).all()
 
 
+def test_batched_media_runs_are_the_counterfactuals_media_part(fitted):
+    """``MMM.media_kpi`` (what curves and budgets read) changes a counterfactual's media terms only: the full
+    counterfactual prediction is the factual minus the factual media plus the batched run's media."""
+    model, train = fitted
+    window = planning_window(model, train, PLANNING_WEEKS)
+    rng = np.random.default_rng(3)
+    runs = [np.ones((train.n_regions, train.n_channels)), np.zeros(train.n_channels),
+            rng.uniform(0.0, 3.0, (train.n_regions, train.n_channels))]
+    media = model.media_kpi(window.panel, np.stack([np.broadcast_to(m, runs[0].shape) for m in runs]),
+                            weeks=window.in_window, chunk=2)
+    factual = model.predict(window.panel)
+    for b, multiplier in enumerate(runs):
+        full = model.counterfactual(window.panel, window.own_multiplier(multiplier)).prediction
+        np.testing.assert_allclose(factual - media[0] + media[b], full, rtol=1e-10, atol=1e-9 * np.abs(full).max())
+    factual = model.decompose(window.panel)
+    factual_media = sum(factual.channel(name) for name in train.channels)  # the channels' terms of the factual
+    np.testing.assert_allclose(media[0], factual_media, rtol=1e-10, atol=1e-9 * np.abs(factual_media).max())
+
+
 def test_curves_over_the_whole_panel_switch_a_channel_off_in_every_week(fitted):
     """Issue 15 item 18: a scenario with a channel at 0 in every week is not input data; the contract's
     rejection of such a channel applies to files, not to counterfactuals."""

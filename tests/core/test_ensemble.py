@@ -186,3 +186,24 @@ def test_budget_intervals_rerun_each_allocation_through_every_member(ensemble, b
     # half the budget cannot beat the current allocation in any member; without members the columns are NaN
     assert scenarios.set_index("scenario").prob_beats_current["budget_-50pct"] == 0.0
     assert plain[["incremental_response_model_lower", "prob_beats_current", "interval"]].isna().all().all()
+
+
+def test_a_risk_averse_plan_sits_beside_the_point_plan_and_trades_mean_for_less_spread(ensemble, banded):
+    ens, train, _ = ensemble
+    members = ens.members()
+    scenarios, allocation = plan_scenarios(ens.point, banded, [BudgetScenario.from_multiplier(1.0)], members=members,
+                                           risk_aversion=2.0)
+    assert list(scenarios.objective) == ["point", "mean_minus_2_sd"]
+    assert set(allocation.objective) == {"point", "mean_minus_2_sd"}
+    risky = allocation[allocation.objective == "mean_minus_2_sd"].set_index("channel").loc[list(ens.point.channels_)]
+    assert risky.optimal_spend.sum() == pytest.approx(risky.current_spend.sum(), rel=1e-9)
+    # its objective on the members' own curves is at least that of the point plan
+    curves = banded.member_national_curves()
+    point = allocation[allocation.objective == "point"].set_index("channel").loc[list(ens.point.channels_)]
+
+    def objective(x):
+        r = np.array([sum(c.response(x[c.channel]) for c in member) for member in curves])
+        return r.mean() - 2.0 * r.std()
+    assert objective(risky.optimal_spend) >= objective(point.optimal_spend) - 1e-6 * abs(objective(point.optimal_spend))
+    with pytest.raises(ValueError, match="members"):
+        plan_scenarios(ens.point, banded, [BudgetScenario.from_multiplier(1.0)], risk_aversion=1.0)

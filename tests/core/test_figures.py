@@ -109,6 +109,26 @@ def test_actual_vs_predicted_sums_regions_and_selects_one_region_at_a_time(data)
     assert fig.layout.shapes, "the holdout weeks are shaded"
 
 
+def test_actual_vs_predicted_adds_the_holdout_forecast_with_its_band_per_region(data):
+    held = data.actual[pd.to_datetime(data.actual["week"]) >= pd.Timestamp(data.run["holdout_start"])]
+    forecast = held.assign(forecast=held["kpi"] * 1.1, forecast_lower=held["kpi"] * 0.9,
+                           forecast_upper=held["kpi"] * 1.3, interval=0.9).drop(columns="kpi")
+    fig = F.plot_actual_vs_predicted(data.actual, data.contributions, data.run["holdout_start"], forecast=forecast)
+    buttons = fig.layout.updatemenus[0].buttons
+    for b in buttons:  # actual, predicted, band, forecast per view
+        assert sum(b.args[0]["visible"]) == 4
+    national = fig.data[:4]
+    assert national[3].name == "holdout forecast (before the refit)"
+    np.testing.assert_allclose(national[3].y, forecast.groupby("week")["forecast"].sum().to_numpy())
+    region = buttons[1].label  # the first region view: traces 4..7
+    band, line = fig.data[4 + 2], fig.data[4 + 3]
+    rows = forecast[forecast.region == region].sort_values("week")
+    assert band.name == "90% prediction interval" and band.fill == "toself"
+    np.testing.assert_allclose(band.y, [*rows.forecast_upper, *rows.forecast_lower[::-1]])
+    np.testing.assert_allclose(line.y, rows.forecast)
+    assert "forecast made before the refit" in fig.layout.title.subtitle.text
+
+
 def test_holdout_scatter_shows_only_holdout_region_weeks(data):
     fig = F.plot_holdout_scatter(data.actual, data.contributions, data.run["holdout_start"])
     assert len(fig.data[0].x) == len(REGIONS) * 5  # weeks 15..19

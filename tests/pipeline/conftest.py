@@ -20,6 +20,9 @@ from mmm_pipeline.storage.locations import Locations
 from mmm_pipeline.storage.tables import PUBLISHED_TABLES
 from tests.conftest import REFRESH_WEEKS, Deployment, fast_run_config
 
+RISK_AVERSION = 1.0
+"""The shared refresh's last week plans risk-averse budgets with this λ beside the point plans."""
+
 
 def make_resources(root: Path, spec_path: Path) -> dict:
     """Every resource of the code location on ``root`` (warehouse ``root/warehouse.duckdb``), CPU, one thread."""
@@ -43,10 +46,15 @@ class PublishedRefreshes:
     results: dict[str, dg.ExecuteInProcessResult] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
+    @staticmethod
+    def run_config(week: str) -> dict:
+        """The shared refreshes' run config: the last week also plans risk-averse budgets (issue 17)."""
+        return fast_run_config(risk_aversion=RISK_AVERSION if week == REFRESH_WEEKS[-1] else None)
+
     def refresh(self, week: str, run_config: dict | None = None, raise_on_error: bool = True):
         job = self.definitions.resolve_job_def("mmm_refresh")
         return job.execute_in_process(partition_key=week, instance=self.instance,
-                                      run_config=run_config or fast_run_config(), raise_on_error=raise_on_error)
+                                      run_config=run_config or self.run_config(week), raise_on_error=raise_on_error)
 
     def sql(self, query: str, params=()) -> list[tuple]:
         with duckdb.connect(str(self.deployment.serving), read_only=True) as conn:

@@ -16,6 +16,7 @@ from mmm_core.model.ensemble import INTERVAL_COLUMNS
 from mmm_pipeline.resources import QualityGatesResource
 from tests.conftest import REFRESH_WEEKS as WEEKS
 from tests.conftest import Deployment, fast_run_config
+from tests.pipeline.conftest import RISK_AVERSION
 
 MEMBERS = fast_run_config()["ops"]["mmm_model"]["config"]["ensemble_members"]
 CHECK = dg.AssetCheckKey(dg.AssetKey("channel_summary"), "roi_intervals_narrow_enough_to_act_on")
@@ -65,6 +66,21 @@ def test_curves_and_budgets_carry_the_members_intervals_at_the_stated_level(publ
     wins = scenarios["prob_beats_current"] * MEMBERS
     np.testing.assert_allclose(wins, np.round(wins), atol=1e-9)
     assert ((wins >= 0) & (wins <= MEMBERS)).all()
+
+
+def test_the_risk_averse_plan_is_published_beside_each_budget_scenarios_point_plan(published):
+    scenarios = _frame(published, "SELECT * FROM budget_scenarios WHERE refresh_week = ? AND scope = 'national'",
+                       [WEEKS[1]])
+    risky = scenarios[scenarios.objective == f"mean_minus_{RISK_AVERSION:g}_sd"]
+    point = scenarios[scenarios.objective == "point"]
+    assert sorted(risky.scenario) == sorted(point.scenario) and len(risky)
+    assert risky["prob_beats_current"].notna().all() and risky["converged"].all()
+    allocation = _frame(published, "SELECT scenario, objective, optimal_spend, budget_total FROM budget_allocation "
+                                   "JOIN budget_scenarios USING (refresh_week, scenario, scope, objective) "
+                                   "WHERE refresh_week = ? AND scope = 'national'", [WEEKS[1]])
+    sums = allocation.groupby(["scenario", "objective"]).agg(spent=("optimal_spend", "sum"),
+                                                             budget=("budget_total", "first"))
+    np.testing.assert_allclose(sums.spent, sums.budget, rtol=1e-9)
 
 
 def test_model_metrics_score_the_holdout_prediction_interval(published):

@@ -58,13 +58,20 @@ def plot_metrics(metrics: pd.DataFrame, national_only: bool = False, style: Figu
                        legend="bottom")
 
 
+FORECAST_COLUMNS = ("region", "week", "forecast", "forecast_lower", "forecast_upper", "interval")
+"""``holdout_forecast`` columns panel 2 draws."""
+
+
 def plot_actual_vs_predicted(actual: pd.DataFrame, contributions: pd.DataFrame, holdout_start=None,
-                             style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
+                             style: FigureStyle = DEFAULT_STYLE, forecast: pd.DataFrame | None = None) -> go.Figure:
     """Panel 2: actual and predicted KPI per week, national, with a selector for single regions.
 
     ``actual``: region, week, kpi; ``contributions``: region, week, component, kind, value (the
     prediction is the sum of components). Only region-weeks present in both are drawn. Weeks from
-    ``holdout_start`` on are shaded.
+    ``holdout_start`` on are shaded. ``forecast`` (``holdout_forecast`` rows: region, week, forecast,
+    forecast_lower, forecast_upper, interval) adds the holdout model's forecast of those weeks, made before the
+    refit, and per region its prediction interval as a band (national: the summed forecast; region intervals do
+    not sum to a national one).
     """
     both = actual_vs_predicted(actual, contributions)
     national = both.groupby("week", sort=True)[["actual", "predicted"]].sum()
@@ -72,27 +79,49 @@ def plot_actual_vs_predicted(actual: pd.DataFrame, contributions: pd.DataFrame, 
     # a national dataset's one region is the national series: nothing to pick
     regions = list(sizes.index[: style.max_regions]) if len(sizes) > 1 else []
     series = [("national", national)] + [(r, both[both["region"] == r].set_index("week")) for r in regions]
+    if forecast is not None and len(forecast):
+        require_columns(forecast, FORECAST_COLUMNS, "holdout_forecast")
+        forecast = forecast.assign(week=pd.to_datetime(forecast["week"]))
+    else:
+        forecast = None
     fig = go.Figure()
+    per_view = 2 if forecast is None else 4
     for i, (name, frame) in enumerate(series):
         visible = i == 0
         fig.add_scatter(x=frame.index, y=frame["actual"], name="actual", mode="lines", visible=visible,
                         line={"color": style.actual_color, "width": 2}, legendgroup="actual")
         fig.add_scatter(x=frame.index, y=frame["predicted"], name="predicted", mode="lines", visible=visible,
                         line={"color": style.predicted_color, "width": 2, "dash": "dot"}, legendgroup="predicted")
+        if forecast is None:
+            continue
+        if name == "national" and regions:  # the summed forecast; no band
+            rows = forecast.groupby("week", sort=True)[["forecast"]].sum()
+            rows["forecast_lower"] = rows["forecast_upper"] = np.nan
+        else:
+            rows = forecast[forecast["region"] == (name if regions else forecast["region"].iloc[0])].set_index("week")
+            rows = rows.sort_index()
+        level = f"{float(forecast['interval'].iloc[0]):.0%}"
+        fig.add_scatter(x=[*rows.index, *rows.index[::-1]], y=[*rows["forecast_upper"], *rows["forecast_lower"][::-1]],
+                        fill="toself", mode="lines", line={"width": 0}, fillcolor=style.color(1), opacity=0.2,
+                        name=f"{level} prediction interval", legendgroup="interval", visible=visible, hoverinfo="skip")
+        fig.add_scatter(x=rows.index, y=rows["forecast"], name="holdout forecast (before the refit)", mode="lines",
+                        visible=visible, line={"color": style.color(1), "width": 2}, legendgroup="forecast")
     _shade_holdout(fig, holdout_start, national.index.max())
     fig.update_yaxes(title_text=style.kpi_unit)
+    note = ("" if forecast is None else "; solid in the holdout weeks: the forecast made before the refit, with its "
+            "prediction interval per region")
     if not regions:
         return style.apply(fig, "2 · Actual vs predicted KPI per week (national)",
-                           f"shaded = holdout weeks; the {REFIT_NOTE}", height=style.height + 40)
+                           f"shaded = holdout weeks; the {REFIT_NOTE}{note}", height=style.height + 40)
     buttons = []
     for i, (name, _) in enumerate(series):
-        visible = [j // 2 == i for j in range(2 * len(series))]
+        visible = [j // per_view == i for j in range(per_view * len(series))]
         buttons.append({"label": name, "method": "update", "args": [{"visible": visible}]})
     fig.update_layout(updatemenus=[{"buttons": buttons, "direction": "down", "x": 0.0, "xanchor": "left",
                                     "y": 1.0, "yanchor": "bottom", "showactive": True}])
     more = f" (largest {len(regions)} of {len(sizes)} regions)" if len(sizes) > len(regions) else ""
     return style.apply(fig, f"2 · Actual vs predicted KPI per week (national, or pick a region{more})",
-                       f"shaded = holdout weeks; the {REFIT_NOTE}", height=style.height + 40)
+                       f"shaded = holdout weeks; the {REFIT_NOTE}{note}", height=style.height + 40)
 
 
 def plot_holdout_scatter(actual: pd.DataFrame, contributions: pd.DataFrame, holdout_start=None,

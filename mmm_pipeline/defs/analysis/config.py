@@ -33,6 +33,9 @@ class BudgetPlanConfig(dg.Config):
     spend (None: no cap)."""
     per_region: bool = True
     """Fit per-region curves and add a region × channel allocation per scenario."""
+    risk_aversion: float | None = None
+    """λ >= 0: with an ensemble, also plan each budget scenario nationally for the members' mean response minus λ
+    times its sd over the members (objective 'mean_minus_<λ>_sd', beside the point plan); None: off."""
 
     def scenarios(self) -> list[BudgetScenario]:
         scenarios = [BudgetScenario.from_multiplier(m) for m in self.budget_multipliers]

@@ -29,10 +29,13 @@ def budget_plans(context: dg.AssetExecutionContext, config: BudgetPlanConfig, da
     ensemble = models.load_ensemble(refresh_week)
     model = models.load(refresh_week) if ensemble is None else ensemble.point
     members, interval = ((), None) if ensemble is None else (ensemble.members(), ensemble.config.interval)
+    if config.risk_aversion is not None and not members:
+        context.log.warning("risk_aversion is set but this refresh has no ensemble members: point plans only")
     curves = response_curves(model, panel, config.planning_weeks, per_region=config.per_region, members=members,
                              interval=interval)
     scenarios, allocation = plan_scenarios(model, curves, config.scenarios(), config.channel_bounds(),
-                                           config.region_bounds(), config.method, members=members, interval=interval)
+                                           config.region_bounds(), config.method, members=members, interval=interval,
+                                           risk_aversion=config.risk_aversion if members else None)
     for row in scenarios.itertuples():
         if not row.converged:
             context.log.warning(f"scenario {row.scenario} ({row.scope}) did not converge: {row.message}")

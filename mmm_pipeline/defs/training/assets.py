@@ -1,4 +1,5 @@
-"""The refresh's fitted model: holdout fit beside naive baselines, refit, artefact, model_runs and model_metrics."""
+"""The refresh's fitted model: holdout fit beside naive baselines, refit, artefact, model_runs, model_metrics and
+holdout_forecast."""
 
 import datetime as dt
 import json
@@ -22,8 +23,8 @@ from mmm_pipeline.storage.tables import MissingRefreshData
     op_tags={"dagster-k8s/config": GPU_POD}, metadata={"dagster/column_schema": table_schema("model_runs")},
     description="The refresh's fitted model (a folder of the model store: config.json + weights.safetensors + "
                 "checksums.json, and members.safetensors + members.json when the run refits an ensemble for "
-                "intervals) and its rows in model_runs and model_metrics (holdout metrics beside naive "
-                "baselines).",
+                "intervals) and its rows in model_runs, model_metrics (holdout metrics beside naive "
+                "baselines) and holdout_forecast (the held-out weeks' forecast and prediction interval).",
 )
 def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset: DatasetResource,
               warehouse: WarehouseResource, compute: ComputeResource,
@@ -51,12 +52,16 @@ def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset
                            callback=log_progress, ensemble=config.ensemble())
     path = models.save(refresh_week, fit.ensemble or fit.model, context.run.run_id)
     record = run_record(fit, panel, refresh_week, context.run.run_id, overrides, config.seed, path)
-    counts = warehouse.write(refresh_week, {"model_runs": record, "model_metrics": metrics_rows(fit)})
+    counts = warehouse.write(refresh_week, {"model_runs": record, "model_metrics": metrics_rows(fit),
+                                            "holdout_forecast": fit.forecast})
     row = record.iloc[0]
     return dg.MaterializeResult(metadata={
         **table_metadata("model_runs", counts["model_runs"]),
         "model_metrics_column_schema": table_schema("model_metrics"),
         "model_metrics_rows": counts["model_metrics"],
+        "holdout_forecast_column_schema": table_schema("holdout_forecast"),
+        "holdout_forecast_rows": counts["holdout_forecast"],
+        "holdout_interval_coverage": fit.metric("holdout", "pooled", "interval_coverage"),
         "artifact_path": dg.MetadataValue.path(str(path)),
         "holdout_r2_pooled": float(row.holdout_r2),
         "holdout_r2_within_region": float(row.holdout_r2_within_region),
