@@ -255,7 +255,7 @@ class MMM:
         out = []
         with torch.no_grad():
             for start in range(0, len(multipliers), chunk):
-                mult = torch.as_tensor(np.ascontiguousarray(multipliers[start:start + chunk]))  # [n, R, C]
+                mult = torch.tensor(multipliers[start:start + chunk])  # [n, R, C], a copy (the view is read-only)
                 n = mult.shape[0]
                 changed = torch.as_tensor(reach[(mult != 1.0).any(dim=(0, 1)).numpy()].any(axis=0))
                 total = terms.sum(-1).expand(n, R, T).clone()
