@@ -3,8 +3,9 @@
 A scenario is a total budget (a multiple of the current one) or a target mROI. Each is optimised
 nationally (one curve per channel) and, when the curve set has region curves, per region x channel;
 the optimiser sees only the curves (``mmm_core.planning.budget``), and every allocation it returns is
-evaluated again with the full model (``analysis.curves.model_response``: the model's one counterfactual,
-``MMM.counterfactual``, as for the curves and the channel contributions), so the table shows both.
+evaluated again with the full model (``PlanningWindow.counted_media``, all allocations in one batch: the model's
+one counterfactual, ``MMM.counterfactual``, as for the curves and the channel contributions), so the table shows
+both.
 
 With ensemble members (``members=ensemble.members()``) each scenario's allocation is also re-run through every
 member: the central interval of its incremental response over the members and the share of members in which it
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from mmm_core.analysis.curves import ResponseCurveSet, model_response
+from mmm_core.analysis.curves import ResponseCurveSet
 from mmm_core.analysis.observed_range import beyond_observed_range
 from mmm_core.model.ensemble import EnsembleConfig, central_interval
 from mmm_core.model.estimator import MMM
@@ -81,16 +82,13 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
     window, pts = curves.window, curves.points
     spend = pts.spend
     current_total = float(spend.sum())
-    current_model = float(model_response(mmm, window, np.ones_like(spend)).sum())
     interval = EnsembleConfig.interval if interval is None else interval
-    # a member's incremental response is KPI(allocation) - KPI(current): only the media part differs
-    member_current = np.array([window.counted_media(m, [np.ones_like(spend)]).sum() for m in members])
     if risk_aversion is not None and not len(members):
         raise ValueError("risk_aversion needs ensemble members")
     member_curves = curves.member_national_curves() if risk_aversion is not None else None
     risk_objective = None if risk_aversion is None else f"mean_minus_{risk_aversion:g}_sd"
-    scenario_rows, allocation_frames = [], []
     plans = [("national", "point")] + ([("region", "point")] if curves.regional else [])
+    solved = []  # (scenario, scope, objective, result, [R, C] spend multipliers)
     for scenario in scenarios:
         risky = [("national", risk_objective)] if risk_objective and scenario.target_mroi is None else []
         for scope, objective in plans + risky:
@@ -105,29 +103,40 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
             else:
                 result = optimise_region_budget(scenario.budget_for(current_total), scope_curves, channel_bounds,
                                                 region_bounds, method, seed)
-            mult = allocation_multipliers(result, spend, pts.regions, pts.channels)
-            optimal_model = float(model_response(mmm, window, mult).sum())
-            ratio = allocation_ratio_to_observed_max(result, curves)
-            member_incremental = np.array([window.counted_media(m, [mult]).sum() for m in members]) - member_current
-            lower, upper = central_interval(member_incremental, interval) if len(members) else (np.nan, np.nan)
-            scenario_rows.append({
-                "scenario": scenario.name, "scope": scope, "method": result.method,
-                "budget_multiplier": scenario.budget_multiplier, "target_mroi": scenario.target_mroi,
-                "budget_total": result.budget_total, "current_spend_total": current_total,
-                "response_current_curve": result.response_current, "response_optimal_curve": result.response_optimal,
-                "incremental_response_curve": result.incremental_response,
-                "response_change_share_curve": result.response_change_share,
-                "response_current_model": current_model, "response_optimal_model": optimal_model,
-                "incremental_response_model": optimal_model - current_model,
-                "response_change_share_model": (optimal_model - current_model) / current_model if current_model else np.nan,
-                "converged": result.converged, "message": result.message, "n_iterations": result.n_iterations,
-                "wall_time_s": result.wall_time_s, "ratio_to_observed_max": float(ratio.max()),
-                "beyond_observed_range": bool(beyond_observed_range(ratio).any()),
-                "incremental_response_model_lower": float(lower), "incremental_response_model_upper": float(upper),
-                "prob_beats_current": float((member_incremental > 0).mean()) if len(members) else np.nan,
-                "interval": interval if len(members) else np.nan, "objective": objective,
-            })
-            allocation_frames.append(result.allocation.assign(
-                scenario=scenario.name, scope=scope, ratio_to_observed_max=ratio,
-                beyond_observed_range=beyond_observed_range(ratio), objective=objective))
+            solved.append((scenario, scope, objective, result, allocation_multipliers(result, spend, pts.regions,
+                                                                                      pts.channels)))
+    # every allocation re-run through the model and each member in one batch per model: only the media part of a
+    # counterfactual differs, so KPI(allocation) - KPI(no media) and - KPI(current) are differences of these runs
+    runs = [np.zeros_like(spend), np.ones_like(spend), *(mult for *_, mult in solved)]
+    point = window.counted_media(mmm, runs).sum(axis=1)  # [2 + P]
+    response_model = point[1:] - point[0]  # current, then each plan
+    current_model = float(response_model[0])
+    member_gain = (np.stack([window.counted_media(m, runs[1:]).sum(axis=1) for m in members])
+                   if len(members) else np.zeros((0, 1 + len(solved))))
+    member_gain = member_gain[:, 1:] - member_gain[:, :1]  # [K, P]
+    scenario_rows, allocation_frames = [], []
+    for i, (scenario, scope, objective, result, _) in enumerate(solved):
+        optimal_model = float(response_model[1 + i])
+        ratio = allocation_ratio_to_observed_max(result, curves)
+        lower, upper = central_interval(member_gain[:, i], interval) if len(members) else (np.nan, np.nan)
+        scenario_rows.append({
+            "scenario": scenario.name, "scope": scope, "method": result.method,
+            "budget_multiplier": scenario.budget_multiplier, "target_mroi": scenario.target_mroi,
+            "budget_total": result.budget_total, "current_spend_total": current_total,
+            "response_current_curve": result.response_current, "response_optimal_curve": result.response_optimal,
+            "incremental_response_curve": result.incremental_response,
+            "response_change_share_curve": result.response_change_share,
+            "response_current_model": current_model, "response_optimal_model": optimal_model,
+            "incremental_response_model": optimal_model - current_model,
+            "response_change_share_model": (optimal_model - current_model) / current_model if current_model else np.nan,
+            "converged": result.converged, "message": result.message, "n_iterations": result.n_iterations,
+            "wall_time_s": result.wall_time_s, "ratio_to_observed_max": float(ratio.max()),
+            "beyond_observed_range": bool(beyond_observed_range(ratio).any()),
+            "incremental_response_model_lower": float(lower), "incremental_response_model_upper": float(upper),
+            "prob_beats_current": float((member_gain[:, i] > 0).mean()) if len(members) else np.nan,
+            "interval": interval if len(members) else np.nan, "objective": objective,
+        })
+        allocation_frames.append(result.allocation.assign(
+            scenario=scenario.name, scope=scope, ratio_to_observed_max=ratio,
+            beyond_observed_range=beyond_observed_range(ratio), objective=objective))
     return pd.DataFrame(scenario_rows), pd.concat(allocation_frames, ignore_index=True)
