@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mmm_core.data.contract import MIN_WEEKS, Panel
+from mmm_core.data.experiments import LiftTest
 from mmm_core.model.ensemble import Ensemble, EnsembleConfig, point_prediction_interval
 from mmm_core.model.estimator import MMM
 from mmm_core.analysis.metrics import evaluate_forecast
@@ -107,12 +108,14 @@ def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, 
                      model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
                      overrides: dict[str, dict[str, Any]] | None = None,
                      callback: Callable[[TrainEvent], None] | None = None,
-                     ensemble: EnsembleConfig | None = None) -> HoldoutFit:
+                     ensemble: EnsembleConfig | None = None, lift_tests: tuple[LiftTest, ...] = ()) -> HoldoutFit:
     """Fit on ``window`` minus its last ``holdout_weeks_for(window.n_weeks, holdout_weeks)`` weeks, score the
     forecast, optionally refit on all of it. ``HoldoutFit.holdout_weeks`` is the holdout used. With
     ``ensemble`` (and ``ensemble.members`` > 0), members are refitted from the published model on its weeks.
     ``metrics`` also score the holdout model's prediction interval at the ensemble's level
-    (``point_prediction_interval``, ``interval_rows``), with or without members.
+    (``point_prediction_interval``, ``interval_rows``), with or without members. Both fits train on the
+    ``lift_tests`` whose weeks they cover (``MMM.fit``): an experiment in the holdout weeks is not the holdout
+    model's to see.
 
     The holdout model's weeks are a split of a validated window, not input data: they may be fewer than the
     contract's 52 (``Panel.derive``), so a window of the documented minimum still gets a forecast check.
@@ -123,7 +126,7 @@ def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, 
     train = window.derive(weeks=window.weeks[:train_end], kpi=window.kpi[:, :train_end],
                           spend=window.spend[:, :train_end], activity=window.activity[:, :train_end],
                           controls=window.controls[:, :train_end], observed=window.observed[:, :train_end])
-    holdout_model = MMM(model_config, train_config, overrides).fit(train, callback=callback)
+    holdout_model = MMM(model_config, train_config, overrides).fit(train, callback=callback, lift_tests=lift_tests)
     predicted = holdout_model.predict(window)
     interval = (ensemble or EnsembleConfig()).interval
     lower, upper = point_prediction_interval(holdout_model, train, window, interval)
@@ -132,7 +135,7 @@ def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, 
                         ignore_index=True)
     model, refit_epochs, fitted_on = holdout_model, None, train
     if refit:
-        model = MMM(model_config, train_config, overrides).fit(window, callback=callback)
+        model = MMM(model_config, train_config, overrides).fit(window, callback=callback, lift_tests=lift_tests)
         refit_epochs, fitted_on = model.train_result_.epochs_run, window
     members = None
     if ensemble is not None and ensemble.members > 0:

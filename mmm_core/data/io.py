@@ -19,6 +19,7 @@ import pandas as pd
 from mmm_core.data.contract import (MAX_ABS_VALUE, MIN_WEEKS, NATIONAL_REGION, DataContractError, Panel,
                                     canonical_name)
 from mmm_core.data.csv_reader import dialect_hint, read_csv_cells
+from mmm_core.data.experiments import LiftTest, read_lift_tests
 from mmm_core.data.spec import DatasetSpec, column_key
 
 logger = logging.getLogger(__name__)
@@ -416,3 +417,15 @@ def load_panel(spec: DatasetSpec | str | Path, allow_outside_paths: bool = False
         spec = DatasetSpec.from_yaml(spec)
     files = validate_dataset(spec, allow_outside_paths=allow_outside_paths)
     return frame_to_panel(dataset_rows(files, spec), spec)
+
+
+def load_lift_tests(spec: DatasetSpec | str | Path, panel: Panel,
+                    allow_outside_paths: bool = False) -> tuple[LiftTest, ...]:
+    """The spec's experiments, validated against ``panel`` (its dataset; ``data.experiments``); () when the spec
+    names no experiments file."""
+    if not isinstance(spec, DatasetSpec):
+        spec = DatasetSpec.from_yaml(spec)
+    path = spec.resolve_experiments(allow_outside_paths)
+    if path is None:
+        return ()
+    return read_lift_tests(path, panel, spec.date_format, spec.delimiter)

@@ -19,6 +19,7 @@ A spec is a small YAML file next to the data::
     date_format: null                # optional: how week dates are written, e.g. '%d/%m/%Y' (default: ISO)
     delimiter: ","                   # optional: the CSV field separator, e.g. ";" or "\t"
     decimal: "."                     # optional: the CSV decimal mark, "." or ","
+    experiments: experiments.csv     # optional: lift tests (``data/experiments.py`` has the format)
 
 Column, channel and control names are read in Unicode NFC (the files' headers and region names too), so a
 name typed on a Mac (NFD) and the same name typed elsewhere (NFC) are one name.
@@ -103,11 +104,18 @@ class DatasetSpec:
     decimal: str = "."
     """The decimal mark of numbers written as text, ``"."`` or ``","`` (then a ``.`` in a number is refused: it
     would be a thousands separator, which is not supported)."""
+    experiments: str | None = None
+    """An experiments file (lift tests; CSV or Parquet, format in ``data.experiments``), relative to the spec's
+    folder like the data files; None: no experiments."""
     base_dir: Path = field(default=Path("."), compare=False)
 
     def __post_init__(self) -> None:
         src = f"spec {self.name!r}"
         self._check_files(src)
+        if self.experiments is not None and (not isinstance(self.experiments, str) or not self.experiments.strip()
+                                             or "\0" in self.experiments):
+            raise DataContractError("experiments must be a file name, e.g. experiments.csv", file=src,
+                                    column="experiments", value=str(self.experiments))
         if not self.channels:
             raise DataContractError("the spec names no channels", file=src, column="channels")
         for key in ("week_column", "kpi_column", "region_column", "population_column"):
@@ -206,15 +214,24 @@ class DatasetSpec:
         skip = {self.week_column, self.region_column}
         return tuple(col for col in self.columns if col not in skip)
 
+    def resolve_experiments(self, allow_outside: bool = False) -> Path | None:
+        """Absolute path of the experiments file (None when the spec names none); refused outside the spec's folder."""
+        if self.experiments is None:
+            return None
+        return self._resolve((self.experiments,), allow_outside, "experiments")[0]
+
     def resolve_files(self, allow_outside: bool = False) -> list[Path]:
         """Absolute paths of the data files; refuses paths that leave the spec's folder."""
+        return self._resolve(self.files, allow_outside, "files")
+
+    def _resolve(self, names: tuple[str, ...], allow_outside: bool, key: str) -> list[Path]:
         base = self.base_dir.resolve()
         out = []
-        for f in self.files:
+        for f in names:
             path = (base / f).resolve()
             if not allow_outside and base != path and base not in path.parents:
                 raise DataContractError("data file lies outside the spec's folder; refused "
-                                        "(set allow_outside_paths to permit it)", file=str(f), column="files")
+                                        "(set allow_outside_paths to permit it)", file=str(f), column=key)
             out.append(path)
         return out
 
@@ -227,7 +244,7 @@ class DatasetSpec:
         d["channels"] = [{k: v for k, v in asdict(c).items() if v is not None} for c in self.channels]
         d["week_start"] = self.week_start.isoformat() if self.week_start else None
         # the file-format keys appear only when set, so a spec without them keeps its fingerprint
-        for key, default in (("date_format", None), ("delimiter", ","), ("decimal", ".")):
+        for key, default in (("date_format", None), ("delimiter", ","), ("decimal", "."), ("experiments", None)):
             if d[key] == default:
                 d.pop(key)
         return d
@@ -247,7 +264,7 @@ class DatasetSpec:
             raise DataContractError("a spec must be a YAML mapping", file=source)
         known = {"files", "week_column", "kpi_column", "channels", "controls", "region_column",
                  "population_column", "week_start", "name", "kpi_unit", "currency", "date_format", "delimiter",
-                 "decimal"}
+                 "decimal", "experiments"}
         unknown = set(d) - known
         if unknown:
             raise DataContractError(f"unknown spec keys {sorted(unknown)}", file=source)
@@ -295,7 +312,7 @@ class DatasetSpec:
             week_start=week_start, name=str(d.get("name", "dataset")),
             kpi_unit=str(d.get("kpi_unit", "KPI units")), currency=str(d.get("currency", "currency units")),
             date_format=d.get("date_format"), delimiter=d.get("delimiter", ","), decimal=d.get("decimal", "."),
-            base_dir=Path(base_dir),
+            experiments=None if d.get("experiments") is None else d["experiments"], base_dir=Path(base_dir),
         )
 
     @classmethod

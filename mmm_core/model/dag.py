@@ -250,6 +250,13 @@ _BATCH_ELEMENTS = 1_000_000
 at a time ran 2-3x slower (per-step overhead)."""
 
 
+def descendants(adjacency: np.ndarray) -> np.ndarray:
+    """``[C, C]`` bool: ``[p, c]`` is True where c is p or one of p's descendants in the acyclic graph
+    ``adjacency`` (the channels a change of p's own activity reaches)."""
+    C = len(adjacency)
+    return np.abs(np.linalg.inv(np.eye(C) - np.asarray(adjacency, dtype=np.float64))) > 1e-12
+
+
 def supported(adjacency: np.ndarray, support: np.ndarray | None, min_support: float = MIN_SUPPORT) -> np.ndarray:
     """``adjacency`` ``[C, C]`` without the edges whose ``support`` is below ``min_support`` (a wrong edge
     changes every counterfactual through it: precision over recall). NaN support (unknown: a model saved

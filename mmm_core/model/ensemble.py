@@ -223,11 +223,14 @@ class Ensemble:
             weight = bootstrap_weights(panel.observed, config.block_weeks, rng)
             shift = torch.as_tensor(rng.normal(0.0, ROI_PRIOR_LOG_SD, n_channels), dtype=torch.float32)
             prior = None if data.roi_prior is None else dataclasses.replace(data.roi_prior, centre_log_shift=shift)
+            lifts = data.lift_tests  # randomize-then-optimize: each member fits its own draw of the measured lifts
+            if lifts is not None:
+                lifts = lifts.with_lift(lifts.lift + lifts.lift_se * torch.as_tensor(rng.normal(size=len(lifts))))
             net = copy.deepcopy(point.net_)
             _jitter_shapes(net, config.shape_start_sd, rng)
             if net.dag is not None:  # the point fit's graph: members share the counterfactuals' structure
                 net.dag.requires_grad_(False)
-            result = training.fit(net, dataclasses.replace(data, roi_prior=prior, fit_weight=weight),
+            result = training.fit(net, dataclasses.replace(data, roi_prior=prior, fit_weight=weight, lift_tests=lifts),
                                   dataclasses.replace(member_train, seed=train.seed + 1 + k))
             net.requires_grad_(True)
             nets.append(net)
@@ -309,6 +312,9 @@ class Ensemble:
         stacked = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("net.")}
         nets = []
         for k in range(next(iter(stacked.values())).shape[0]):
+            lifts = data.lift_tests  # randomize-then-optimize: each member fits its own draw of the measured lifts
+            if lifts is not None:
+                lifts = lifts.with_lift(lifts.lift + lifts.lift_se * torch.as_tensor(rng.normal(size=len(lifts))))
             net = copy.deepcopy(point.net_)
             net.load_state_dict({name: value[k] for name, value in stacked.items()})
             nets.append(net)

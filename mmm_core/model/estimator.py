@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mmm_core.model import training
+from mmm_core.model import calibration, training
+from mmm_core.data.experiments import LiftTest
 from mmm_core.data.contract import Panel
-from mmm_core.model.dag import (MIN_SUPPORT, edge_support, lasso_rate, own_activity, prune_to_dag, structure_graph, supported,
+from mmm_core.model.dag import (MIN_SUPPORT, descendants, edge_support, lasso_rate, own_activity, prune_to_dag, structure_graph, supported,
                                 within_covariance)
 from mmm_core.model.decomposition import Decomposition, build_decomposition, channel_table
 from mmm_core.data.calendar import fourier_basis, holiday_indicators
@@ -34,7 +35,7 @@ from mmm_core.model.priors import channel_prior_weight, roi_prior_data
 from mmm_core.model.scaling import PanelScaler
 from mmm_core.model.seasonality import POOLED_HARMONICS, YearlySeasonality
 from mmm_core.model.training import TrainConfig, TrainResult
-from mmm_core.model.transforms import propagate_dag
+from mmm_core.model.transforms import scale_own_activity
 
 DAG_THRESHOLD = 0.1
 """Default |weight| below which a learned edge is reported as absent (scaled activity units)."""
@@ -74,8 +75,13 @@ class MMM:
         return model_config, train_config
 
     # -- fitting ------------------------------------------------------------------------------
-    def fit(self, panel: Panel, callback: Callable[[training.TrainEvent], None] | None = None) -> "MMM":
+    def fit(self, panel: Panel, callback: Callable[[training.TrainEvent], None] | None = None,
+            lift_tests: tuple[LiftTest, ...] | list[LiftTest] = ()) -> "MMM":
         """Fit on every week of ``panel`` (slice a holdout off beforehand). Returns self.
+
+        ``lift_tests`` (``data.experiments.LiftTest``) whose weeks lie in ``panel`` (``calibration.usable``;
+        kept as ``lift_tests_``) enter the loss as a likelihood on the model's own counterfactual lift
+        (``calibration``), and the channels they test leave the exchangeable-ROI prior.
 
         Before training, each graph edge's bootstrap support is measured (``dag.edge_support``, the structure
         problem alone on ``dag.SUPPORT_RESAMPLES`` resamples; ``dag_support_`` ``[C, C]``): only edges with support
@@ -86,6 +92,7 @@ class MMM:
         self.regions_, self.channels_ = panel.regions, panel.channels
         self.control_names_ = panel.control_names
         self.train_weeks_ = panel.weeks.copy()
+        self.lift_tests_ = calibration.usable(tuple(lift_tests), panel)
         self.scaler_ = PanelScaler.fit(panel)
         kpi_scaled = self.scaler_.kpi.forward(panel.kpi)
         torch.manual_seed(train_config.seed)
@@ -115,11 +122,19 @@ class MMM:
         ``graph`` ``[C, C]`` (None: all activity is own). Needs the fitted scalers and seasonality."""
         as_f32 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
         activity_scaled = self.scaler_.media.forward(panel.activity)
+        tests = self.lift_tests_
         return training.TrainingData(self._inputs(panel, dtype=torch.float32),
                                      as_f32(self.scaler_.kpi.forward(panel.kpi)), torch.as_tensor(panel.observed),
                                      as_f32(within_covariance(activity_scaled, panel.observed)),
                                      as_f32(activity_scaled[panel.observed]),
-                                     roi_prior_data(panel, self.scaler_.kpi.scale, activity_scaled, graph))
+                                     roi_prior_data(panel, self.scaler_.kpi.scale, activity_scaled, graph,
+                                                    self._tested_channels()),
+                                     lift_tests=calibration.lift_test_data(tests, panel, self.scaler_.kpi.scale, graph))
+
+    def _tested_channels(self) -> np.ndarray:
+        """``[C]`` bool: channels with a lift test in the fit (``lift_tests_``)."""
+        tested = {t.channel for t in getattr(self, "lift_tests_", ())}
+        return np.array([c in tested for c in self.channels_])
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):
@@ -208,7 +223,7 @@ class MMM:
         media = torch.as_tensor(self._inputs(panel).media)
         adjacency = torch.as_tensor(self.adjacency())
         factor = torch.as_tensor(np.array(own_multiplier, dtype=np.float64))  # broadcasts against [R, T, C]
-        return _scale_own(media, own_activity(media, adjacency), adjacency, factor).numpy()
+        return scale_own_activity(media, own_activity(media, adjacency), adjacency, factor).numpy()
 
     def counterfactual(self, panel: Panel, own_multiplier: np.ndarray) -> Decomposition:
         """The model's one counterfactual: components (KPI units) of the prediction for ``panel`` with each
@@ -250,7 +265,7 @@ class MMM:
         media = torch.as_tensor(self._inputs(panel).media)
         adjacency = self.adjacency()
         own = own_activity(media, torch.as_tensor(adjacency))
-        reach = np.abs(np.linalg.inv(np.eye(C) - adjacency)) > 1e-12  # [p, c]: c is p or a descendant of p
+        reach = descendants(adjacency)  # [p, c]: c is p or a descendant of p
         scale = torch.as_tensor(self.scaler_.kpi.scale, dtype=torch.float64)[:, None]  # [R, 1]
         out = []
         with torch.no_grad():
@@ -262,7 +277,7 @@ class MMM:
                 if changed.any():
                     channels = torch.nonzero(changed).flatten()
                     factor = torch.where(weeks[None, None, :, None], mult[:, :, None, :], 1.0)  # [n, R, T, C]
-                    scaled = _scale_own(media, own, torch.as_tensor(adjacency), factor)[..., channels]
+                    scaled = scale_own_activity(media, own, torch.as_tensor(adjacency), factor)[..., channels]
                     response = net.media_response(scaled.reshape(n * R, T, -1), channels).reshape(n, R, T, -1)
                     total += (coef[..., channels] * response).sum(-1) - terms[..., channels].sum(-1)
                 out.append((total * scale).numpy())
@@ -296,10 +311,32 @@ class MMM:
         spend = np.where(observed[..., None], panel.spend, 0.0).sum(axis=(0, 1))
         table = channel_table(panel.channels, spend, direct, total, mediated, induced)
         prior_on = self.train_config_.roi_pooling > 0
-        weight = channel_prior_weight(self.scaler_.media.forward(panel.activity), panel.observed, self.adjacency())
+        weight = channel_prior_weight(self.scaler_.media.forward(panel.activity), panel.observed, self.adjacency(),
+                                      self._tested_channels())
         table.insert(table.columns.get_loc("direct_roi") + 1, "roi_prior_weight",
                      weight.double().numpy() if prior_on else 0.0)  # the published table's column order
         return table
+
+    def lift_tests(self, panel: Panel, tests: tuple[LiftTest, ...] | list[LiftTest] | None = None) -> pd.DataFrame:
+        """Per experiment (``tests``; the fit's ``lift_tests_`` when None) that lies in ``panel``: experiment,
+        channel, lift and lift_se (measured, KPI units), model_lift (the model's counterfactual lift for the
+        same cells and spend change, ``calibration.model_lifts``, with the graph ``adjacency`` the
+        contributions use), z ((model_lift - lift) / lift_se) and used (the fit was trained on it)."""
+        tests = tuple(getattr(self, "lift_tests_", ()) if tests is None else tests)
+        inside = calibration.usable(tests, panel)
+        used = {(t.experiment, t.channel) for t in getattr(self, "lift_tests_", ())}
+        data = calibration.lift_test_data(inside, panel, self.scaler_.kpi.scale, self.adjacency())
+        model_lift = np.zeros(0)
+        if data is not None:
+            out = self._forward(panel)
+            with torch.no_grad():
+                model_lift = calibration.model_lifts(self._inference_net(), self._inputs(panel).media,
+                                                     out.media_coef, out.media, data).numpy()
+        lift = np.array([t.lift for t in inside])
+        se = np.array([t.lift_se for t in inside])
+        return pd.DataFrame({"experiment": [t.experiment for t in inside], "channel": [t.channel for t in inside],
+                             "lift": lift, "lift_se": se, "model_lift": model_lift, "z": (model_lift - lift) / se,
+                             "used": [(t.experiment, t.channel) in used for t in inside]})
 
     def dag(self, threshold: float = DAG_THRESHOLD, min_support: float = MIN_SUPPORT) -> pd.DataFrame:
         """Edges with ``|weight| >= threshold`` and support >= ``min_support`` of the learned (acyclic)
@@ -351,9 +388,3 @@ class MMM:
         missing, truncated or mismatched file raises ``ValueError`` naming the folder and the reason."""
         return load_model(cls, Path(directory))
 
-
-def _scale_own(media: torch.Tensor, own: torch.Tensor, adjacency: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """Scaled media ``[..., R, T, C]`` with each channel's own activity ``own`` ``[R, T, C]`` × ``factor``
-    (broadcast), the change propagated along the DAG ``adjacency`` ``[C, C]`` to its descendants and the result
-    clipped at 0: the one definition of a counterfactual's media (``MMM.counterfactual``, ``MMM.media_kpi``)."""
-    return torch.clamp_min(media + propagate_dag((factor - 1.0) * own, adjacency), 0.0)

@@ -12,6 +12,7 @@ Format versions (every one still loads):
   2. the adstock and saturation components own their parameters (``adstock.decay_raw``, ``saturation.slope_raw``).
      Later artefacts also hold ``dag.support`` ``[C, C]`` float64 (each edge's bootstrap support,
      ``dag.edge_support``); an artefact without it loads with support unknown (NaN), its edges all kept.
+     Later ``config.json`` files also list the lift tests the fit used (``lift_tests``; none when absent).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from mmm_core.data.experiments import LiftTest
 from mmm_core.model.network import MMMNet, ModelConfig
 from mmm_core.model.scaling import PanelScaler
 from mmm_core.model.seasonality import YearlySeasonality
@@ -67,6 +69,7 @@ def save_model(model: "MMM", directory: Path) -> Path:
         "control_names": list(model.control_names_),
         "train_weeks": [str(w) for w in model.train_weeks_],
         "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "fit_seconds": result.seconds,
+        "lift_tests": [_lift_test_dict(t) for t in getattr(model, "lift_tests_", ())],
     }
     (directory / "config.json").write_text(json.dumps(config, indent=2))
     tensors = {f"net.{k}": v.detach().contiguous() for k, v in model.net_.state_dict().items()}
@@ -119,6 +122,7 @@ def _load(cls: type["MMM"], directory: Path) -> "MMM":
     model.regions_, model.channels_ = tuple(config["regions"]), tuple(config["channels"])
     model.control_names_ = tuple(config["control_names"])
     model.train_weeks_ = np.array(config["train_weeks"], dtype="datetime64[D]")
+    model.lift_tests_ = tuple(_lift_test(d) for d in config.get("lift_tests", ()))  # none before experiments
     tensors = load_file(str(directory / "weights.safetensors"))
     part = lambda p: {k.split(".", 1)[1]: v.numpy() for k, v in tensors.items() if k.startswith(p + ".")}  # noqa: E731
     model.scaler_ = PanelScaler.from_state(part("scaler"))
@@ -131,3 +135,15 @@ def _load(cls: type["MMM"], directory: Path) -> "MMM":
                           else None if net.dag is None else np.full((len(model.channels_),) * 2, np.nan))
     model.train_result_ = TrainResult([], config["best_epoch"], config["epochs_run"], config["fit_seconds"], "cpu")
     return model
+
+
+def _lift_test_dict(test: LiftTest) -> dict:
+    values = asdict(test)
+    values.update(regions=list(test.regions), first_week=str(test.first_week), last_week=str(test.last_week))
+    return values
+
+
+def _lift_test(values: dict) -> LiftTest:
+    return LiftTest(**{**values, "regions": tuple(values["regions"]),
+                       "first_week": np.datetime64(values["first_week"], "D"),
+                       "last_week": np.datetime64(values["last_week"], "D")})

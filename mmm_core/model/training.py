@@ -17,6 +17,7 @@ from typing import Callable, Literal
 import torch
 import torch.nn.functional as F
 
+from mmm_core.model.calibration import LiftTestData, lift_test_term, model_lifts
 from mmm_core.model.dag import lasso_rate
 from mmm_core.model.network import MMMNet, ModelInputs, ModelOutput
 from mmm_core.model.options import check_choices
@@ -117,13 +118,16 @@ class TrainingData:
     fit_weight: torch.Tensor | None = None
     """``[R, T]`` non-negative weight of each region-week in the fit term (None: all 1). An ensemble
     member's Bayesian-bootstrap weights (``ensemble.bootstrap_weights``)."""
+    lift_tests: LiftTestData | None = None
+    """The experiments the fit must respect (``calibration.lift_test_data``); None: none."""
 
     def to(self, device: torch.device) -> "TrainingData":
         """A copy on ``device`` in float32 (``observed`` stays bool)."""
         cast = lambda t: None if t is None else t.to(device, torch.float32)  # noqa: E731
         return TrainingData(self.inputs.to(device, torch.float32), cast(self.target), self.observed.to(device),
                             cast(self.activity_covariance), cast(self.activity_rows),
-                            None if self.roi_prior is None else self.roi_prior.to(device), cast(self.fit_weight))
+                            None if self.roi_prior is None else self.roi_prior.to(device), cast(self.fit_weight),
+                            None if self.lift_tests is None else self.lift_tests.to(device))
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,11 @@ def compute_loss(net: MMMNet, out: ModelOutput, data: TrainingData, mask: torch.
         parts["roi_pooling"] = config.roi_pooling * roi_pooling_term(out, target, mask, prior.region_weight,
                                                                      prior.spend, config.roi_pooling_floor,
                                                                      prior.channel_weight, prior.centre_log_shift)
+    if data.lift_tests is not None and len(data.lift_tests):
+        lifts = model_lifts(net, data.inputs.media, out.media_coef, out.media, data.lift_tests)
+        weight_rt = fit_mask.to(out.prediction.dtype)
+        residual_variance = ((out.prediction - target).square() * weight_rt).sum() / weight_rt.sum().clamp_min(1.0)
+        parts["lift_tests"] = lift_test_term(lifts, data.lift_tests, residual_variance, mask.to(weight_rt.dtype).sum())
     total = sum(parts.values())
     return total, {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in parts.items()}
 

@@ -130,3 +130,12 @@ def propagate_dag(x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
     eye = torch.eye(n, dtype=adjacency.dtype, device=adjacency.device)
     total_effect = torch.linalg.inv(eye - adjacency)
     return x @ total_effect.to(x.dtype)
+
+
+def scale_own_activity(media: torch.Tensor, own: torch.Tensor, adjacency: torch.Tensor,
+                       factor: torch.Tensor) -> torch.Tensor:
+    """Scaled media ``[..., R, T, C]`` with each channel's own activity ``own`` ``[R, T, C]`` × ``factor``
+    (broadcast), the change propagated along the DAG ``adjacency`` ``[C, C]`` to its descendants and the result
+    clipped at 0: the one definition of a counterfactual's media (``MMM.counterfactual``, ``MMM.media_kpi``,
+    the lift tests' term in ``calibration``)."""
+    return torch.clamp_min(media + propagate_dag((factor - 1.0) * own, adjacency), 0.0)

@@ -56,6 +56,15 @@ class OutsideSimulation:
     saturation_rate: np.ndarray
     coefficient: np.ndarray
     flighted: np.ndarray
+    index_scale: np.ndarray
+    """``[C]`` spend per capita that makes activity index 1."""
+    noise_sd: np.ndarray
+    """``[R, T]`` sd of the KPI noise, KPI units (``noise`` × the noiseless KPI)."""
+
+    def media_kpi(self, spend: np.ndarray) -> np.ndarray:
+        """``[R, T]`` the media part of the noiseless KPI for ``spend`` ``[R, T, C]`` (currency)."""
+        return media_contribution(spend, self.panel.population, self.index_scale, self.adstock_decay,
+                                  self.saturation_rate, self.coefficient).sum(-1)
 
     def true_contributions(self, panel: Panel | None = None) -> pd.DataFrame:
         """Per channel over the weeks of ``panel`` (a leading slice of this panel; default all):
@@ -66,6 +75,19 @@ class OutsideSimulation:
         return pd.DataFrame({"channel": list(self.panel.channels), "direct_contribution": direct,
                              "total_contribution": direct, "spend": spend, "share": direct / direct.sum(),
                              "roi": direct / spend})
+
+
+def media_contribution(spend: np.ndarray, size: np.ndarray, index_scale: np.ndarray, decay: np.ndarray,
+                       rate: np.ndarray, coefficient: np.ndarray) -> np.ndarray:
+    """``[R, T, C]`` KPI units: each channel's term for ``spend`` ``[R, T, C]`` (module docstring): spend per
+    capita (``size`` ``[R]``) over ``index_scale``, geometric adstock, logistic saturation, × coefficient × size."""
+    index = spend / size[:, None, None] / index_scale
+    T = index.shape[1]
+    adstocked = np.zeros_like(index)
+    for lag in range(MAX_LAG):
+        adstocked[:, lag:] += decay ** lag * index[:, :T - lag]
+    saturation = (1.0 - np.exp(-rate * adstocked)) / (1.0 + np.exp(-rate * adstocked))
+    return coefficient * saturation * size[:, None, None]
 
 
 def _spend(rng: np.random.Generator, flighted: bool, n_weeks: int) -> np.ndarray:
@@ -104,23 +126,19 @@ def simulate_outside(scenario: str = "flighted", seed: int = 0, n_regions: int =
     index_scale = np.array([calm[..., c][calm[..., c] > 0].mean() for c in range(C)])
     if stress_weeks:
         per_capita[:, T - stress_weeks:] *= np.random.default_rng([seed, 16]).uniform(2.0, 5.0, C)
-    index = per_capita / index_scale
-    adstocked = np.zeros_like(index)
-    for lag in range(MAX_LAG):
-        adstocked[:, lag:] += decay ** lag * index[:, :T - lag]
-    saturation = (1.0 - np.exp(-rate * adstocked)) / (1.0 + np.exp(-rate * adstocked))
-    contribution = coefficient * saturation * size[:, None, None]
+    contribution = media_contribution(per_capita * size[:, None, None], size, index_scale, decay, rate, coefficient)
     weeks = np.arange(T)
     angle = 2 * np.pi * weeks / 52.18
     base = size[:, None] * (1.0 + 0.002 * weeks + 0.1 * np.sin(angle) + 0.05 * np.cos(2 * angle))
     event = (rng.random((R, T)) < 0.05).astype(float)
     price_index = rng.normal(0.0, 1.0, (R, T))
     controls = size[:, None] * (0.08 * event + 0.02 * price_index)
-    kpi = (base + controls + contribution.sum(-1)) * (1.0 + noise * rng.normal(size=(R, T)))
+    noiseless = base + controls + contribution.sum(-1)
+    kpi = noiseless * (1.0 + noise * rng.normal(size=(R, T)))
     spend = per_capita * size[:, None, None]
     panel = Panel(regions=[f"region_{r:02d}" for r in range(R)],
                   weeks=np.datetime64("2022-01-03") + 7 * np.arange(T),
                   channels=[f"channel_{c}" for c in range(C)], control_names=["event", "price_index"],
                   kpi=kpi, spend=spend, activity=spend, controls=np.stack([event, price_index], axis=-1),
                   population=size)
-    return OutsideSimulation(panel, contribution, decay, rate, coefficient, flighted)
+    return OutsideSimulation(panel, contribution, decay, rate, coefficient, flighted, index_scale, noise * noiseless)

@@ -1,0 +1,141 @@
+"""Attribution with and without lift tests, against ground truth (issue 18).
+
+    .venv/bin/python benchmarks/experiment_benchmark.py [--world sample --world outside_always_on_saturated ...]
+                     [--seeds 0,1,2] [--threads 1] [--biased]
+
+Worlds: the own simulator's presets (``sample``, ``benchmark``, ...) and the outside generator
+(``outside_<scenario>``), which shares no code with the model. Each world and seed, on the whole panel:
+
+1. a fit without experiments; the channels it leaves to the ROI prior (``roi_prior_weight`` >= 0.5: those
+   whose level the data cannot measure) are the ones an analyst would test;
+2. one simulated geo test per such channel (``simulation.experiments``: ~20 % of regions, 4-8 weeks,
+   spend × 0.5 or × 1.5, a 4-week cool-down, measured with a matched-control standard error);
+3. a fit with those tests. Printed for both: share MAE (pp), ROI Spearman, the largest relative ROI error
+   over the tested channels; beside the spend-share guess; for the tests, the model's lift over the true
+   lift and the z-score against the measured lift;
+4. with ``--biased``: the first test's measured lift × 2 (its standard error as stated): the largest
+   relative ROI change of the other channels against fit 3, and that test's z-score.
+Never run in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mmm_core.model.estimator import MMM  # noqa: E402
+from mmm_core.simulation.experiments import outside_lift_tests, simulation_lift_tests  # noqa: E402
+from mmm_core.simulation.recovery import true_contributions  # noqa: E402
+from mmm_core.simulation.simulator import simulate  # noqa: E402
+
+TESTED_ABOVE = 0.5
+"""ROI prior weight from which a channel is one the data cannot measure, and gets a test."""
+
+
+def world(name: str, seed: int):
+    """(panel, true contribution table, function channels -> SimulatedLiftTests)."""
+    if name.startswith("outside_"):
+        from mmm_core.simulation.outside import simulate_outside
+
+        sim = simulate_outside(name.removeprefix("outside_"), seed)
+        return sim.panel, sim.true_contributions(), lambda channels: outside_lift_tests(sim, channels, seed)
+    sim = simulate(name, seed=seed)
+    return sim.panel, true_contributions(sim, sim.panel), lambda channels: simulation_lift_tests(sim, channels)
+
+
+def scores(truth: pd.DataFrame, table: pd.DataFrame, tested: list[str]) -> dict:
+    est = table.set_index("channel").loc[truth.index]
+    roi_error = (est["roi"] / truth["roi"] - 1.0).abs()
+    return {"share_mae_pp": float((est["share"] - truth["share"]).abs().mean() * 100),
+            "roi_spearman": float(spearmanr(est["roi"], truth["roi"]).statistic),
+            "tested_roi_error": float(roi_error.loc[tested].max()) if tested else float("nan"),
+            "roi": est["roi"].to_dict()}
+
+
+def run_one(name: str, seed: int, threads: int, biased: bool) -> dict:
+    panel, truth, lift_tests_for = world(name, seed)
+    truth = truth.set_index("channel")
+    spend_share = truth["spend"] / truth["spend"].sum()
+    row = {"world": name, "seed": seed,
+           "guess_share_mae_pp": float((spend_share - truth["share"]).abs().mean() * 100)}
+    overrides = {"train": {"threads": threads}}
+    began = time.perf_counter()
+    plain = MMM(overrides=overrides).fit(panel)
+    row["plain_s"] = time.perf_counter() - began
+    table = plain.contributions(panel)
+    tested = table.loc[table["roi_prior_weight"] >= TESTED_ABOVE, "channel"].tolist()
+    row["tested"] = tested
+    row["without"] = scores(truth, table, tested)
+    if not tested:
+        return row
+    simulated = lift_tests_for(tested)
+    began = time.perf_counter()
+    calibrated = MMM(overrides=overrides).fit(panel, lift_tests=simulated.tests)
+    row["with_s"] = time.perf_counter() - began
+    row["with"] = scores(truth, calibrated.contributions(panel), tested)
+    lifts = calibrated.lift_tests(panel)
+    row["model_over_true_lift"] = (lifts["model_lift"].to_numpy() / simulated.true_lift).round(3).tolist()
+    row["plain_over_true_lift"] = (plain.lift_tests(panel, simulated.tests)["model_lift"].to_numpy()
+                                   / simulated.true_lift).round(3).tolist()
+    row["z"] = lifts["z"].round(2).tolist()
+    if biased:
+        bad = simulated.biased(simulated.tests[0].experiment, 2.0)
+        fit = MMM(overrides=overrides).fit(panel, lift_tests=bad.tests)
+        others = [c for c in truth.index if c != bad.tests[0].channel]
+        roi = fit.contributions(panel).set_index("channel")["roi"]
+        base = pd.Series(row["with"]["roi"])
+        row["biased_other_roi_change"] = float((roi.loc[others] / base.loc[others] - 1.0).abs().max())
+        row["biased_z"] = float(fit.lift_tests(panel)["z"].iloc[0])
+    return row
+
+
+def _line(row: dict) -> str:
+    without = row["without"]
+    text = (f"{row['world']:<28} seed {row['seed']}: guess {row['guess_share_mae_pp']:.2f} pp | without "
+            f"{without['share_mae_pp']:.2f} pp rho {without['roi_spearman']:.2f} tested-ROI err "
+            f"{without['tested_roi_error']:.2f}")
+    if "with" in row:
+        w = row["with"]
+        text += (f" | with {w['share_mae_pp']:.2f} pp rho {w['roi_spearman']:.2f} tested-ROI err "
+                 f"{w['tested_roi_error']:.2f} | tested {row['tested']} model/true lift "
+                 f"{row['model_over_true_lift']} (plain {row['plain_over_true_lift']}) z {row['z']}")
+    if "biased_z" in row:
+        text += f" | biased: others' ROI moved {row['biased_other_roi_change']:.3f}, z {row['biased_z']:.1f}"
+    return text + f" [{row['plain_s']:.0f} s]"
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--world", action="append", default=None)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--biased", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args(argv)
+    worlds = args.world or ["sample", "outside_always_on_linear", "outside_always_on_saturated"]
+    rows = []
+    for name in worlds:
+        for seed in (int(s) for s in args.seeds.split(",")):
+            row = run_one(name, seed, args.threads, args.biased)
+            print(_line(row), flush=True)
+            rows.append(row)
+        done = [r for r in rows if r["world"] == name]
+        summary = {k: np.mean([r[k]["share_mae_pp"] for r in done if k in r]) for k in ("without", "with")}
+        print(f"{name}: mean share MAE without {summary['without']:.2f} pp, with {summary['with']:.2f} pp, "
+              f"guess {np.mean([r['guess_share_mae_pp'] for r in done]):.2f} pp", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=str))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

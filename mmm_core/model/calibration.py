@@ -1,0 +1,127 @@
+"""Lift tests in the model: each experiment's counterfactual lift as the model computes it, and its loss term.
+
+An experiment (``data.experiments.LiftTest``) says that the channel's own spend × m in some regions over
+some weeks moved the KPI by ``lift`` ± ``lift_se`` over those regions and the test plus cool-down weeks. The
+model's lift for it is the counterfactual the model reports contributions with (``MMM.counterfactual``):
+the channel's own activity × m in the test cells (activity moves with spend), the change propagated along
+the channel graph to its descendants, carried over by each channel's adstock and read through its Hill
+curve, with the factual GRU modulation held; summed over the measurement cells in KPI units.
+
+In training the experiments are a Gaussian likelihood beside the fit term. The fit term is a mean over the
+n fitted region-weeks of (about) half the squared scaled residual, i.e. ``sigma**2 / n`` times the data's
+negative log-likelihood for residual variance ``sigma**2``; the experiments' negative log-likelihood
+``sum_e z_e**2 / 2`` (``z_e = (model lift - lift) / lift_se``) enters at the same scale, with ``sigma**2`` the
+current mean squared residual (held fixed in each step). So an experiment weighs what its standard error
+says, against as many region-weeks as the panel has: it decides what the panel cannot tell (an always-on
+channel's level) and yields where the panel measures a channel well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mmm_core.data.contract import Panel
+from mmm_core.data.experiments import LiftTest
+from mmm_core.model.dag import descendants, own_activity
+from mmm_core.model.transforms import scale_own_activity
+
+
+@dataclass
+class LiftTestData:
+    """The experiments a fit sees, as tensors over the training panel (E experiments, R regions, T weeks).
+
+    channel ``[E]`` long; regions: E index tensors ``[S_e]`` (test regions); test_weeks, measured_weeks
+    ``[E, T]`` bool; multiplier ``[E]`` (the test's own-activity factor); lift, lift_se ``[E]`` KPI units;
+    kpi_scale ``[R]`` KPI units per scaled unit; observed ``[R, T]`` bool; adjacency ``[C, C]`` the channel graph
+    the change propagates along."""
+
+    channel: torch.Tensor
+    regions: list[torch.Tensor]
+    test_weeks: torch.Tensor
+    measured_weeks: torch.Tensor
+    multiplier: torch.Tensor
+    lift: torch.Tensor
+    lift_se: torch.Tensor
+    kpi_scale: torch.Tensor
+    observed: torch.Tensor
+    adjacency: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.regions)
+
+    def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> "LiftTestData":
+        """A copy on ``device``, real tensors in ``dtype``."""
+        real = lambda t: t.to(device, dtype)  # noqa: E731
+        return LiftTestData(self.channel.to(device), [r.to(device) for r in self.regions],
+                            self.test_weeks.to(device), self.measured_weeks.to(device), real(self.multiplier),
+                            real(self.lift), real(self.lift_se), real(self.kpi_scale), self.observed.to(device),
+                            real(self.adjacency))
+
+    def with_lift(self, lift: torch.Tensor) -> "LiftTestData":
+        """The same experiments with other measured lifts ``[E]`` (an ensemble member's draw)."""
+        return LiftTestData(self.channel, self.regions, self.test_weeks, self.measured_weeks, self.multiplier,
+                            lift.to(self.lift.dtype), self.lift_se, self.kpi_scale, self.observed, self.adjacency)
+
+
+def usable(tests: tuple[LiftTest, ...] | list[LiftTest], panel: Panel) -> tuple[LiftTest, ...]:
+    """The experiments whose test and cool-down weeks all lie in ``panel`` (a training panel): an experiment
+    after the training window (or inside a holdout) is not trained on."""
+    return tuple(t for t in tests if t.within(panel.weeks) and t.channel in panel.channels
+                 and set(t.regions) <= set(panel.regions))
+
+
+def lift_test_data(tests: tuple[LiftTest, ...], panel: Panel, kpi_scale: np.ndarray,
+                   adjacency: np.ndarray | None) -> LiftTestData | None:
+    """Tensors (float64) for ``tests`` (each must lie in ``panel``: ``usable``) over ``panel``; None when
+    there are none. ``kpi_scale`` ``[R]`` is the KPI scaler's per-region scale, ``adjacency`` ``[C, C]`` the
+    graph (None: no edges)."""
+    if not tests:
+        return None
+    C = panel.n_channels
+    cells = [t.cells(panel.regions, panel.weeks) for t in tests]
+    f64 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+    return LiftTestData(
+        channel=torch.as_tensor([panel.channels.index(t.channel) for t in tests], dtype=torch.long),
+        regions=[torch.as_tensor(rows) for rows, _, _ in cells],
+        test_weeks=torch.as_tensor(np.stack([test for _, test, _ in cells])),
+        measured_weeks=torch.as_tensor(np.stack([measured for _, _, measured in cells])),
+        multiplier=f64([t.spend_multiplier for t in tests]), lift=f64([t.lift for t in tests]),
+        lift_se=f64([t.lift_se for t in tests]), kpi_scale=f64(kpi_scale),
+        observed=torch.as_tensor(panel.observed),
+        adjacency=f64(np.zeros((C, C)) if adjacency is None else adjacency))
+
+
+def model_lifts(net, media: torch.Tensor, media_coef: torch.Tensor, media_terms: torch.Tensor,
+                data: LiftTestData) -> torch.Tensor:
+    """``[E]`` KPI units: each experiment's lift as the model computes it (see the module docstring).
+
+    net: the ``MMMNet``; media ``[R, T, C]`` scaled activity (the factual inputs); media_coef and media_terms
+    ``[R, T, C]`` the factual forward pass's coefficients and channel terms (scaled KPI units). Differentiable
+    in the network's parameters; only the test regions and the channels the change reaches are recomputed."""
+    reach = torch.as_tensor(descendants(data.adjacency.detach().cpu().double().numpy()))
+    adjacency = data.adjacency.to(media.dtype)
+    out = []
+    for e, rows in enumerate(data.regions):
+        c = int(data.channel[e])
+        channels = torch.nonzero(reach[c]).flatten().to(media.device)
+        sub = media[rows]  # [S, T, C]
+        factor = torch.ones_like(sub)
+        factor[:, data.test_weeks[e], c] = data.multiplier[e].to(media.dtype)
+        scaled = scale_own_activity(sub, own_activity(sub, adjacency), adjacency, factor)[..., channels]
+        response = net.media_response(scaled, channels)  # [S, T, |channels|]
+        delta = (media_coef[rows][..., channels] * response - media_terms[rows][..., channels]).sum(-1)  # [S, T]
+        cells = (data.measured_weeks[e][None, :] & data.observed[rows]).to(media.dtype)
+        out.append(((delta * cells).sum(-1) * data.kpi_scale[rows].to(media.dtype)).sum())
+    return torch.stack(out)
+
+
+def lift_test_term(lifts: torch.Tensor, data: LiftTestData, residual_variance: torch.Tensor,
+                   n_fitted: torch.Tensor) -> torch.Tensor:
+    """``residual_variance / n_fitted * sum_e z_e**2 / 2``: the experiments' Gaussian negative log-likelihood at
+    the fit term's scale (module docstring). ``residual_variance`` (scaled KPI units², held fixed) and
+    ``n_fitted`` (region-weeks in the fit term) are scalars."""
+    z = (lifts - data.lift) / data.lift_se
+    return residual_variance.detach() / n_fitted.clamp_min(1.0) * 0.5 * z.square().sum()
