@@ -12,6 +12,8 @@ Files in ``out_dir`` (``<name>`` defaults to the directory's name):
 * ``truth_kpi.csv`` or ``.parquet``: every region-week (``observed`` says which are in the data file),
   ``kpi_noiseless``, ``noise`` and the additive components (``baseline``, ``trend``, ``seasonality``,
   ``holiday``, ``control:<name>``, ``channel:<name>`` = direct contribution), in KPI units.
+* with ``lift_tests`` (``simulation.experiments``): ``experiments.csv`` or ``.parquet``, the tests in the
+  experiments file format (``mmm_core.data.experiments``), named by the spec's ``experiments`` key.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mmm_core.data.experiments import LiftTest
 from mmm_core.simulation.truth import Simulation
 from mmm_core.simulation.config import control_templates
 from mmm_core.data.spec import ChannelSpec, DatasetSpec
@@ -31,6 +34,7 @@ KPI_COLUMN = "revenue"
 SPEC_FILE = "spec.yaml"
 TRUTH_FILE = "truth.json"
 TRUTH_KPI_STEM = "truth_kpi"
+EXPERIMENTS_STEM = "experiments"
 
 UNITS = {
     "activity": "impressions for channels with an activity column; currency for spend-only channels",
@@ -160,10 +164,35 @@ def _truth_kpi_frame(sim: Simulation) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+def lift_tests_file_frame(tests: tuple[LiftTest, ...] | list[LiftTest]) -> pd.DataFrame:
+    """``tests`` in the experiments file format (``mmm_core.data.experiments``): one row per experiment and
+    region, weeks as ISO dates, the spend change as ``spend_multiplier``; floats keep every digit, so reading
+    the file back against the panel the tests were planned on gives the same tests."""
+    columns = ["experiment", "channel", "region", "first_week", "last_week", "cooldown_weeks", "spend_multiplier",
+               "lift", "lift_se"]
+    rows = [(t.experiment, t.channel, region, str(t.first_week), str(t.last_week), t.cooldown_weeks,
+             t.spend_multiplier, t.lift, t.lift_se) for t in tests for region in t.regions]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_lift_tests(tests: tuple[LiftTest, ...] | list[LiftTest], path: str | Path) -> Path:
+    """Write ``tests`` as an experiments file (``.csv`` or ``.parquet``, by the suffix); returns the path."""
+    path = Path(path)
+    frame = lift_tests_file_frame(tests)
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False)
+    elif path.suffix.lower() == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        raise ValueError(f"an experiments file is .csv or .parquet, got {path.name!r}")
+    return path
+
+
 def write_simulation(sim: Simulation, out_dir: str | Path, fmt: str = "csv",
-                     name: str | None = None) -> dict[str, Path]:
+                     name: str | None = None, lift_tests: tuple[LiftTest, ...] = ()) -> dict[str, Path]:
     """Write data, spec, truth.json and the truth KPI table to ``out_dir``; returns their paths by role
-    (``data``, ``spec``, ``truth``, ``truth_kpi``)."""
+    (``data``, ``spec``, ``truth``, ``truth_kpi``, and ``experiments`` when ``lift_tests`` are given: they are
+    written beside the data and named in the spec)."""
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', got {fmt!r}")
     out = Path(out_dir)
@@ -178,6 +207,10 @@ def write_simulation(sim: Simulation, out_dir: str | Path, fmt: str = "csv",
     else:
         frame.to_parquet(paths["data"], index=False)
         truth_kpi.to_parquet(paths["truth_kpi"], index=False)
-    dataset_spec(sim, paths["data"].name, name).to_yaml(paths["spec"])
+    spec = dataset_spec(sim, paths["data"].name, name)
+    if lift_tests:
+        paths["experiments"] = write_lift_tests(lift_tests, out / f"{EXPERIMENTS_STEM}.{fmt}")
+        spec = replace(spec, experiments=paths["experiments"].name)
+    spec.to_yaml(paths["spec"])
     paths["truth"].write_text(json.dumps(truth_dict(sim), indent=1))
     return paths

@@ -272,6 +272,46 @@ def test_panel_is_a_valid_contract_panel(tiny_panel):
     assert isinstance(tiny_panel, Panel) and tiny_panel.population is not None
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_lift_tests_written_with_the_simulation_read_back_as_the_same_tests(tiny_simulation, tmp_path, fmt):
+    from mmm_core.data.io import load_lift_tests, load_panel
+    from mmm_core.simulation.experiments import simulation_lift_tests
+
+    tests = simulation_lift_tests(tiny_simulation, ["search"]).tests
+    paths = write_simulation(tiny_simulation, tmp_path, fmt=fmt, name="tiny", lift_tests=tests)
+    assert paths["experiments"].name == f"experiments.{fmt}"
+    assert DatasetSpec.from_yaml(paths["spec"]).experiments == f"experiments.{fmt}"
+    assert load_lift_tests(paths["spec"], load_panel(paths["spec"])) == tests
+    frame = pd.read_csv(paths["experiments"]) if fmt == "csv" else pd.read_parquet(paths["experiments"])
+    assert len(frame) == sum(len(t.regions) for t in tests)  # one row per experiment and region
+
+
+def test_a_simulation_written_without_lift_tests_names_no_experiments_file(tiny_simulation, tmp_path):
+    paths = write_simulation(tiny_simulation, tmp_path, name="tiny")
+    assert "experiments" not in paths and DatasetSpec.from_yaml(paths["spec"]).experiments is None
+    assert "experiments" not in paths["spec"].read_text()
+
+
+SAMPLE_EXPERIMENT_CHANNELS = ("search", "social", "display")
+"""The always-on channels of data/sample whose geo tests data/sample/experiments.csv holds (its README)."""
+
+
+def test_bundled_experiments_match_the_simulator():
+    """data/sample/experiments.csv is write_lift_tests(simulation_lift_tests(simulate("sample"), channels))."""
+    from pathlib import Path
+
+    from mmm_core.data.experiments import read_lift_tests
+    from mmm_core.simulation.experiments import simulation_lift_tests
+
+    folder = Path(__file__).resolve().parents[2] / "data" / "sample"
+    sim = simulate("sample")
+    assert DatasetSpec.from_yaml(folder / "spec.yaml").experiments == "experiments.csv"
+    on = [c for i, c in enumerate(sim.panel.channels) if (sim.panel.spend[..., i][sim.panel.observed] > 0).all()]
+    assert set(SAMPLE_EXPERIMENT_CHANNELS) <= set(on)
+    expected = simulation_lift_tests(sim, SAMPLE_EXPERIMENT_CHANNELS).tests
+    assert read_lift_tests(folder / "experiments.csv", sim.panel) == expected
+
+
 def test_bundled_sample_matches_the_simulator():
     """data/sample is `mmm simulate --preset sample --out data/sample`; regenerate it if this fails."""
     from pathlib import Path
