@@ -138,3 +138,29 @@ def roi_interval_ratio(summary: pd.DataFrame) -> pd.Series:
     rows = summary.dropna(subset=["roi_lower", "roi_upper"]).set_index("channel")
     lower, upper = rows["roi_lower"], rows["roi_upper"]
     return (upper / lower.where(lower > 0)).fillna(np.inf).astype(float)
+
+
+def judged_experiments(experiments: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a refresh's experiments table the model can be judged on: those with a z-score (the test's
+    weeks lie in the refresh window)."""
+    return experiments[np.isfinite(experiments["z"].astype(float))]
+
+
+def contradicting_experiments(experiments: pd.DataFrame, max_z: float) -> pd.DataFrame:
+    """The judged rows whose |z| = |model_lift - lift| / lift_se exceeds ``max_z``, largest |z| first."""
+    judged = judged_experiments(experiments)
+    off = judged[judged["z"].astype(float).abs() > max_z]
+    return off.iloc[np.argsort(-off["z"].astype(float).abs().to_numpy(), kind="stable")]
+
+
+def experiments_description(experiments: pd.DataFrame, max_z: float, how_to_change: str) -> str:
+    """What the experiments check found: each contradicting experiment with its measured and model lift, or that
+    every judged experiment agrees; then how to change the threshold."""
+    judged, off = judged_experiments(experiments), contradicting_experiments(experiments, max_z)
+    if off.empty:
+        return (f"All {len(judged)} experiments in the refresh window agree with the model within {max_z:g} standard "
+                f"errors. {how_to_change}")
+    named = "; ".join(f"{r.experiment} ({r.channel}): measured lift {r.lift:,.0f} ± {r.lift_se:,.0f}, model "
+                      f"{r.model_lift:,.0f}, z {r.z:+.2f}" for r in off.itertuples())
+    return (f"{len(off)} of {len(judged)} experiments contradict the model by more than {max_z:g} standard errors: "
+            f"{named}. Check the experiment's design and read-out, or what the model lacks. {how_to_change}")

@@ -21,13 +21,14 @@ from dagster_duckdb import DuckDBResource
 from pydantic import ConfigDict
 
 from mmm_core.data.contract import Panel
+from mmm_core.data.experiments import LiftTest
 from mmm_core.data.io import ValidatedFile, file_sha256, validate_dataset
 from mmm_core.data.spec import DatasetSpec
 from mmm_core.model.ensemble import Ensemble
 from mmm_core.model.estimator import MMM
 from mmm_core.report.dashboard import DashboardData
 from mmm_pipeline.policies import connect_waiting_for_lock, retry_only_on_lock
-from mmm_pipeline.storage import report_data, serving, tables
+from mmm_pipeline.storage import experiments, report_data, serving, tables
 from mmm_pipeline.storage import warehouse as wh
 from mmm_pipeline.storage.artifacts import current_model_dir, load_ensemble, load_model, save_run_model
 from mmm_pipeline.storage.locations import Locations
@@ -58,6 +59,17 @@ class DatasetResource(dg.ConfigurableResource):
         """Path -> SHA-256 of every file the spec names (None when it is missing), resolved with the same rule."""
         return {str(p): file_sha256(p) if p.is_file() else None
                 for p in spec.resolve_files(self.allow_outside_paths)}
+
+    def validated_experiments(self, spec: DatasetSpec,
+                              files: list[ValidatedFile]) -> experiments.ValidatedExperiments | None:
+        """The spec's experiments file, read and validated against the dataset of ``files`` (raises
+        ``DataContractError``); None when the spec names none."""
+        return experiments.validate_experiments(spec, files, allow_outside_paths=self.allow_outside_paths)
+
+    def experiments_hash(self, spec: DatasetSpec) -> tuple[str, str | None] | None:
+        """(path, SHA-256 or None when missing) of the spec's experiments file; None when the spec names none."""
+        path = spec.resolve_experiments(self.allow_outside_paths)
+        return None if path is None else (str(path), file_sha256(path) if path.is_file() else None)
 
 
 TRAINING_THREADS = 1
@@ -97,11 +109,13 @@ class WarehouseResource(DuckDBResource):
             finally:
                 conn.close()
 
-    def ingest(self, spec: DatasetSpec, files: list[ValidatedFile]) -> tuple[list[wh.LoadResult], dict[str, int]]:
-        """Append the files that need it as new loads and point raw_current at the spec's files (all or none);
-        returns what happened per file and every table's row count."""
+    def ingest(self, spec: DatasetSpec, files: list[ValidatedFile],
+               experiments_file: experiments.ValidatedExperiments | None = None) -> tuple[wh.Ingested, dict[str, int]]:
+        """Append the files that need it as new loads and point raw_current at the spec's files and
+        raw_current_experiments at its experiments file (all or none); returns what happened per file and every
+        table's row count."""
         with self.get_connection() as conn:
-            return wh.ingest(conn, spec, files), wh.table_counts(conn)
+            return wh.ingest(conn, spec, files, experiments=experiments_file), wh.table_counts(conn)
 
     def read_current(self, spec: DatasetSpec) -> pd.DataFrame:
         """The spec's current rows (raises ``warehouse.CurrentViewOutOfDate`` if ingest has not run for it)."""
@@ -112,6 +126,18 @@ class WarehouseResource(DuckDBResource):
         """The files raw_current is built from, with their loads, by precedence."""
         with self.get_connection() as conn:
             return wh.current_loads(conn)
+
+    def current_experiments_load(self) -> wh.CurrentLoad | None:
+        """The experiments file raw_current_experiments is built from, with its load (None: no experiments)."""
+        with self.get_connection() as conn:
+            return wh.current_experiments_load(conn)
+
+    def current_lift_tests(self, spec: DatasetSpec, panel: Panel | None = None) -> tuple[LiftTest, ...]:
+        """The current load's experiments, validated against the current dataset (``panel``: raw_current's, read
+        here when not given); () when the spec names none. Raises ``warehouse.CurrentViewOutOfDate`` when the
+        ingest has not run for the spec."""
+        with self.get_connection() as conn:
+            return wh.current_lift_tests(conn, spec, panel)
 
     def write(self, refresh_week: dt.date, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
         """Replace the refresh's rows of each table (``storage.tables``); returns the rows written per table."""
@@ -209,7 +235,8 @@ class QualityGatesResource(dg.ConfigurableResource):
 
     Each field is set in the Launchpad (``resources.quality_gates.config.<field>``) or, for a deployment, by
     the environment variable ``MMM_<FIELD>`` (``MMM_MIN_HOLDOUT_SKILL``, ``MMM_MAX_ADDITIVITY_ERROR``,
-    ``MMM_MAX_ROI_CHANGE``, ``MMM_MAX_ROI_INTERVAL_RATIO``; read by ``default_resources``).
+    ``MMM_MAX_ROI_CHANGE``, ``MMM_MAX_ROI_INTERVAL_RATIO``, ``MMM_MAX_EXPERIMENT_Z``; read by
+    ``default_resources``).
     """
 
     model_config = FIELD_DOCSTRINGS
@@ -225,6 +252,10 @@ class QualityGatesResource(dg.ConfigurableResource):
     max_roi_interval_ratio: float = 3.0
     """Warn (not block) when a channel's ROI interval spans more than this factor (roi_upper / roi_lower): the
     data do not pin its ROI, so acting on it needs an experiment."""
+    max_experiment_z: float = 3.0
+    """Warn (not block) when an experiment's measured lift and the model's lift for it differ by more than this
+    many of the experiment's standard errors (|z| in the experiments table): the experiment contradicts the rest
+    of the data, or the model."""
 
     @staticmethod
     def environment_variable(field: str) -> str:

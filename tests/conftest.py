@@ -3,17 +3,19 @@ config of every pipeline test; and the throwaway deployment the pipeline and rel
 
 The ``tiny`` preset has 6 regions x 104 weeks x 3 channels (tv -> search DAG edge, radio spend-only)
 x 2 controls, one late-starting region and ~2 % missing region-weeks. Treat the objects as read-only.
+The deployment's dataset carries two simulated geo tests (``refresh_lift_tests``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
+from mmm_core.simulation.experiments import SimulatedLiftTests, plan_lift_tests, run_lift_tests
 from mmm_core.simulation.simulator import GroundTruth, Simulation, simulate, write_simulation
 
 TINY_SEED = 7
@@ -41,17 +43,31 @@ def refresh_simulation() -> Simulation:
     return simulate("tiny", seed=REFRESH_SEED)
 
 
+@functools.cache
+def refresh_lift_tests() -> SimulatedLiftTests:
+    """Geo tests on the refresh dataset, measured against its truth: ``geo_search`` (``plan_lift_tests`` on search,
+    the tiny preset's one always-on channel) and ``late_search``, the same cut in the same region planned to end
+    its cool-down with the data's last week: outside the first refresh week's window, inside the second's."""
+    sim = refresh_simulation()
+    [planned] = plan_lift_tests(sim.panel, ["search"], sim.seed)
+    weeks = sim.panel.weeks
+    late = replace(planned, experiment="late_search", first_week=weeks[-8], last_week=weeks[-5])
+    truth = sim.truth
+    return run_lift_tests((planned, late), sim.panel, lambda f: truth.kpi_noiseless_for(truth.own_activity * f),
+                          truth.noise_sd[:, None], sim.seed)
+
+
 @dataclass(frozen=True)
 class Deployment:
-    """A throwaway deployment: the tiny dataset in ``input/``, a ``DAGSTER_HOME`` with the project's
-    ``config/dagster.yaml`` (pool ``mmm_training`` limited to 1, as shipped) and ``MMM_*`` variables pointing
-    at ``data/``; ``env`` is what a process of this deployment runs with."""
+    """A throwaway deployment: the tiny dataset and its experiments file in ``input/``, a ``DAGSTER_HOME`` with
+    the project's ``config/dagster.yaml`` (pool ``mmm_training`` limited to 1, as shipped) and ``MMM_*`` variables
+    pointing at ``data/``; ``env`` is what a process of this deployment runs with."""
 
     root: Path
 
     @classmethod
     def create(cls, root: Path) -> "Deployment":
-        write_simulation(refresh_simulation(), root / "input", name="tiny")
+        write_simulation(refresh_simulation(), root / "input", name="tiny", lift_tests=refresh_lift_tests().tests)
         (root / "home").mkdir(parents=True)
         (root / "home" / "dagster.yaml").write_text((ROOT / "config" / "dagster.yaml").read_text())
         return cls(root)

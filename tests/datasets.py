@@ -53,3 +53,22 @@ def write_dataset(folder: Path, frame: pd.DataFrame | None = None, spec: dict | 
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+EXPERIMENTS_CSV = """experiment,channel,region,first_week,last_week,cooldown_weeks,spend_multiplier,spend_change,lift,lift_se
+search_cut,search,R0,2023-06-05,2023-07-03,2,0.5,,-120,40
+search_cut,search,R1,2023-06-05,2023-07-03,2,0.5,,-120,40
+tv_boost,tv,all,2023-09-04,2023-09-25,,,100,300.5,100
+"""
+"""Two lift tests on the toy dataset, as a file states them: a search cut in both regions (one row each) and a
+national tv boost given as a spend change, its cool-down cell left empty."""
+
+
+def write_experiments(folder: Path, text: str = EXPERIMENTS_CSV, name: str = "experiments.csv") -> Path:
+    """Write an experiments file beside the toy dataset and name it in its spec; returns the spec path."""
+    (folder / name).write_text(text)
+    path = folder / "spec.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec["experiments"] = name
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path

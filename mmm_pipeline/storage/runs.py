@@ -1,4 +1,5 @@
-"""Rows for model_runs and model_metrics from one refresh's fit, and the code/config identity they carry."""
+"""Rows for model_runs, model_metrics and experiments from one refresh's fit, and the code/config identity they
+carry."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from dataclasses import asdict
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mmm_core.analysis.backtest import HoldoutFit
+from mmm_core.analysis.experiments import TABLE_COLUMNS, experiment_table, leave_one_out
 from mmm_core.data.contract import Panel
+from mmm_core.data.experiments import LiftTest, lift_tests_frame
+from mmm_core.model.estimator import MMM
 from mmm_pipeline.storage.locations import PROJECT_ROOT
 
 
@@ -63,3 +68,15 @@ def run_record(fit: HoldoutFit, panel: Panel, refresh_week: dt.date, run_id: str
 
 def metrics_rows(fit: HoldoutFit) -> pd.DataFrame:
     return fit.metrics[["split", "series", "view", "metric", "value", "interval"]].copy()
+
+
+def experiment_rows(model: MMM, panel: Panel, tests: tuple[LiftTest, ...],
+                    loo_overrides: dict | None = None) -> pd.DataFrame:
+    """The experiments table's rows: every test beside ``model``'s (the published model's) lift for it on ``panel``
+    (the refresh window), with the leave-one-out lift when ``loo_overrides`` (the run's ``MMM`` overrides) are given:
+    one more fit per test in the window. No tests: no rows, the table's columns."""
+    if not tests:
+        empty = lift_tests_frame(()).astype({"experiment": str, "channel": str, "regions": str, "n_regions": np.int64})
+        return empty.assign(model_lift=np.nan, z=np.nan, used=False, loo_lift=np.nan, loo_z=np.nan)[list(TABLE_COLUMNS)]
+    loo = None if loo_overrides is None else leave_one_out(panel, tests, overrides=loo_overrides)
+    return experiment_table(model, panel, tests, loo)

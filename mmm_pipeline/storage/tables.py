@@ -106,6 +106,31 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("interval", "DOUBLE", "the interval's level (0.9)"),
     ),
     _table(
+        "experiments", "Every experiment (lift test) of the current experiments file beside the refresh model's lift "
+                       "for it (mmm_core.analysis.experiments.experiment_table); empty when the spec names no "
+                       "experiments file.",
+        ("experiment", "VARCHAR", "experiment id, as in the experiments file"),
+        _CHANNEL,
+        ("regions", "VARCHAR", "the test regions, joined by ';' (every region for a national test)"),
+        ("n_regions", "INTEGER", "number of test regions"),
+        ("first_week", "DATE", "first week of changed spend"),
+        ("last_week", "DATE", "last week of changed spend"),
+        ("cooldown_weeks", "INTEGER", "weeks after last_week over which the lift was still measured"),
+        ("spend_multiplier", "DOUBLE", "the test's spend over the spend the data record in the test cells (a "
+                                       "spend_change in the file converted)"),
+        ("lift", "DOUBLE", "measured incremental KPI over the test regions and weeks plus cool-down (KPI units)"),
+        ("lift_se", "DOUBLE", "standard error of lift (KPI units)"),
+        ("model_lift", "DOUBLE", "the published model's counterfactual lift for the same cells and spend change "
+                                 "(KPI units); NULL when the test's weeks are not all in the refresh window"),
+        ("z", "DOUBLE", "(model_lift - lift) / lift_se: beyond about 3 the experiment contradicts the model; NULL "
+                        "outside the window"),
+        ("used", "BOOLEAN", "the published model was trained on the experiment (its weeks lie in the training "
+                            "weeks)"),
+        ("loo_lift", "DOUBLE", "lift of a model fitted without this experiment (leave one out); NULL unless the run "
+                               "set leave_one_out, and for tests outside the window"),
+        ("loo_z", "DOUBLE", "(loo_lift - lift) / lift_se: how well the rest of the data predict the experiment"),
+    ),
+    _table(
         "features", "The training window's inputs, raw and scaled; training reads its panel from here.",
         _REGION,
         ("week", "DATE", "week start (Monday)"),
@@ -332,8 +357,9 @@ TABLES: dict[str, Table] = {t.name: t for t in (
 
 DECOMPOSITION_TABLES = ("contributions", "channel_summary", "channel_draws", "dag_edges", "channel_parameters")
 CURVE_TABLES = ("response_curves", "response_curve_points", "budget_scenarios", "budget_allocation")
-PUBLISHED_TABLES = ("model_runs", "model_metrics", "holdout_forecast", "contributions", "channel_summary",
-                    "channel_draws", "channel_parameters", "dag_edges", "scaling_params", *CURVE_TABLES)
+PUBLISHED_TABLES = ("model_runs", "model_metrics", "holdout_forecast", "experiments", "contributions",
+                    "channel_summary", "channel_draws", "channel_parameters", "dag_edges", "scaling_params",
+                    *CURVE_TABLES)
 """Tables copied to the serving file; each gets a ``latest_<table>`` view over the newest refresh."""
 
 

@@ -7,6 +7,12 @@ order), one row per (region, week), a file listed later in the spec winning wher
 (region, week) (the rule of ``mmm_core.data.io.dataset_rows``). Rows of files the spec no longer names, and of
 older versions of its files, stay in ``raw_marketing`` as history and leave the current view.
 
+The spec's experiments file (lift tests, ``storage.experiments``) is ingested by the same call, in the same
+transaction, with the same rules: ``raw_experiments`` is append-only (one load per file version, listed in
+``raw_loads``), and ``raw_current_experiments`` holds the rows of the current spec's experiments file's newest
+load (pointer table ``raw_current_experiments_load``; empty for a spec without experiments). Both tables exist
+only once a spec has named an experiments file.
+
 Functions take an open DuckDB connection, so callers keep connections short (``resources.WarehouseResource``)
 and tests can call them on a file in ``tmp_path``. Every identifier that comes from user data is
 quoted with :func:`quote_ident`; values always travel as parameters or registered frames.
@@ -21,13 +27,19 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from mmm_core.data.io import ValidatedFile
+from mmm_core.data.contract import Panel
+from mmm_core.data.experiments import LiftTest
+from mmm_core.data.io import ValidatedFile, frame_to_panel
 from mmm_core.data.spec import DatasetSpec, column_key
+from mmm_pipeline.storage import experiments as ex
 
 RAW_TABLE = "raw_marketing"
 LOADS_TABLE = "raw_loads"
 CURRENT_VIEW = "raw_current"
 CURRENT_LOADS_TABLE = "raw_current_loads"
+EXPERIMENTS_TABLE = "raw_experiments"
+CURRENT_EXPERIMENTS_VIEW = "raw_current_experiments"
+CURRENT_EXPERIMENTS_LOAD_TABLE = "raw_current_experiments_load"
 INGEST_ASSET = "raw_marketing_data"
 """The Dagster asset that runs :func:`ingest` (named in errors that ask for it; storage never imports dagster)."""
 
@@ -42,6 +54,15 @@ RAW_LOAD_COLUMNS = (
     ("week_date", "DATE", "the row's week as a date (derived from the week column)"),
 )
 """The columns ``raw_marketing`` adds to the spec's own: (name, SQL type, description), in table order."""
+
+
+EXPERIMENT_LOAD_COLUMNS = tuple(c for c in RAW_LOAD_COLUMNS if c[0] != "week_date")
+"""The load columns of ``raw_experiments`` (``source_row``: the 1-based data row of the experiments file)."""
+
+
+def raw_experiment_columns() -> list[tuple[str, str, str]]:
+    """Every column of ``raw_experiments``: the load columns, then the experiments file's columns."""
+    return [*EXPERIMENT_LOAD_COLUMNS, *ex.FILE_COLUMNS]
 
 
 def raw_columns(spec: DatasetSpec) -> list[tuple[str, str, str]]:
@@ -71,6 +92,15 @@ class LoadResult:
 
 
 @dataclass(frozen=True)
+class Ingested:
+    """What one ingestion did: per data file (the spec's order), and for the experiments file (None: the spec
+    names none)."""
+
+    files: list[LoadResult]
+    experiments: LoadResult | None = None
+
+
+@dataclass(frozen=True)
 class CurrentLoad:
     """One file of the current view: its place in the spec's ``files`` (1 = first; higher wins) and its load."""
 
@@ -89,9 +119,10 @@ class _NewestLoad:
 
 
 READ_NEUTRAL_SPEC_KEYS = ("name", "kpi_unit", "currency", "files", "kpi_column", "population_column", "channels",
-                         "controls")
-"""Spec keys that do not change the rows a load stores from a file (names, units, which column plays which
-role); :func:`read_layout` keeps every other key, so a spec key added later counts as changing them."""
+                         "controls", "experiments")
+"""Spec keys that do not change the rows a load stores from a data file (names, units, which column plays which
+role, the experiments file); :func:`read_layout` keeps every other key, so a spec key added later counts as
+changing them."""
 
 
 def read_layout(spec: DatasetSpec) -> dict:
@@ -137,6 +168,21 @@ def _ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
             spec_fingerprint VARCHAR NOT NULL)""")
 
 
+def _ensure_experiment_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    load_columns = {name for name, _, _ in EXPERIMENT_LOAD_COLUMNS}
+    columns = ", ".join(f"{name} {sql_type}" + (" NOT NULL" if name in load_columns else "")
+                        for name, sql_type, _ in raw_experiment_columns())
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {EXPERIMENTS_TABLE} ({columns})")
+    conn.execute(f"""
+        CREATE TABLE IF NOT EXISTS {CURRENT_EXPERIMENTS_LOAD_TABLE} (
+            source_file VARCHAR NOT NULL, load_id VARCHAR NOT NULL, spec_fingerprint VARCHAR NOT NULL)""")
+    names = ", ".join(f"r.{name}" for name, _, _ in raw_experiment_columns())
+    conn.execute(f"""
+        CREATE OR REPLACE VIEW {CURRENT_EXPERIMENTS_VIEW} AS
+        SELECT {names} FROM {EXPERIMENTS_TABLE} AS r
+        JOIN {CURRENT_EXPERIMENTS_LOAD_TABLE} AS c ON r.load_id = c.load_id""")
+
+
 def _column_exists(conn: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
     return conn.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' "
                         "AND table_name = ? AND column_name = ?", [table, column]).fetchone()[0] > 0
@@ -175,9 +221,10 @@ def _newest_loads(conn: duckdb.DuckDBPyConnection) -> dict[str, _NewestLoad]:
 
 
 def ingest(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: list[ValidatedFile],
-           now: dt.datetime | None = None) -> list[LoadResult]:
-    """Append every file that needs it as a new load and point the current view at ``spec``'s files, in one
-    transaction (all or nothing).
+           now: dt.datetime | None = None, experiments: ex.ValidatedExperiments | None = None) -> Ingested:
+    """Append every file that needs it as a new load and point the current view at ``spec``'s files (and
+    ``raw_current_experiments`` at its ``experiments`` file, validated against ``files``), in one transaction
+    (all or nothing).
 
     ``files`` are the spec's files in its ``files`` order. A file is skipped when its newest load has the same
     content hash and holds every column the spec reads, read the same way (:func:`load_serves`): re-ingesting
@@ -185,9 +232,12 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: list[Valid
     ingested (the file's own column names and values), with load metadata and the row's 1-based position in
     its file, so any published number can be traced back to a file row. The current view is rebuilt even
     when nothing was written: switching back to a dataset whose files are all loaded switches the view.
+    The experiments file follows the same rules (a no-op when unchanged); a spec without one empties
+    ``raw_current_experiments`` and keeps the rows as history.
     """
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     results: list[LoadResult] = []
+    experiments_result = None
     conn.execute("BEGIN TRANSACTION")
     try:
         _ensure_tables(conn)
@@ -211,11 +261,53 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: list[Valid
             next_seq += 1
         _set_current_loads(conn, spec, [r.current_load_id for r in results], [r.source_file for r in results])
         create_current_view(conn, spec)
+        if experiments is not None:
+            experiments_result = _ingest_experiments(conn, spec, experiments, newest.get(str(experiments.path)),
+                                                     next_seq, now)
+        elif _table_exists(conn, CURRENT_EXPERIMENTS_LOAD_TABLE):
+            conn.execute(f"DELETE FROM {CURRENT_EXPERIMENTS_LOAD_TABLE}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return results
+    return Ingested(results, experiments_result)
+
+
+def _ingest_experiments(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, experiments: ex.ValidatedExperiments,
+                        previous: _NewestLoad | None, load_seq: int, now: dt.datetime) -> LoadResult:
+    """Append the experiments file as a new load unless its newest load has this content, read the same way;
+    point raw_current_experiments at the load either way."""
+    _ensure_experiment_tables(conn)
+    source = str(experiments.path)
+    if previous is not None and previous.file_hash == experiments.file_hash and \
+            ex.load_serves(previous.read_layout, spec):
+        result = LoadResult(source, experiments.file_hash, None, 0, previous.load_id,
+                            f"unchanged since load {previous.load_id}, skipped")
+    else:
+        load_id = f"L{load_seq:06d}-{experiments.file_hash[:10]}"
+        frame = experiments.frame.copy()
+        frame.insert(0, "load_id", load_id)
+        frame.insert(1, "load_seq", load_seq)
+        frame.insert(2, "source_file", source)
+        frame.insert(3, "file_hash", experiments.file_hash)
+        frame.insert(4, "loaded_at", pd.Timestamp(now))
+        frame.insert(5, "source_row", range(1, len(frame) + 1))
+        names = ", ".join(name for name, _, _ in raw_experiment_columns())
+        conn.register("incoming_experiments", frame)
+        conn.execute(f"INSERT INTO {EXPERIMENTS_TABLE} ({names}) SELECT {names} FROM incoming_experiments")
+        conn.unregister("incoming_experiments")
+        conn.execute(f"INSERT INTO {LOADS_TABLE} (load_id, load_seq, source_file, file_hash, spec_fingerprint, "
+                     "loaded_at, n_rows, read_layout) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     [load_id, load_seq, source, experiments.file_hash, spec.fingerprint(), now, len(frame),
+                      json.dumps(ex.read_layout(spec), sort_keys=True)])
+        note = "new file" if previous is None else ("changed content" if previous.file_hash != experiments.file_hash
+                                                    else "same content, read again in the spec's way")
+        result = LoadResult(source, experiments.file_hash, load_id, len(frame), load_id,
+                            f"{note}: new load {load_id}, {len(frame)} rows, {len(experiments.tests)} experiments")
+    conn.execute(f"DELETE FROM {CURRENT_EXPERIMENTS_LOAD_TABLE}")
+    conn.execute(f"INSERT INTO {CURRENT_EXPERIMENTS_LOAD_TABLE} VALUES (?, ?, ?)",
+                 [source, result.current_load_id, spec.fingerprint()])
+    return result
 
 
 def _append_load(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, vf: ValidatedFile, load_id: str,
@@ -304,6 +396,48 @@ def read_current(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> pd.DataF
     frame = conn.execute(f"SELECT {cols} FROM {CURRENT_VIEW} ORDER BY {order}").df()
     frame["week_date"] = pd.to_datetime(frame["week_date"])
     return frame
+
+
+def current_experiments_load(conn: duckdb.DuckDBPyConnection) -> CurrentLoad | None:
+    """The load raw_current_experiments is built from (precedence 1), or None (no experiments ingested for the
+    current spec)."""
+    if not _table_exists(conn, CURRENT_EXPERIMENTS_LOAD_TABLE):
+        return None
+    row = conn.execute(f"""
+        SELECT c.source_file, c.load_id, l.file_hash, c.spec_fingerprint
+        FROM {CURRENT_EXPERIMENTS_LOAD_TABLE} AS c JOIN {LOADS_TABLE} AS l ON c.load_id = l.load_id""").fetchone()
+    return None if row is None else CurrentLoad(1, *row)
+
+
+def read_current_experiments(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> tuple[str, pd.DataFrame] | None:
+    """(the experiments file, its current rows in ``storage.experiments.FILE_COLUMNS``, file order), or None when
+    ``spec`` names no experiments file. Raises :class:`CurrentViewOutOfDate` when the last ingest was not of
+    ``spec`` (it checks the data files' view too: both are written by one ingest)."""
+    check_current_view_is_for(conn, spec)
+    wanted = spec.resolve_experiments(allow_outside=True)  # the path only: nothing is read here
+    if wanted is None:
+        return None
+    load = current_experiments_load(conn)
+    if load is None or load.source_file != str(wanted) or load.spec_fingerprint != spec.fingerprint():
+        held = load.source_file if load else "none"
+        raise CurrentViewOutOfDate(f"{CURRENT_EXPERIMENTS_VIEW} does not hold the spec's experiments file {wanted} "
+                                   f"(it holds {held}): materialise {INGEST_ASSET} first")
+    columns = ", ".join(name for name, _, _ in ex.FILE_COLUMNS)
+    frame = conn.execute(f"SELECT {columns} FROM {CURRENT_EXPERIMENTS_VIEW} ORDER BY source_row").df()
+    return load.source_file, frame
+
+
+def current_lift_tests(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec,
+                       panel: Panel | None = None) -> tuple[LiftTest, ...]:
+    """The current experiments (none when ``spec`` names no file), validated as at ingest against the current
+    dataset (``panel``: ``raw_current``'s, built here when not given). Only these rows are ever trained on: older
+    loads and files the spec no longer names stay history."""
+    current = read_current_experiments(conn, spec)
+    if current is None:
+        return ()
+    source_file, frame = current
+    panel = panel if panel is not None else frame_to_panel(read_current(conn, spec), spec)
+    return ex.lift_tests_from_rows(frame, panel, source_file, spec.date_format)
 
 
 def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

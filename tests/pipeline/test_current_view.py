@@ -19,7 +19,7 @@ RESTATED_WEEKS = ["2023-03-06", "2023-03-13", "2023-03-20", "2023-03-27"]
 def _ingest(db, spec_path) -> list[wh.LoadResult]:
     spec = DatasetSpec.from_yaml(spec_path)
     with duckdb.connect(str(db)) as conn:
-        return wh.ingest(conn, spec, validate_dataset(spec))
+        return wh.ingest(conn, spec, validate_dataset(spec)).files
 
 
 def _current(db, spec_path) -> pd.DataFrame:

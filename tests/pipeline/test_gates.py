@@ -97,8 +97,28 @@ def test_each_gate_is_set_by_its_environment_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("MMM_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("MMM_MIN_HOLDOUT_SKILL", "0.25")
     monkeypatch.setenv("MMM_MAX_ROI_CHANGE", "0.8")
+    monkeypatch.setenv("MMM_MAX_EXPERIMENT_Z", "2.5")
     monkeypatch.delenv("MMM_MAX_ADDITIVITY_ERROR", raising=False)
-    assert default_resources()["quality_gates"] == QualityGatesResource(min_holdout_skill=0.25, max_roi_change=0.8)
+    assert default_resources()["quality_gates"] == QualityGatesResource(min_holdout_skill=0.25, max_roi_change=0.8,
+                                                                        max_experiment_z=2.5)
     monkeypatch.setenv("MMM_MIN_HOLDOUT_SKILL", "ten percent")
     with pytest.raises(ValueError, match="MMM_MIN_HOLDOUT_SKILL='ten percent' is not a number"):
         default_resources()
+
+
+def _experiments(z: dict[str, float]) -> pd.DataFrame:
+    """experiments rows with the given z-scores (NaN: outside the window) around a measured lift of 100 ± 10."""
+    return pd.DataFrame({"experiment": list(z), "channel": "tv", "lift": 100.0, "lift_se": 10.0,
+                         "model_lift": [100.0 + 10.0 * v for v in z.values()], "z": list(z.values())})
+
+
+def test_an_experiment_beyond_the_threshold_is_named_largest_first_and_one_outside_the_window_is_not_judged():
+    table = _experiments({"inside": 1.0, "far_below": -7.5, "far_above": 4.0, "outside": float("nan")})
+    assert list(gates.judged_experiments(table).experiment) == ["inside", "far_below", "far_above"]
+    assert list(gates.contradicting_experiments(table, 3.0).experiment) == ["far_below", "far_above"]
+    assert list(gates.contradicting_experiments(table, 8.0).experiment) == []
+    text = gates.experiments_description(table, 3.0, "HOW")
+    assert text.startswith("2 of 3 experiments contradict the model by more than 3 standard errors")
+    assert "far_below (tv): measured lift 100 ± 10, model 25, z -7.50" in text and text.endswith("HOW")
+    assert "inside" not in text and "outside" not in text
+    assert gates.experiments_description(table, 8.0, "HOW").startswith("All 3 experiments in the refresh window agree")

@@ -235,7 +235,7 @@ def test_make_run_prints_the_real_cause_last_and_does_not_retry(tmp_path, monkey
     for name, value in deployment.variables.items():
         monkeypatch.setenv(name, value)
 
-    def disk_full(conn, spec, files):
+    def disk_full(conn, spec, files, experiments=None):
         raise duckdb.IOException(DISK_FULL)
 
     monkeypatch.setattr(wh, "ingest", disk_full)

@@ -1,5 +1,5 @@
-"""The refresh's fitted model: holdout fit beside naive baselines, refit, artefact, model_runs, model_metrics and
-holdout_forecast."""
+"""The refresh's fitted model: holdout fit beside naive baselines, refit (both trained on the current experiments),
+artefact, model_runs, model_metrics, holdout_forecast and experiments."""
 
 import datetime as dt
 import json
@@ -7,32 +7,40 @@ import json
 import dagster as dg
 
 from mmm_core.analysis.backtest import MIN_HOLDOUT_TRAINING_WEEKS, fit_with_holdout, holdout_weeks_for
+from mmm_core.data.contract import DataContractError
 from mmm_pipeline import keys
 from mmm_pipeline.defs.training.config import GPU_POD, TrainingConfig
 from mmm_pipeline.metadata import table_metadata, table_schema
 from mmm_pipeline.partitions import weekly_refresh
 from mmm_pipeline.policies import OWNERS, TRAINING_POOL
 from mmm_pipeline.resources import ComputeResource, DatasetResource, ModelStoreResource, WarehouseResource
-from mmm_pipeline.storage.runs import metrics_rows, run_record
+from mmm_pipeline.storage.runs import experiment_rows, metrics_rows, run_record
 from mmm_pipeline.storage.tables import MissingRefreshData
+from mmm_pipeline.storage.warehouse import CurrentViewOutOfDate
 
 
 @dg.asset(
-    name=keys.MMM_MODEL, partitions_def=weekly_refresh, deps=[keys.MODEL_FEATURES], group_name="training",
+    name=keys.MMM_MODEL, partitions_def=weekly_refresh, deps=[keys.MODEL_FEATURES, keys.RAW_MARKETING_DATA],
+    group_name="training",
     kinds={"pytorch", "duckdb"}, owners=OWNERS, pool=TRAINING_POOL,
     op_tags={"dagster-k8s/config": GPU_POD}, metadata={"dagster/column_schema": table_schema("model_runs")},
     description="The refresh's fitted model (a folder of the model store: config.json + weights.safetensors + "
                 "checksums.json, and members.safetensors + members.json when the run refits an ensemble for "
                 "intervals) and its rows in model_runs, model_metrics (holdout metrics beside naive "
-                "baselines) and holdout_forecast (the held-out weeks' forecast and prediction interval).",
+                "baselines), holdout_forecast (the held-out weeks' forecast and prediction interval) and "
+                "experiments (each lift test of the current experiments file beside the model's lift). Both fits "
+                "train on the current experiments whose weeks they cover.",
 )
 def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset: DatasetResource,
               warehouse: WarehouseResource, compute: ComputeResource,
               models: ModelStoreResource) -> dg.MaterializeResult:
     refresh_week = dt.date.fromisoformat(context.partition_key)
+    spec = dataset.load_spec()
     try:
-        panel = warehouse.read_panel(dataset.load_spec(), refresh_week)
-    except MissingRefreshData as exc:
+        panel = warehouse.read_panel(spec, refresh_week)
+        # The current load's experiments only (raw_current_experiments), valid against the current data.
+        lift_tests = warehouse.current_lift_tests(spec)
+    except (MissingRefreshData, CurrentViewOutOfDate, DataContractError) as exc:
         raise dg.Failure(str(exc), allow_retries=False) from exc
     overrides = config.overrides(compute.train_overrides())
     try:
@@ -49,11 +57,15 @@ def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset
                          + ("" if event.val_metric is None else f", validation {event.val_metric:.5f}"))
 
     fit = fit_with_holdout(panel, holdout_weeks, config.refit_full_window, overrides=overrides,
-                           callback=log_progress, ensemble=config.ensemble())
+                           callback=log_progress, ensemble=config.ensemble(), lift_tests=lift_tests)
+    if config.leave_one_out and lift_tests:
+        context.log.info(f"leave_one_out: one more fit per experiment in the refresh window (the file has "
+                         f"{len(lift_tests)})")
+    experiments = experiment_rows(fit.model, panel, lift_tests, overrides if config.leave_one_out else None)
     path = models.save(refresh_week, fit.ensemble or fit.model, context.run.run_id)
     record = run_record(fit, panel, refresh_week, context.run.run_id, overrides, config.seed, path)
     counts = warehouse.write(refresh_week, {"model_runs": record, "model_metrics": metrics_rows(fit),
-                                            "holdout_forecast": fit.forecast})
+                                            "holdout_forecast": fit.forecast, "experiments": experiments})
     row = record.iloc[0]
     return dg.MaterializeResult(metadata={
         **table_metadata("model_runs", counts["model_runs"]),
@@ -61,6 +73,9 @@ def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset
         "model_metrics_rows": counts["model_metrics"],
         "holdout_forecast_column_schema": table_schema("holdout_forecast"),
         "holdout_forecast_rows": counts["holdout_forecast"],
+        "experiments_column_schema": table_schema("experiments"),
+        "experiments_rows": counts["experiments"],
+        "experiments_used": int(experiments["used"].sum()),
         "holdout_interval_coverage": fit.metric("holdout", "pooled", "interval_coverage"),
         "artifact_path": dg.MetadataValue.path(str(path)),
         "holdout_r2_pooled": float(row.holdout_r2),

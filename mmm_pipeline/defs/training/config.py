@@ -39,6 +39,10 @@ class TrainingConfig(dg.Config):
     """Epochs each member trains from the published model's weights; None: ``EnsembleConfig.epochs``."""
     interval: float = EnsembleConfig.interval
     """Central level of the published intervals (0.9: from the 5 % to the 95 % quantile of the members)."""
+    leave_one_out: bool = False
+    """Fill the experiments table's loo_lift / loo_z: per experiment in the window, one extra fit on every other
+    experiment, asked for this one's lift (``mmm_core.analysis.experiments.leave_one_out``). Off by default: it
+    costs one more full fit per experiment."""
 
     def overrides(self, compute_overrides: dict) -> dict[str, dict]:
         """``MMM(overrides=...)`` for this run: the seed, the compute settings, and the fields set here."""
