@@ -48,13 +48,16 @@ def experiment_table(model: MMM, panel: Panel, tests: tuple[LiftTest, ...],
                      loo: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per test (``TABLE_COLUMNS``): the test as stated (regions joined by ``;``), the model's lift and
     z-score for the tests inside ``panel`` (NaN for the others), used (the model trained on it), and the
-    leave-one-out lift and z from ``loo`` (NaN without it)."""
+    leave-one-out lift and z from ``loo`` (NaN without it). No tests: no rows, the columns (``model`` unused)."""
     table = lift_tests_frame(tests)
+    if not tests:  # nothing to ask the model (which may be None)
+        return table.assign(model_lift=np.nan, z=np.nan, used=False, loo_lift=np.nan, loo_z=np.nan)[list(TABLE_COLUMNS)]
     scored = model.lift_tests(panel, tests)[["experiment", "model_lift", "z", "used"]]
     table = table.merge(scored, on="experiment", how="left")
     table["used"] = table["used"].astype("boolean").fillna(False).astype(bool)
-    loo = loo if loo is not None else pd.DataFrame({"experiment": [], "loo_lift": [], "loo_z": []})
-    table = table.merge(loo.astype({"experiment": str}), on="experiment", how="left")
+    if loo is None:
+        loo = pd.DataFrame({"experiment": pd.Series([], dtype=object), "loo_lift": [], "loo_z": []})
+    table = table.merge(loo.astype({"experiment": object}), on="experiment", how="left")
     for column in ("model_lift", "z", "loo_lift", "loo_z"):
         table[column] = table[column].astype(np.float64)
     return table[list(TABLE_COLUMNS)]

@@ -90,9 +90,11 @@ class LiftTest:
 def lift_tests_frame(tests: list[LiftTest] | tuple[LiftTest, ...]) -> pd.DataFrame:
     """One row per experiment (regions joined by ``;``): experiment, channel, regions, n_regions, first_week,
     last_week, cooldown_weeks, spend_multiplier, lift, lift_se."""
+    text = lambda values: pd.Series(values, dtype=object)  # noqa: E731  (text even with no tests)
     return pd.DataFrame({
-        "experiment": [t.experiment for t in tests], "channel": [t.channel for t in tests],
-        "regions": [";".join(t.regions) for t in tests], "n_regions": [len(t.regions) for t in tests],
+        "experiment": text([t.experiment for t in tests]), "channel": text([t.channel for t in tests]),
+        "regions": text([";".join(t.regions) for t in tests]),
+        "n_regions": np.array([len(t.regions) for t in tests], dtype=np.int64),
         "first_week": pd.to_datetime([t.first_week for t in tests]),
         "last_week": pd.to_datetime([t.last_week for t in tests]),
         "cooldown_weeks": np.array([t.cooldown_weeks for t in tests], dtype=np.int64),

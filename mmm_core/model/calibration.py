@@ -7,13 +7,14 @@ the channel's own activity × m in the test cells (activity moves with spend), t
 the channel graph to its descendants, carried over by each channel's adstock and read through its Hill
 curve, with the factual GRU modulation held; summed over the measurement cells in KPI units.
 
-In training the experiments are a Gaussian likelihood beside the fit term. The fit term is a mean over the
-n fitted region-weeks of (about) half the squared scaled residual, i.e. ``sigma**2 / n`` times the data's
-negative log-likelihood for residual variance ``sigma**2``; the experiments' negative log-likelihood
-``sum_e z_e**2 / 2`` (``z_e = (model lift - lift) / lift_se``) enters at the same scale, with ``sigma**2`` the
-current mean squared residual (held fixed in each step). So an experiment weighs what its standard error
-says, against as many region-weeks as the panel has: it decides what the panel cannot tell (an always-on
-channel's level) and yields where the panel measures a channel well.
+In training each experiment adds ``weight * ROI_PRIOR_LOG_SD**2 / C * z_e**2`` to the loss, with
+``z_e = (model lift - lift) / lift_se`` and C the channels with spend: the units of the exchangeable-ROI prior
+(``priors``), which adds ``roi_pooling / C * dev_c**2`` for a channel's relative ROI deviation ``dev_c`` and
+states a spread of ``ROI_PRIOR_LOG_SD``. In those units an experiment is one more Gaussian measurement of the
+channel's level: a test whose lift is known to ±10 % outweighs the prior (±50 %) 25 to 1 and decides the
+channel, one known to ±100 % barely moves it. Why not the experiments' likelihood against the fit term's:
+the prior settles always-on channels because the panel cannot, at a weight far above a likelihood's, and a
+test on the likelihood's scale could not move a channel away from it (measured: README).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 from mmm_core.data.contract import Panel
 from mmm_core.data.experiments import LiftTest
 from mmm_core.model.dag import descendants, own_activity
+from mmm_core.model.priors import ROI_PRIOR_LOG_SD
 from mmm_core.model.transforms import scale_own_activity
 
 
@@ -94,15 +96,19 @@ def lift_test_data(tests: tuple[LiftTest, ...], panel: Panel, kpi_scale: np.ndar
         adjacency=f64(np.zeros((C, C)) if adjacency is None else adjacency))
 
 
-def model_lifts(net, media: torch.Tensor, media_coef: torch.Tensor, media_terms: torch.Tensor,
-                data: LiftTestData) -> torch.Tensor:
+def model_lifts(net, media: torch.Tensor, modulation: torch.Tensor, data: LiftTestData,
+                shared_only: bool = False) -> torch.Tensor:
     """``[E]`` KPI units: each experiment's lift as the model computes it (see the module docstring).
 
-    net: the ``MMMNet``; media ``[R, T, C]`` scaled activity (the factual inputs); media_coef and media_terms
-    ``[R, T, C]`` the factual forward pass's coefficients and channel terms (scaled KPI units). Differentiable
-    in the network's parameters; only the test regions and the channels the change reaches are recomputed."""
+    net: the ``MMMNet``; media ``[R, T, C]`` scaled activity (the factual inputs); modulation ``[R, T, C + K]`` the
+    factual forward pass's GRU modulation (held, as in every counterfactual). Only the test regions and the
+    channels the change reaches are recomputed. ``shared_only`` (training): the value is the same, but its
+    gradient reaches only what every region shares (the channel's level, bound, carry-over and curve), not
+    the test regions' own deviations nor the modulation of the test weeks: a test in a random sample of
+    regions measures the channel, and the local parameters would otherwise absorb it."""
     reach = torch.as_tensor(descendants(data.adjacency.detach().cpu().double().numpy()))
     adjacency = data.adjacency.to(media.dtype)
+    C = media.shape[-1]
     out = []
     for e, rows in enumerate(data.regions):
         c = int(data.channel[e])
@@ -111,17 +117,28 @@ def model_lifts(net, media: torch.Tensor, media_coef: torch.Tensor, media_terms:
         factor = torch.ones_like(sub)
         factor[:, data.test_weeks[e], c] = data.multiplier[e].to(media.dtype)
         scaled = scale_own_activity(sub, own_activity(sub, adjacency), adjacency, factor)[..., channels]
-        response = net.media_response(scaled, channels)  # [S, T, |channels|]
-        delta = (media_coef[rows][..., channels] * response - media_terms[rows][..., channels]).sum(-1)  # [S, T]
+        change = net.media_response(scaled, channels) - net.media_response(sub[..., channels], channels)
+        coef = net.media_coefficient(modulation[rows][..., :C], rows, shared_only)[..., channels]
+        delta = (coef * change).sum(-1)  # [S, T] scaled KPI units
         cells = (data.measured_weeks[e][None, :] & data.observed[rows]).to(media.dtype)
         out.append(((delta * cells).sum(-1) * data.kpi_scale[rows].to(media.dtype)).sum())
     return torch.stack(out)
 
 
-def lift_test_term(lifts: torch.Tensor, data: LiftTestData, residual_variance: torch.Tensor,
-                   n_fitted: torch.Tensor) -> torch.Tensor:
-    """``residual_variance / n_fitted * sum_e z_e**2 / 2``: the experiments' Gaussian negative log-likelihood at
-    the fit term's scale (module docstring). ``residual_variance`` (scaled KPI units², held fixed) and
-    ``n_fitted`` (region-weeks in the fit term) are scalars."""
+CONCAVITY_WEIGHT = 1.0
+"""Weight of ``concavity_term``: strong enough to act as a bound (slopes end within a few % of 1)."""
+
+
+def concavity_term(net, channels: torch.Tensor) -> torch.Tensor:
+    """``sum_c max(0, log hill_slope_c)**2`` over the tested ``channels`` (indices): a channel with a lift test
+    is read as concave (Hill slope <= 1) below its data. Without it the fit met a test with an S-curve whose
+    steep part sat on the tested range and kept the channel's total at the prior's (measured: README); a
+    concave curve through zero holds at least twice a halving test's lift below the tested range."""
+    return torch.log(net.saturation.slope()[channels]).clamp_min(0.0).square().sum()
+
+
+def lift_test_term(lifts: torch.Tensor, data: LiftTestData, n_channels: int) -> torch.Tensor:
+    """``ROI_PRIOR_LOG_SD**2 / n_channels * sum_e z_e**2`` (module docstring; times the weight in the loss):
+    the experiments in the exchangeable-ROI prior's units. lifts ``[E]`` KPI units (``model_lifts``)."""
     z = (lifts - data.lift) / data.lift_se
-    return residual_variance.detach() / n_fitted.clamp_min(1.0) * 0.5 * z.square().sum()
+    return ROI_PRIOR_LOG_SD ** 2 / max(n_channels, 1) * z.square().sum()

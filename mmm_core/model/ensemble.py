@@ -47,12 +47,7 @@ from mmm_core.data.contract import Panel
 from mmm_core.model import training
 from mmm_core.model.estimator import MMM
 from mmm_core.model.network import MMMNet
-
-ROI_PRIOR_LOG_SD = 0.5
-"""Spread of a channel's ROI around the pooled ROI that the exchangeable prior states, on the log scale:
-90 % of channels within a factor exp(1.645 * 0.5) = 2.3 of the pooled ROI. A stated prior, not a fitted
-value: true ROI ratios in the worlds this project measures on reach 3.1 (README), and a channel that far
-from the pooled ROI, with a level only the prior sets, falls outside its 90 % interval."""
+from mmm_core.model.priors import ROI_PRIOR_LOG_SD
 
 INTERVAL_COLUMNS = ("direct_contribution", "total_contribution", "share", "roi")
 """Columns of ``MMM.contributions`` that ``Ensemble.contributions`` gives intervals for."""
@@ -312,9 +307,6 @@ class Ensemble:
         stacked = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("net.")}
         nets = []
         for k in range(next(iter(stacked.values())).shape[0]):
-            lifts = data.lift_tests  # randomize-then-optimize: each member fits its own draw of the measured lifts
-            if lifts is not None:
-                lifts = lifts.with_lift(lifts.lift + lifts.lift_se * torch.as_tensor(rng.normal(size=len(lifts))))
             net = copy.deepcopy(point.net_)
             net.load_state_dict({name: value[k] for name, value in stacked.items()})
             nets.append(net)

@@ -81,7 +81,7 @@ class MMM:
 
         ``lift_tests`` (``data.experiments.LiftTest``) whose weeks lie in ``panel`` (``calibration.usable``;
         kept as ``lift_tests_``) enter the loss as a likelihood on the model's own counterfactual lift
-        (``calibration``), and the channels they test leave the exchangeable-ROI prior.
+        (``calibration``), beside the exchangeable-ROI prior and in its units.
 
         Before training, each graph edge's bootstrap support is measured (``dag.edge_support``, the structure
         problem alone on ``dag.SUPPORT_RESAMPLES`` resamples; ``dag_support_`` ``[C, C]``): only edges with support
@@ -127,14 +127,8 @@ class MMM:
                                      as_f32(self.scaler_.kpi.forward(panel.kpi)), torch.as_tensor(panel.observed),
                                      as_f32(within_covariance(activity_scaled, panel.observed)),
                                      as_f32(activity_scaled[panel.observed]),
-                                     roi_prior_data(panel, self.scaler_.kpi.scale, activity_scaled, graph,
-                                                    self._tested_channels()),
+                                     roi_prior_data(panel, self.scaler_.kpi.scale, activity_scaled, graph),
                                      lift_tests=calibration.lift_test_data(tests, panel, self.scaler_.kpi.scale, graph))
-
-    def _tested_channels(self) -> np.ndarray:
-        """``[C]`` bool: channels with a lift test in the fit (``lift_tests_``)."""
-        tested = {t.channel for t in getattr(self, "lift_tests_", ())}
-        return np.array([c in tested for c in self.channels_])
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):
@@ -311,8 +305,7 @@ class MMM:
         spend = np.where(observed[..., None], panel.spend, 0.0).sum(axis=(0, 1))
         table = channel_table(panel.channels, spend, direct, total, mediated, induced)
         prior_on = self.train_config_.roi_pooling > 0
-        weight = channel_prior_weight(self.scaler_.media.forward(panel.activity), panel.observed, self.adjacency(),
-                                      self._tested_channels())
+        weight = channel_prior_weight(self.scaler_.media.forward(panel.activity), panel.observed, self.adjacency())
         table.insert(table.columns.get_loc("direct_roi") + 1, "roi_prior_weight",
                      weight.double().numpy() if prior_on else 0.0)  # the published table's column order
         return table
@@ -331,12 +324,13 @@ class MMM:
             out = self._forward(panel)
             with torch.no_grad():
                 model_lift = calibration.model_lifts(self._inference_net(), self._inputs(panel).media,
-                                                     out.media_coef, out.media, data).numpy()
+                                                     out.modulation, data).numpy()
         lift = np.array([t.lift for t in inside])
         se = np.array([t.lift_se for t in inside])
-        return pd.DataFrame({"experiment": [t.experiment for t in inside], "channel": [t.channel for t in inside],
+        return pd.DataFrame({"experiment": pd.Series([t.experiment for t in inside], dtype=object),
+                             "channel": pd.Series([t.channel for t in inside], dtype=object),
                              "lift": lift, "lift_se": se, "model_lift": model_lift, "z": (model_lift - lift) / se,
-                             "used": [(t.experiment, t.channel) in used for t in inside]})
+                             "used": np.array([(t.experiment, t.channel) in used for t in inside], dtype=bool)})
 
     def dag(self, threshold: float = DAG_THRESHOLD, min_support: float = MIN_SUPPORT) -> pd.DataFrame:
         """Edges with ``|weight| >= threshold`` and support >= ``min_support`` of the learned (acyclic)

@@ -217,6 +217,17 @@ class MMMNet(nn.Module):
         media = self.within_observed_range(media, channels)
         return self.saturation(self.adstock(self._pad(media), media.shape[1], channels), channels)
 
+    def media_coefficient(self, modulation: torch.Tensor, regions: torch.Tensor | None = None,
+                          shared_only: bool = False) -> torch.Tensor:
+        """``[R, T, C]`` media coefficients ``softplus(max_c) * sigmoid(level_c + region_rc + modulation_rtc)`` from the
+        media part of the modulation ``[R, T, C]``; with ``regions`` (indices ``[S]``) ``modulation`` holds those
+        regions' rows. ``shared_only`` holds the region deviations and the modulation fixed (no gradient): only
+        the channel's shared level and bound can move the result (the lift tests' term, ``calibration``)."""
+        region = self.media_region if regions is None else self.media_region[regions]
+        if shared_only:
+            region, modulation = region.detach(), modulation.detach()
+        return self.media_coef_max() * torch.sigmoid(self.media_level + region[:, None, :] + modulation)
+
     def modulation(self, media: torch.Tensor, controls: torch.Tensor) -> torch.Tensor:
         """GRU modulation ``[R, T, C + K]`` in [-modulation_max, modulation_max]."""
         n_weeks = media.shape[1]
@@ -232,8 +243,7 @@ class MMMNet(nn.Module):
         C = self.n_channels
         mod = self.modulation(inputs.media, inputs.controls)  # [R, T, C+K]
         media = inputs.media if media_override is None else media_override
-        logits = self.media_level + self.media_region[:, None, :] + mod[..., :C]  # [R, T, C]
-        media_coef = self.media_coef_max() * torch.sigmoid(logits)
+        media_coef = self.media_coefficient(mod[..., :C])
         media_part = media_coef * self.media_response(media)  # [R, T, C]
         control_coef = (self.control_coef + self.control_region)[:, None, :] * (1.0 + mod[..., C:])
         control_part = control_coef * inputs.controls  # [R, T, K]

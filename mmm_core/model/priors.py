@@ -51,6 +51,13 @@ class RoiPriorData:
                               for t in (self.region_weight, self.spend, self.channel_weight, self.centre_log_shift)))
 
 
+ROI_PRIOR_LOG_SD = 0.5
+"""Spread of a channel's ROI around the pooled ROI that the exchangeable prior states, on the log scale:
+90 % of channels within a factor exp(1.645 * 0.5) = 2.3 of the pooled ROI. A stated prior, not a fitted
+value: true ROI ratios in the worlds this project measures on reach 3.1 (README), and a channel that far
+from the pooled ROI, with a level only the prior sets, falls outside its 90 % interval."""
+
+
 EXTRAPOLATION_QUANTILES = (0.1, 0.9)
 """Low and high quantiles of a channel's activity (relative to each region's mean) that bound the range
 the data show the fit; the extremes are left out so one dark or one peak week does not decide."""
@@ -131,30 +138,27 @@ def roi_ceiling_term(roi: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
 
 
 def channel_prior_weight(activity_scaled: np.ndarray, observed: np.ndarray,
-                         adjacency: np.ndarray | None = None, tested: np.ndarray | None = None) -> torch.Tensor:
+                         adjacency: np.ndarray | None = None) -> torch.Tensor:
     """``[C]`` float32: ``level_extrapolation`` of each channel's OWN scaled activity (``dag.own_activity``
     under the channel graph ``adjacency`` ``[C, C]``; all of it without one) over the observed region-weeks
     ``[R, T]``: how much each channel's ROI leans on the prior. Own activity, because activity a parent
     channel causes moves with the parent: its swings show the fit the parent, not the child's curve (a
-    steady search budget lifted in TV flights is still an always-on channel). activity ``[R, T, C]``.
-    ``tested`` ``[C]`` bool marks channels with a lift test (``calibration``): 0 for them, an experiment
-    measures their level, so the prior no longer decides it (and they join the anchor's measured channels)."""
+    steady search budget lifted in TV flights is still an always-on channel). activity ``[R, T, C]``."""
     activity = torch.as_tensor(np.ascontiguousarray(activity_scaled), dtype=torch.float64)
     if adjacency is not None and np.any(adjacency):
         activity = own_activity(activity, torch.as_tensor(adjacency, dtype=torch.float64))
     mask = torch.as_tensor(observed)
     masked = torch.where(mask[..., None], activity, torch.zeros((), dtype=activity.dtype))
-    weight = level_extrapolation(masked.to(torch.float32), mask)
-    return weight if tested is None else torch.where(torch.as_tensor(np.asarray(tested, dtype=bool)), 0.0, weight)
+    return level_extrapolation(masked.to(torch.float32), mask)
 
 
 def roi_prior_data(panel: Panel, kpi_scale: np.ndarray, activity_scaled: np.ndarray,
-                   adjacency: np.ndarray | None = None, tested: np.ndarray | None = None) -> RoiPriorData:
+                   adjacency: np.ndarray | None = None) -> RoiPriorData:
     """The prior's inputs for ``panel``: ``kpi_scale`` ``[R]`` is the KPI scaler's per-region scale,
-    ``activity_scaled`` ``[R, T, C]`` the scaled activity, ``adjacency`` the channel graph and ``tested`` the
-    channels with a lift test (see ``channel_prior_weight``)."""
+    ``activity_scaled`` ``[R, T, C]`` the scaled activity, ``adjacency`` the channel graph (see
+    ``channel_prior_weight``)."""
     as_f32 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
     spend = np.where(panel.observed[..., None], np.nan_to_num(panel.spend), 0.0)
     spend = spend / max(float(spend.max()), 1e-12)
     return RoiPriorData(as_f32(kpi_scale / kpi_scale.mean()), as_f32(spend),
-                        channel_prior_weight(activity_scaled, panel.observed, adjacency, tested))
+                        channel_prior_weight(activity_scaled, panel.observed, adjacency))

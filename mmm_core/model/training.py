@@ -17,7 +17,7 @@ from typing import Callable, Literal
 import torch
 import torch.nn.functional as F
 
-from mmm_core.model.calibration import LiftTestData, lift_test_term, model_lifts
+from mmm_core.model.calibration import CONCAVITY_WEIGHT, LiftTestData, concavity_term, lift_test_term, model_lifts
 from mmm_core.model.dag import lasso_rate
 from mmm_core.model.network import MMMNet, ModelInputs, ModelOutput
 from mmm_core.model.options import check_choices
@@ -92,6 +92,10 @@ class TrainConfig:
     """Lower bound of the anchor ROI in the relative deviations, in media-share-of-KPI units (the anchor
     equals the media share when every ROI is equal): keeps the prior weak where the model finds almost
     no media."""
+    lift_tests: float = 1e-2
+    """Weight of the lift tests' term (``calibration.lift_test_term``), in ``roi_pooling``'s units: at the same
+    value an experiment and the exchangeable-ROI prior weigh as the spreads they state (``lift_se``,
+    ``priors.ROI_PRIOR_LOG_SD``). Its own setting, so experiments still count with the prior switched off."""
     grad_clip: float = 1.0
     """Max global gradient norm."""
     burn_in_weeks: int = 2
@@ -198,10 +202,10 @@ def compute_loss(net: MMMNet, out: ModelOutput, data: TrainingData, mask: torch.
                                                                      prior.spend, config.roi_pooling_floor,
                                                                      prior.channel_weight, prior.centre_log_shift)
     if data.lift_tests is not None and len(data.lift_tests):
-        lifts = model_lifts(net, data.inputs.media, out.media_coef, out.media, data.lift_tests)
-        weight_rt = fit_mask.to(out.prediction.dtype)
-        residual_variance = ((out.prediction - target).square() * weight_rt).sum() / weight_rt.sum().clamp_min(1.0)
-        parts["lift_tests"] = lift_test_term(lifts, data.lift_tests, residual_variance, mask.to(weight_rt.dtype).sum())
+        lifts = model_lifts(net, data.inputs.media, out.modulation, data.lift_tests, shared_only=True)
+        n_channels = int((data.roi_prior.spend.sum((0, 1)) > 0).sum()) if data.roi_prior is not None else net.n_channels
+        parts["lift_tests"] = config.lift_tests * lift_test_term(lifts, data.lift_tests, n_channels)
+        parts["concavity"] = CONCAVITY_WEIGHT * concavity_term(net, torch.unique(data.lift_tests.channel))
     total = sum(parts.values())
     return total, {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in parts.items()}
 

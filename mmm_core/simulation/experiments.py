@@ -68,9 +68,11 @@ def plan_lift_tests(panel: Panel, channels: tuple[str, ...] | list[str], seed: i
 
 
 def run_lift_tests(plan: tuple[LiftTest, ...], panel: Panel, kpi_for: Callable[[np.ndarray], np.ndarray],
-                   noise_sd: np.ndarray, seed: int) -> SimulatedLiftTests:
+                   noise_sd: np.ndarray, seed: int, relative_se: float | None = None) -> SimulatedLiftTests:
     """Measure ``plan`` on a world: ``kpi_for(factor)`` is the noiseless KPI ``[R, T]`` with each channel's own
-    activity × ``factor`` ``[R, T, C]``; ``noise_sd`` ``[R, T]`` the KPI noise's sd (KPI units)."""
+    activity × ``factor`` ``[R, T, C]``; ``noise_sd`` ``[R, T]`` the KPI noise's sd (KPI units). With
+    ``relative_se`` the standard error is that share of the true lift's size instead: a test powered (by more
+    regions or weeks than the plan's) to read its lift to that precision."""
     rng = np.random.default_rng([seed, 19])
     factual = kpi_for(np.ones((panel.n_regions, panel.n_weeks, panel.n_channels)))
     tests, truth = [], []
@@ -84,21 +86,28 @@ def run_lift_tests(plan: tuple[LiftTest, ...], panel: Panel, kpi_for: Callable[[
         true = float((kpi_for(factor) - factual)[cells].sum())
         control = 1.0 + len(rows) / (panel.n_regions - len(rows)) if panel.n_regions > len(rows) else 2.0
         se = float(np.sqrt(control * np.square(np.broadcast_to(noise_sd, cells.shape))[cells].sum()))
+        if relative_se is not None:
+            se = relative_se * abs(true)
         tests.append(replace(test, lift=true + se * float(rng.normal()), lift_se=se))
         truth.append(true)
     return SimulatedLiftTests(tuple(tests), np.array(truth))
 
 
-def simulation_lift_tests(sim, channels: tuple[str, ...] | list[str], seed: int | None = None) -> SimulatedLiftTests:
-    """Geo tests on a ``simulator.Simulation`` (its truth's equation; noise sd per region)."""
+def simulation_lift_tests(sim, channels: tuple[str, ...] | list[str], seed: int | None = None,
+                          relative_se: float | None = None) -> SimulatedLiftTests:
+    """Geo tests on a ``simulator.Simulation`` (its truth's equation; noise sd per region; ``relative_se`` as in
+    ``run_lift_tests``)."""
     seed = sim.seed if seed is None else seed
     truth = sim.truth
     plan = plan_lift_tests(sim.panel, channels, seed)
     return run_lift_tests(plan, sim.panel, lambda f: truth.kpi_noiseless_for(truth.own_activity * f),
-                          truth.noise_sd[:, None], seed)
+                          truth.noise_sd[:, None], seed, relative_se)
 
 
-def outside_lift_tests(sim, channels: tuple[str, ...] | list[str], seed: int) -> SimulatedLiftTests:
-    """Geo tests on an ``outside.OutsideSimulation`` (its spend × the factor through its own curves)."""
+def outside_lift_tests(sim, channels: tuple[str, ...] | list[str], seed: int,
+                       relative_se: float | None = None) -> SimulatedLiftTests:
+    """Geo tests on an ``outside.OutsideSimulation`` (its spend × the factor through its own curves; ``relative_se``
+    as in ``run_lift_tests``)."""
     plan = plan_lift_tests(sim.panel, channels, seed)
-    return run_lift_tests(plan, sim.panel, lambda f: sim.media_kpi(sim.panel.spend * f), sim.noise_sd, seed)
+    return run_lift_tests(plan, sim.panel, lambda f: sim.media_kpi(sim.panel.spend * f), sim.noise_sd, seed,
+                          relative_se)
