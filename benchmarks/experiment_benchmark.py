@@ -9,12 +9,14 @@ Worlds: the own simulator's presets (``sample``, ``benchmark``, ...) and the out
 1. a fit without experiments; the channels it leaves to the ROI prior (``roi_prior_weight`` >= 0.5: those
    whose level the data cannot measure) are the ones an analyst would test;
 2. one simulated geo test per such channel (``simulation.experiments``: ~20 % of regions, 4-8 weeks,
-   spend × 0.5 or × 1.5, a 4-week cool-down, measured with a matched-control standard error);
+   spend × 0.5 or × 1.5, a 4-week cool-down, measured at the standard error of a read against the other
+   regions, or with ``--relative-se s`` at s times the true lift: a test powered to that precision);
 3. a fit with those tests. Printed for both: share MAE (pp), ROI Spearman, the largest relative ROI error
    over the tested channels; beside the spend-share guess; for the tests, the model's lift over the true
    lift and the z-score against the measured lift;
 4. with ``--biased``: the first test's measured lift × 2 (its standard error as stated): the largest
-   relative ROI change of the other channels against fit 3, and that test's z-score.
+   relative ROI change of the other channels against fit 3, that test's z-score, and its z-score for a fit
+   on the other tests only (the leave-one-out z the experiments check reads).
 Never run in tests.
 """
 
@@ -41,15 +43,17 @@ TESTED_ABOVE = 0.5
 """ROI prior weight from which a channel is one the data cannot measure, and gets a test."""
 
 
-def world(name: str, seed: int):
+def world(name: str, seed: int, relative_se: float | None):
     """(panel, true contribution table, function channels -> SimulatedLiftTests)."""
     if name.startswith("outside_"):
         from mmm_core.simulation.outside import simulate_outside
 
         sim = simulate_outside(name.removeprefix("outside_"), seed)
-        return sim.panel, sim.true_contributions(), lambda channels: outside_lift_tests(sim, channels, seed)
+        return (sim.panel, sim.true_contributions(),
+                lambda channels: outside_lift_tests(sim, channels, seed, relative_se))
     sim = simulate(name, seed=seed)
-    return sim.panel, true_contributions(sim, sim.panel), lambda channels: simulation_lift_tests(sim, channels)
+    return (sim.panel, true_contributions(sim, sim.panel),
+            lambda channels: simulation_lift_tests(sim, channels, relative_se=relative_se))
 
 
 def scores(truth: pd.DataFrame, table: pd.DataFrame, tested: list[str]) -> dict:
@@ -61,8 +65,8 @@ def scores(truth: pd.DataFrame, table: pd.DataFrame, tested: list[str]) -> dict:
             "roi": est["roi"].to_dict()}
 
 
-def run_one(name: str, seed: int, threads: int, biased: bool) -> dict:
-    panel, truth, lift_tests_for = world(name, seed)
+def run_one(name: str, seed: int, threads: int, biased: bool, relative_se: float | None = None) -> dict:
+    panel, truth, lift_tests_for = world(name, seed, relative_se)
     truth = truth.set_index("channel")
     spend_share = truth["spend"] / truth["spend"].sum()
     row = {"world": name, "seed": seed,
@@ -87,6 +91,7 @@ def run_one(name: str, seed: int, threads: int, biased: bool) -> dict:
     row["plain_over_true_lift"] = (plain.lift_tests(panel, simulated.tests)["model_lift"].to_numpy()
                                    / simulated.true_lift).round(3).tolist()
     row["z"] = lifts["z"].round(2).tolist()
+    row["true_over_se"] = (simulated.true_lift / np.array([t.lift_se for t in simulated.tests])).round(2).tolist()
     if biased:
         bad = simulated.biased(simulated.tests[0].experiment, 2.0)
         fit = MMM(overrides=overrides).fit(panel, lift_tests=bad.tests)
@@ -95,6 +100,8 @@ def run_one(name: str, seed: int, threads: int, biased: bool) -> dict:
         base = pd.Series(row["with"]["roi"])
         row["biased_other_roi_change"] = float((roi.loc[others] / base.loc[others] - 1.0).abs().max())
         row["biased_z"] = float(fit.lift_tests(panel)["z"].iloc[0])
+        without = MMM(overrides=overrides).fit(panel, lift_tests=bad.tests[1:])  # leave the biased test out
+        row["biased_loo_z"] = float(without.lift_tests(panel, bad.tests[:1])["z"].iloc[0])
     return row
 
 
@@ -107,9 +114,11 @@ def _line(row: dict) -> str:
         w = row["with"]
         text += (f" | with {w['share_mae_pp']:.2f} pp rho {w['roi_spearman']:.2f} tested-ROI err "
                  f"{w['tested_roi_error']:.2f} | tested {row['tested']} model/true lift "
-                 f"{row['model_over_true_lift']} (plain {row['plain_over_true_lift']}) z {row['z']}")
+                 f"{row['model_over_true_lift']} (plain {row['plain_over_true_lift']}) z {row['z']} "
+                 f"true/se {row['true_over_se']}")
     if "biased_z" in row:
-        text += f" | biased: others' ROI moved {row['biased_other_roi_change']:.3f}, z {row['biased_z']:.1f}"
+        text += (f" | biased: others' ROI moved {row['biased_other_roi_change']:.3f}, z {row['biased_z']:.1f}, "
+                 f"left out z {row['biased_loo_z']:.1f}")
     return text + f" [{row['plain_s']:.0f} s]"
 
 
@@ -119,13 +128,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--biased", action="store_true")
+    parser.add_argument("--relative-se", type=float, default=None,
+                        help="tests read to this share of their true lift (powered tests); default: the standard "
+                             "error of the planned test against a control group of the other regions")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args(argv)
     worlds = args.world or ["sample", "outside_always_on_linear", "outside_always_on_saturated"]
     rows = []
     for name in worlds:
         for seed in (int(s) for s in args.seeds.split(",")):
-            row = run_one(name, seed, args.threads, args.biased)
+            row = run_one(name, seed, args.threads, args.biased, args.relative_se)
             print(_line(row), flush=True)
             rows.append(row)
         done = [r for r in rows if r["world"] == name]

@@ -147,10 +147,14 @@ def judged_experiments(experiments: pd.DataFrame) -> pd.DataFrame:
 
 
 def contradicting_experiments(experiments: pd.DataFrame, max_z: float) -> pd.DataFrame:
-    """The judged rows whose |z| = |model_lift - lift| / lift_se exceeds ``max_z``, largest |z| first."""
+    """The judged rows whose |z| = |model_lift - lift| / lift_se, or |loo_z| (the same for the model fitted
+    without the test, when the refresh computed it), exceeds ``max_z``, largest first. The leave-one-out z is
+    the sharper one: a model that trained on a precise test matches it even where the rest of the data
+    disagree (a test of an always-on channel meets only the ROI prior), one fitted without it does not."""
     judged = judged_experiments(experiments)
-    off = judged[judged["z"].astype(float).abs() > max_z]
-    return off.iloc[np.argsort(-off["z"].astype(float).abs().to_numpy(), kind="stable")]
+    worst = np.fmax(judged["z"].astype(float).abs(), judged["loo_z"].astype(float).abs().fillna(0.0))
+    off = judged[worst > max_z]
+    return off.iloc[np.argsort(-worst[worst > max_z].to_numpy(), kind="stable")]
 
 
 def experiments_description(experiments: pd.DataFrame, max_z: float, how_to_change: str) -> str:
@@ -161,6 +165,7 @@ def experiments_description(experiments: pd.DataFrame, max_z: float, how_to_chan
         return (f"All {len(judged)} experiments in the refresh window agree with the model within {max_z:g} standard "
                 f"errors. {how_to_change}")
     named = "; ".join(f"{r.experiment} ({r.channel}): measured lift {r.lift:,.0f} ± {r.lift_se:,.0f}, model "
-                      f"{r.model_lift:,.0f}, z {r.z:+.2f}" for r in off.itertuples())
+                      f"{r.model_lift:,.0f}, z {r.z:+.2f}" + ("" if np.isnan(r.loo_z) else f", without it z {r.loo_z:+.2f}")
+                      for r in off.itertuples())
     return (f"{len(off)} of {len(judged)} experiments contradict the model by more than {max_z:g} standard errors: "
             f"{named}. Check the experiment's design and read-out, or what the model lacks. {how_to_change}")

@@ -12,13 +12,12 @@ from dataclasses import asdict
 from importlib.metadata import version
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from mmm_core.analysis.backtest import HoldoutFit
-from mmm_core.analysis.experiments import TABLE_COLUMNS, experiment_table, leave_one_out
+from mmm_core.analysis.experiments import experiment_table, leave_one_out
 from mmm_core.data.contract import Panel
-from mmm_core.data.experiments import LiftTest, lift_tests_frame
+from mmm_core.data.experiments import LiftTest
 from mmm_core.model.estimator import MMM
 from mmm_pipeline.storage.locations import PROJECT_ROOT
 
@@ -75,8 +74,5 @@ def experiment_rows(model: MMM, panel: Panel, tests: tuple[LiftTest, ...],
     """The experiments table's rows: every test beside ``model``'s (the published model's) lift for it on ``panel``
     (the refresh window), with the leave-one-out lift when ``loo_overrides`` (the run's ``MMM`` overrides) are given:
     one more fit per test in the window. No tests: no rows, the table's columns."""
-    if not tests:
-        empty = lift_tests_frame(()).astype({"experiment": str, "channel": str, "regions": str, "n_regions": np.int64})
-        return empty.assign(model_lift=np.nan, z=np.nan, used=False, loo_lift=np.nan, loo_z=np.nan)[list(TABLE_COLUMNS)]
-    loo = None if loo_overrides is None else leave_one_out(panel, tests, overrides=loo_overrides)
+    loo = None if loo_overrides is None or not tests else leave_one_out(panel, tests, overrides=loo_overrides)
     return experiment_table(model, panel, tests, loo)

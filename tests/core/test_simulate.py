@@ -294,10 +294,13 @@ def test_a_simulation_written_without_lift_tests_names_no_experiments_file(tiny_
 
 SAMPLE_EXPERIMENT_CHANNELS = ("search", "social", "display")
 """The always-on channels of data/sample whose geo tests data/sample/experiments.csv holds (its README)."""
+SAMPLE_RELATIVE_SE = 0.25
+"""The bundled tests are powered to read their lift to ±25 % (its README)."""
 
 
 def test_bundled_experiments_match_the_simulator():
-    """data/sample/experiments.csv is write_lift_tests(simulation_lift_tests(simulate("sample"), channels))."""
+    """data/sample/experiments.csv is write_lift_tests(simulation_lift_tests(simulate("sample"), channels,
+    relative_se=0.25))."""
     from pathlib import Path
 
     from mmm_core.data.experiments import read_lift_tests
@@ -308,7 +311,7 @@ def test_bundled_experiments_match_the_simulator():
     assert DatasetSpec.from_yaml(folder / "spec.yaml").experiments == "experiments.csv"
     on = [c for i, c in enumerate(sim.panel.channels) if (sim.panel.spend[..., i][sim.panel.observed] > 0).all()]
     assert set(SAMPLE_EXPERIMENT_CHANNELS) <= set(on)
-    expected = simulation_lift_tests(sim, SAMPLE_EXPERIMENT_CHANNELS).tests
+    expected = simulation_lift_tests(sim, SAMPLE_EXPERIMENT_CHANNELS, relative_se=SAMPLE_RELATIVE_SE).tests
     assert read_lift_tests(folder / "experiments.csv", sim.panel) == expected
 
 

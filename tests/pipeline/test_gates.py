@@ -106,10 +106,12 @@ def test_each_gate_is_set_by_its_environment_variable(monkeypatch, tmp_path):
         default_resources()
 
 
-def _experiments(z: dict[str, float]) -> pd.DataFrame:
-    """experiments rows with the given z-scores (NaN: outside the window) around a measured lift of 100 ± 10."""
+def _experiments(z: dict[str, float], loo_z: dict[str, float] | None = None) -> pd.DataFrame:
+    """experiments rows with the given z-scores (NaN: outside the window) around a measured lift of 100 ± 10, and
+    leave-one-out z-scores (NaN where not given)."""
+    loo = [float("nan") if loo_z is None else loo_z.get(name, float("nan")) for name in z]
     return pd.DataFrame({"experiment": list(z), "channel": "tv", "lift": 100.0, "lift_se": 10.0,
-                         "model_lift": [100.0 + 10.0 * v for v in z.values()], "z": list(z.values())})
+                         "model_lift": [100.0 + 10.0 * v for v in z.values()], "z": list(z.values()), "loo_z": loo})
 
 
 def test_an_experiment_beyond_the_threshold_is_named_largest_first_and_one_outside_the_window_is_not_judged():
@@ -122,3 +124,10 @@ def test_an_experiment_beyond_the_threshold_is_named_largest_first_and_one_outsi
     assert "far_below (tv): measured lift 100 ± 10, model 25, z -7.50" in text and text.endswith("HOW")
     assert "inside" not in text and "outside" not in text
     assert gates.experiments_description(table, 8.0, "HOW").startswith("All 3 experiments in the refresh window agree")
+
+
+def test_a_test_the_model_fitted_without_it_contradicts_is_named_though_the_fit_that_used_it_agrees():
+    table = _experiments({"absorbed": 0.1, "agreed": 0.2}, loo_z={"absorbed": -4.0, "agreed": 1.0})
+    assert list(gates.contradicting_experiments(table, 3.0).experiment) == ["absorbed"]
+    assert "absorbed (tv): measured lift 100 ± 10, model 101, z +0.10, without it z -4.00" in \
+        gates.experiments_description(table, 3.0, "HOW")

@@ -43,7 +43,8 @@ def model_outputs_are_finite(context: dg.AssetCheckExecutionContext, dataset: Da
 
 @dg.asset_check(asset=keys.MMM_MODEL, blocking=False, partitions_def=weekly_refresh,
                 description="Warns when an experiment's measured lift and the model's lift for it differ by more than "
-                            "the configured number of standard errors (|z| in the experiments table above "
+                            "the configured number of standard errors (|z|, or |loo_z| of the model fitted without "
+                            "the experiment when leave_one_out is set, in the experiments table above "
                             "quality_gates.max_experiment_z, MMM_MAX_EXPERIMENT_Z), naming the experiments; skipped "
                             "when the refresh window holds no experiment.")
 def experiments_agree_with_model(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,

@@ -41,8 +41,10 @@ class TrainingConfig(dg.Config):
     """Central level of the published intervals (0.9: from the 5 % to the 95 % quantile of the members)."""
     leave_one_out: bool = False
     """Fill the experiments table's loo_lift / loo_z: per experiment in the window, one extra fit on every other
-    experiment, asked for this one's lift (``mmm_core.analysis.experiments.leave_one_out``). Off by default: it
-    costs one more full fit per experiment."""
+    experiment, asked for this one's lift (``mmm_core.analysis.experiments.leave_one_out``); the experiments check
+    then also flags a test the model fitted without it contradicts (a model that trained on a precise test matches
+    it even where nothing else in the data supports it). Off by default: it costs one more full fit per
+    experiment."""
 
     def overrides(self, compute_overrides: dict) -> dict[str, dict]:
         """``MMM(overrides=...)`` for this run: the seed, the compute settings, and the fields set here."""
