@@ -1,7 +1,8 @@
 """Lift tests as input (``data.experiments``, ``model.calibration``, ``simulation.experiments``,
 ``analysis.experiments``): the file is validated with one error naming file, column and row; the model's lift is
 its own counterfactual over the test's cells; a precise experiment moves the model to it while a panel without
-experiments (or with experiments outside its weeks) fits exactly as before; simulated tests measure the truth."""
+experiments (or with experiments outside its weeks) fits exactly as before; simulated tests measure the truth;
+a precise test narrows the ensemble's interval of the channel it tests (slow)."""
 
 import dataclasses
 
@@ -156,6 +157,7 @@ def test_simulated_tests_measure_the_truths_own_counterfactual(tiny_simulation):
         assert test.lift_se == pytest.approx(0.2 * abs(true))
 
 
+@pytest.mark.slow  # two ensembles: ~35 s
 def test_a_precise_experiment_narrows_the_roi_interval_of_a_channel_the_prior_set(tiny_panel):
     from mmm_core.model.ensemble import Ensemble, EnsembleConfig
 
