@@ -299,17 +299,3 @@ def own_activity(activity_scaled: torch.Tensor, adjacency: torch.Tensor) -> torc
     induced = activity_scaled @ adjacency.to(activity_scaled.dtype)
     return torch.minimum(torch.clamp_min(activity_scaled - induced, 0.0), activity_scaled)
 
-
-def remove_channel(activity_scaled: torch.Tensor, adjacency: torch.Tensor, channel: int,
-                   multiplier: float = 0.0) -> torch.Tensor:
-    """Activity ``[..., C]`` after the channel's own activity is scaled by ``multiplier`` (0 removes it),
-    with the change propagated to its descendants along the acyclic ``adjacency``; clipped at 0.
-
-    Channels that are not descendants keep their observed activity exactly.
-    """
-    from mmm_core.model.transforms import propagate_dag
-
-    own = own_activity(activity_scaled, adjacency)
-    delta = torch.zeros_like(own)
-    delta[..., channel] = (multiplier - 1.0) * own[..., channel]
-    return torch.clamp_min(activity_scaled + propagate_dag(delta, adjacency), 0.0)

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from mmm_core.model.dag import (BLOCK_WEEKS, MIN_SUPPORT, ChannelDag, acyclicity, edge_support, fit_structures,
-                                lasso_rate, own_activity, prune_to_dag, remove_channel, resample_weights, supported,
-                                within_covariance)
+                                lasso_rate, own_activity, prune_to_dag, resample_weights, supported, within_covariance)
 from mmm_core.model.estimator import DAG_THRESHOLD
 from mmm_core.model.training import TrainConfig
+from mmm_core.model.transforms import scale_own_activity
 
 
 def test_acyclicity_is_zero_for_a_dag_and_positive_for_a_cycle():
@@ -30,16 +30,23 @@ def test_prune_removes_small_edges_and_the_weakest_edge_of_a_cycle():
     assert acyclicity(torch.as_tensor(pruned)).item() == pytest.approx(0.0, abs=1e-9)
 
 
+def _scale_channel(observed: torch.Tensor, adj: torch.Tensor, channel: int, multiplier: float = 0.0) -> torch.Tensor:
+    """``observed`` with one channel's own activity × ``multiplier``, through the model's counterfactual."""
+    factor = torch.ones(adj.shape[0], dtype=observed.dtype)
+    factor[channel] = multiplier
+    return scale_own_activity(observed, own_activity(observed, adj), adj, factor)
+
+
 def test_removing_a_parent_removes_what_it_caused_in_its_child_only():
     adj = torch.tensor([[0.0, 0.5, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
     own = torch.tensor([[[2.0, 1.0, 3.0]]], dtype=torch.float64)  # [R=1, T=1, C]
     observed = own + own @ adj  # child 1 gets 0.5 * 2 = 1 induced unit
     np.testing.assert_allclose(own_activity(observed, adj), own)
-    without_parent = remove_channel(observed, adj, channel=0)
+    without_parent = _scale_channel(observed, adj, channel=0)
     np.testing.assert_allclose(without_parent, [[[0.0, 1.0, 3.0]]])
-    without_child = remove_channel(observed, adj, channel=1)
+    without_child = _scale_channel(observed, adj, channel=1)
     np.testing.assert_allclose(without_child, [[[2.0, 1.0, 3.0]]])  # only the child's own unit goes
-    doubled = remove_channel(observed, adj, channel=0, multiplier=2.0)
+    doubled = _scale_channel(observed, adj, channel=0, multiplier=2.0)
     np.testing.assert_allclose(doubled, [[[4.0, 3.0, 3.0]]])
 
 
