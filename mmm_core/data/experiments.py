@@ -28,10 +28,13 @@ recorded in the panel: multiplier 1 / 1.5 and the lift negated). A holdout recor
 stated as a multiplier of zero and is refused (``spend in the test cells is zero``).
 
 Every rejection is one ``DataContractError`` naming the file, the column, the 1-based data row and the value.
+:func:`file_rows` gives a validated file's cells as written (what the warehouse keeps); they validate to the same
+tests.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +47,11 @@ ALL_REGIONS = "all"
 """The region value of a national test (every region of the data)."""
 REQUIRED_COLUMNS = ("experiment", "channel", "first_week", "last_week", "lift", "lift_se")
 OPTIONAL_COLUMNS = ("region", "cooldown_weeks", "spend_multiplier", "spend_change")
+FILE_COLUMNS = ("experiment", "channel", "region", "first_week", "last_week", "cooldown_weeks", "spend_multiplier",
+                "spend_change", "lift", "lift_se")
+"""Every column of an experiments file, in the format's order (the required and the optional ones)."""
+NUMBER_COLUMNS = ("cooldown_weeks", "spend_multiplier", "spend_change", "lift", "lift_se")
+WEEK_COLUMNS = ("first_week", "last_week")
 SPEND_COLUMNS = ("spend_multiplier", "spend_change")
 SHARED_FIELDS = ("channel", "first_week", "last_week", "cooldown_weeks", "spend_multiplier", "spend_change",
                  "lift", "lift_se")
@@ -116,7 +124,7 @@ def lift_tests_from_frame(frame: pd.DataFrame, panel: Panel, file: str = "experi
     """Validate the rows of an experiments file (cells as read: text or numbers) against ``panel``'s
     channels, regions and weeks; ``file`` names it in errors. Rows of one experiment must agree on every
     field but the region; the result is in order of first appearance."""
-    frame = frame.rename(columns=lambda c: canonical_name(str(c)).strip())
+    frame = _canonical_columns(frame)
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise DataContractError(f"required column is missing (columns: {list(frame.columns)})", file=file,
@@ -171,6 +179,43 @@ def lift_tests_from_frame(frame: pd.DataFrame, panel: Panel, file: str = "experi
     return tuple(tests.values())
 
 
+def file_rows(frame: pd.DataFrame, date_format: str | None = None) -> pd.DataFrame:
+    """The cells of a validated experiments file (as ``read_table`` gives them) in ``FILE_COLUMNS``, as written:
+    text as text (a date a Parquet file holds written in ``date_format``, ISO without one, so it reads back the
+    same), numbers as float64 (NaN for an empty cell), None/NaN where the file has no such column.
+    :func:`lift_tests_from_frame` gives the same tests for these rows as for the file."""
+    frame = _canonical_columns(frame)
+    rows = range(len(frame))
+    out = {}
+    for column in FILE_COLUMNS:
+        if column in NUMBER_COLUMNS:
+            out[column] = np.array([_as_float(_cell(frame, i, column)) for i in rows], dtype=np.float64)
+        else:
+            written = date_format if column in WEEK_COLUMNS else None
+            out[column] = pd.Series([_as_written(frame, i, column, written) for i in rows], dtype=object)
+    return pd.DataFrame(out)
+
+
+def _canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns=lambda c: canonical_name(str(c)).strip())
+
+
+def _as_float(value) -> float:
+    """A validated number cell (``_cell``'s value) as a float, NaN for an empty one."""
+    return np.nan if value is None else float(value)
+
+
+def _as_written(frame: pd.DataFrame, i: int, column: str, date_format: str | None) -> str | None:
+    """A text cell as written (not stripped; an empty text stays ""), None for a null cell or an absent column;
+    a date a Parquet file holds is written the way ``date_format`` reads it."""
+    value = frame[column].iloc[i] if column in frame.columns else None
+    if _null(value) or value is pd.NaT:
+        return None
+    if isinstance(value, (pd.Timestamp, dt.date, np.datetime64)):
+        return pd.Timestamp(value).strftime(date_format or "%Y-%m-%d")
+    return str(value)
+
+
 def _same(a, b) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -196,11 +241,15 @@ def _cell(frame: pd.DataFrame, i: int, column: str):
     if column not in frame.columns:
         return None
     value = frame[column].iloc[i]
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if _null(value):
         return None
     if isinstance(value, str) and not value.strip():
         return None
     return value.strip() if isinstance(value, str) else value
+
+
+def _null(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def _number(frame: pd.DataFrame, i: int, column: str, file: str, required: bool = True) -> float | None:

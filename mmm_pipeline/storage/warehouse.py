@@ -28,7 +28,7 @@ import duckdb
 import pandas as pd
 
 from mmm_core.data.contract import Panel
-from mmm_core.data.experiments import LiftTest
+from mmm_core.data.experiments import LiftTest, lift_tests_from_frame
 from mmm_core.data.io import ValidatedFile, frame_to_panel
 from mmm_core.data.spec import DatasetSpec, column_key
 from mmm_pipeline.storage import experiments as ex
@@ -437,7 +437,7 @@ def current_lift_tests(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec,
         return ()
     source_file, frame = current
     panel = panel if panel is not None else frame_to_panel(read_current(conn, spec), spec)
-    return ex.lift_tests_from_rows(frame, panel, source_file, spec.date_format)
+    return lift_tests_from_frame(frame, panel, source_file, spec.date_format)
 
 
 def table_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
