@@ -7,11 +7,10 @@ order), one row per (region, week), a file listed later in the spec winning wher
 (region, week) (the rule of ``mmm_core.data.io.dataset_rows``). Rows of files the spec no longer names, and of
 older versions of its files, stay in ``raw_marketing`` as history and leave the current view.
 
-The spec's experiments file (lift tests, ``storage.experiments``) is ingested by the same call, in the same
-transaction, with the same rules: ``raw_experiments`` is append-only (one load per file version, listed in
-``raw_loads``), and ``raw_current_experiments`` holds the rows of the current spec's experiments file's newest
-load (pointer table ``raw_current_experiments_load``; empty for a spec without experiments). Both tables exist
-only once a spec has named an experiments file.
+Loads are listed in ``raw_loads`` (``storage.loads``: one rule for every raw table). The spec's experiments file
+(lift tests) is ingested by the same call, in the same transaction, with the same rules
+(``storage.experiments``: tables ``raw_experiments``, ``raw_current_experiments``); its current rows are read
+back here, checked against the same ingest as the data files.
 
 Functions take an open DuckDB connection, so callers keep connections short (``resources.WarehouseResource``)
 and tests can call them on a file in ``tmp_path``. Every identifier that comes from user data is
@@ -32,37 +31,19 @@ from mmm_core.data.experiments import LiftTest, lift_tests_from_frame
 from mmm_core.data.io import ValidatedFile, frame_to_panel
 from mmm_core.data.spec import DatasetSpec, column_key
 from mmm_pipeline.storage import experiments as ex
+from mmm_pipeline.storage.experiments import CURRENT_EXPERIMENTS_LOAD_TABLE, CURRENT_EXPERIMENTS_VIEW
+from mmm_pipeline.storage.experiments import raw_experiment_columns  # noqa: F401  (the ingest asset's schema)
+from mmm_pipeline.storage.loads import LOAD_COLUMNS, LOADS_TABLE, LoadResult, Loads, table_exists
 
 RAW_TABLE = "raw_marketing"
-LOADS_TABLE = "raw_loads"
 CURRENT_VIEW = "raw_current"
 CURRENT_LOADS_TABLE = "raw_current_loads"
-EXPERIMENTS_TABLE = "raw_experiments"
-CURRENT_EXPERIMENTS_VIEW = "raw_current_experiments"
-CURRENT_EXPERIMENTS_LOAD_TABLE = "raw_current_experiments_load"
 INGEST_ASSET = "raw_marketing_data"
 """The Dagster asset that runs :func:`ingest` (named in errors that ask for it; storage never imports dagster)."""
 
 
-RAW_LOAD_COLUMNS = (
-    ("load_id", "VARCHAR", "L<seq>-<hash prefix>, one per ingested file version"),
-    ("load_seq", "INTEGER", "load order"),
-    ("source_file", "VARCHAR", "absolute path of the file"),
-    ("file_hash", "VARCHAR", "SHA-256 of the file's bytes"),
-    ("loaded_at", "TIMESTAMP", "UTC load time"),
-    ("source_row", "INTEGER", "1-based data row in the file"),
-    ("week_date", "DATE", "the row's week as a date (derived from the week column)"),
-)
+RAW_LOAD_COLUMNS = (*LOAD_COLUMNS, ("week_date", "DATE", "the row's week as a date (derived from the week column)"))
 """The columns ``raw_marketing`` adds to the spec's own: (name, SQL type, description), in table order."""
-
-
-EXPERIMENT_LOAD_COLUMNS = tuple(c for c in RAW_LOAD_COLUMNS if c[0] != "week_date")
-"""The load columns of ``raw_experiments`` (``source_row``: the 1-based data row of the experiments file)."""
-
-
-def raw_experiment_columns() -> list[tuple[str, str, str]]:
-    """Every column of ``raw_experiments``: the load columns, then the experiments file's columns."""
-    return [*EXPERIMENT_LOAD_COLUMNS, *ex.FILE_COLUMNS]
 
 
 def raw_columns(spec: DatasetSpec) -> list[tuple[str, str, str]]:
@@ -77,18 +58,6 @@ def quote_ident(name: str) -> str:
 
 class CurrentViewOutOfDate(RuntimeError):
     """``raw_current`` was built for another spec (other files, or a spec with another fingerprint), or never built."""
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """What one ingestion did per file: a new load, or nothing because its newest load already serves the spec."""
-
-    source_file: str
-    file_hash: str
-    load_id: str | None  # None: the newest load has this content and every column the spec reads; nothing written
-    n_rows: int
-    current_load_id: str  # the load raw_current takes this file's rows from (load_id, or the reused newest load)
-    note: str  # why a load was or was not written, for the run log
 
 
 @dataclass(frozen=True)
@@ -109,13 +78,6 @@ class CurrentLoad:
     load_id: str
     file_hash: str
     spec_fingerprint: str  # of the spec the view was built for (not necessarily the one that read the load)
-
-
-@dataclass(frozen=True)
-class _NewestLoad:
-    load_id: str
-    file_hash: str
-    read_layout: str | None
 
 
 READ_NEUTRAL_SPEC_KEYS = ("name", "kpi_unit", "currency", "files", "kpi_column", "population_column", "channels",
@@ -153,13 +115,6 @@ def _sql_type(spec: DatasetSpec, column: str) -> str:
 
 
 def _ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    conn.execute(f"""
-        CREATE TABLE IF NOT EXISTS {LOADS_TABLE} (
-            load_id VARCHAR PRIMARY KEY, load_seq INTEGER NOT NULL, source_file VARCHAR NOT NULL,
-            file_hash VARCHAR NOT NULL, spec_fingerprint VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL,
-            n_rows INTEGER NOT NULL, read_layout VARCHAR)""")
-    if not _column_exists(conn, LOADS_TABLE, "read_layout"):  # a warehouse written before layouts were recorded
-        conn.execute(f"ALTER TABLE {LOADS_TABLE} ADD COLUMN read_layout VARCHAR")
     columns = ", ".join(f"{name} {sql_type} NOT NULL" for name, sql_type, _ in RAW_LOAD_COLUMNS)
     conn.execute(f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} ({columns})")
     conn.execute(f"""
@@ -168,32 +123,7 @@ def _ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
             spec_fingerprint VARCHAR NOT NULL)""")
 
 
-def _ensure_experiment_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    load_columns = {name for name, _, _ in EXPERIMENT_LOAD_COLUMNS}
-    columns = ", ".join(f"{name} {sql_type}" + (" NOT NULL" if name in load_columns else "")
-                        for name, sql_type, _ in raw_experiment_columns())
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {EXPERIMENTS_TABLE} ({columns})")
-    conn.execute(f"""
-        CREATE TABLE IF NOT EXISTS {CURRENT_EXPERIMENTS_LOAD_TABLE} (
-            source_file VARCHAR NOT NULL, load_id VARCHAR NOT NULL, spec_fingerprint VARCHAR NOT NULL)""")
-    names = ", ".join(f"r.{name}" for name, _, _ in raw_experiment_columns())
-    conn.execute(f"""
-        CREATE OR REPLACE VIEW {CURRENT_EXPERIMENTS_VIEW} AS
-        SELECT {names} FROM {EXPERIMENTS_TABLE} AS r
-        JOIN {CURRENT_EXPERIMENTS_LOAD_TABLE} AS c ON r.load_id = c.load_id""")
-
-
-def _column_exists(conn: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:
-    return conn.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' "
-                        "AND table_name = ? AND column_name = ?", [table, column]).fetchone()[0] > 0
-
-
-def _table_exists(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
-                        "AND table_name = ?", [table]).fetchone()[0] > 0
-
-
-def _ensure_columns(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, frame: pd.DataFrame) -> None:
+def _ensure_columns(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> None:
     """Add the spec's data columns the raw table lacks (a spec may gain a control, another dataset other columns).
 
     DuckDB matches identifiers without regard to ASCII case, so a dataset's ``Price`` is stored in the column an
@@ -212,14 +142,6 @@ def _ensure_columns(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, frame: p
                              f"{wanted}; rename the column or start a new warehouse")
 
 
-def _newest_loads(conn: duckdb.DuckDBPyConnection) -> dict[str, _NewestLoad]:
-    """source_file -> its newest load."""
-    rows = conn.execute(f"""
-        SELECT source_file, load_id, file_hash, read_layout FROM {LOADS_TABLE}
-        QUALIFY row_number() OVER (PARTITION BY source_file ORDER BY load_seq DESC) = 1""").fetchall()
-    return {source: _NewestLoad(*rest) for source, *rest in rows}
-
-
 def ingest(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: list[ValidatedFile],
            now: dt.datetime | None = None, experiments: ex.ValidatedExperiments | None = None) -> Ingested:
     """Append every file that needs it as a new load and point the current view at ``spec``'s files (and
@@ -236,36 +158,19 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: list[Valid
     ``raw_current_experiments`` and keeps the rows as history.
     """
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    results: list[LoadResult] = []
-    experiments_result = None
     conn.execute("BEGIN TRANSACTION")
     try:
         _ensure_tables(conn)
-        newest = _newest_loads(conn)
-        next_seq = conn.execute(f"SELECT coalesce(max(load_seq), 0) + 1 FROM {LOADS_TABLE}").fetchone()[0]
-        for vf in files:
-            source = str(vf.path)
-            previous = newest.get(source)
-            if previous is not None and previous.file_hash == vf.file_hash:
-                if load_serves(previous.read_layout, spec):
-                    results.append(LoadResult(source, vf.file_hash, None, 0, previous.load_id,
-                                              f"unchanged since load {previous.load_id}, skipped"))
-                    continue
-                note = "same content, read again: the spec reads columns (or reads them in a way) its newest load lacks"
-            else:
-                note = "new file" if previous is None else "changed content"
-            load_id = f"L{next_seq:06d}-{vf.file_hash[:10]}"
-            _append_load(conn, spec, vf, load_id, next_seq, now)
-            results.append(LoadResult(source, vf.file_hash, load_id, len(vf.frame), load_id,
-                                      f"{note}: new load {load_id}, {len(vf.frame)} rows"))
-            next_seq += 1
+        loads = Loads(conn, spec, now)
+        results = [loads.append(str(vf.path), vf.file_hash, vf.frame, read_layout(spec),
+                                serves=lambda layout: load_serves(layout, spec),
+                                insert=lambda rows: _insert_rows(conn, spec, rows),
+                                read_again="same content, read again: the spec reads columns (or reads them in a "
+                                           "way) its newest load lacks")
+                   for vf in files]
         _set_current_loads(conn, spec, [r.current_load_id for r in results], [r.source_file for r in results])
         create_current_view(conn, spec)
-        if experiments is not None:
-            experiments_result = _ingest_experiments(conn, spec, experiments, newest.get(str(experiments.path)),
-                                                     next_seq, now)
-        elif _table_exists(conn, CURRENT_EXPERIMENTS_LOAD_TABLE):
-            conn.execute(f"DELETE FROM {CURRENT_EXPERIMENTS_LOAD_TABLE}")
+        experiments_result = ex.ingest_experiments(conn, spec, experiments, loads)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -273,66 +178,17 @@ def ingest(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, files: list[Valid
     return Ingested(results, experiments_result)
 
 
-def _ingest_experiments(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, experiments: ex.ValidatedExperiments,
-                        previous: _NewestLoad | None, load_seq: int, now: dt.datetime) -> LoadResult:
-    """Append the experiments file as a new load unless its newest load has this content, read the same way;
-    point raw_current_experiments at the load either way."""
-    _ensure_experiment_tables(conn)
-    source = str(experiments.path)
-    if previous is not None and previous.file_hash == experiments.file_hash and \
-            ex.load_serves(previous.read_layout, spec):
-        result = LoadResult(source, experiments.file_hash, None, 0, previous.load_id,
-                            f"unchanged since load {previous.load_id}, skipped")
-    else:
-        load_id = f"L{load_seq:06d}-{experiments.file_hash[:10]}"
-        frame = experiments.frame.copy()
-        frame.insert(0, "load_id", load_id)
-        frame.insert(1, "load_seq", load_seq)
-        frame.insert(2, "source_file", source)
-        frame.insert(3, "file_hash", experiments.file_hash)
-        frame.insert(4, "loaded_at", pd.Timestamp(now))
-        frame.insert(5, "source_row", range(1, len(frame) + 1))
-        names = ", ".join(name for name, _, _ in raw_experiment_columns())
-        conn.register("incoming_experiments", frame)
-        conn.execute(f"INSERT INTO {EXPERIMENTS_TABLE} ({names}) SELECT {names} FROM incoming_experiments")
-        conn.unregister("incoming_experiments")
-        conn.execute(f"INSERT INTO {LOADS_TABLE} (load_id, load_seq, source_file, file_hash, spec_fingerprint, "
-                     "loaded_at, n_rows, read_layout) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     [load_id, load_seq, source, experiments.file_hash, spec.fingerprint(), now, len(frame),
-                      json.dumps(ex.read_layout(spec), sort_keys=True)])
-        note = "new file" if previous is None else ("changed content" if previous.file_hash != experiments.file_hash
-                                                    else "same content, read again in the spec's way")
-        result = LoadResult(source, experiments.file_hash, load_id, len(frame), load_id,
-                            f"{note}: new load {load_id}, {len(frame)} rows, {len(experiments.tests)} experiments")
-    conn.execute(f"DELETE FROM {CURRENT_EXPERIMENTS_LOAD_TABLE}")
-    conn.execute(f"INSERT INTO {CURRENT_EXPERIMENTS_LOAD_TABLE} VALUES (?, ?, ?)",
-                 [source, result.current_load_id, spec.fingerprint()])
-    return result
-
-
-def _append_load(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, vf: ValidatedFile, load_id: str,
-                 load_seq: int, now: dt.datetime) -> None:
-    """Insert one file's rows into raw_marketing and its line into raw_loads."""
-    _ensure_columns(conn, spec, vf.frame)
-    frame = vf.frame.copy()
-    frame["load_id"] = load_id
-    frame["load_seq"] = load_seq
-    frame["source_file"] = str(vf.path)
-    frame["file_hash"] = vf.file_hash
-    frame["loaded_at"] = pd.Timestamp(now)
-    frame["source_row"] = range(1, len(frame) + 1)
+def _insert_rows(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, rows: pd.DataFrame) -> None:
+    """Insert one data file's rows, with their load columns, into raw_marketing."""
+    _ensure_columns(conn, spec)
     # Registered frames carry the user's column names verbatim; each is quoted in the SELECT.
-    conn.register("incoming_rows", frame)
+    conn.register("incoming_rows", rows)
     names = [*(name for name, _, _ in RAW_LOAD_COLUMNS), *spec.columns]
     select = ", ".join(
         f"CAST({quote_ident(c)} AS DATE)" if c in ("week_date",) or
         (c == spec.week_column and spec.week_start is None) else quote_ident(c) for c in names)
     conn.execute(f"INSERT INTO {RAW_TABLE} ({', '.join(map(quote_ident, names))}) SELECT {select} FROM incoming_rows")
     conn.unregister("incoming_rows")
-    conn.execute(f"INSERT INTO {LOADS_TABLE} (load_id, load_seq, source_file, file_hash, spec_fingerprint, "
-                 "loaded_at, n_rows, read_layout) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 [load_id, load_seq, str(vf.path), vf.file_hash, spec.fingerprint(), now, len(frame),
-                  json.dumps(read_layout(spec), sort_keys=True)])
 
 
 def _set_current_loads(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec, load_ids: list[str],
@@ -359,7 +215,7 @@ def create_current_view(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> N
 
 def current_loads(conn: duckdb.DuckDBPyConnection) -> list[CurrentLoad]:
     """The files the current view is built from, by precedence (empty before the first ingest)."""
-    if not _table_exists(conn, CURRENT_LOADS_TABLE):
+    if not table_exists(conn, CURRENT_LOADS_TABLE):
         return []
     rows = conn.execute(f"""
         SELECT c.precedence, c.source_file, c.load_id, l.file_hash, c.spec_fingerprint
@@ -401,7 +257,7 @@ def read_current(conn: duckdb.DuckDBPyConnection, spec: DatasetSpec) -> pd.DataF
 def current_experiments_load(conn: duckdb.DuckDBPyConnection) -> CurrentLoad | None:
     """The load raw_current_experiments is built from (precedence 1), or None (no experiments ingested for the
     current spec)."""
-    if not _table_exists(conn, CURRENT_EXPERIMENTS_LOAD_TABLE):
+    if not table_exists(conn, CURRENT_EXPERIMENTS_LOAD_TABLE):
         return None
     row = conn.execute(f"""
         SELECT c.source_file, c.load_id, l.file_hash, c.spec_fingerprint
