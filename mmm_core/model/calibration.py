@@ -19,6 +19,7 @@ test on the likelihood's scale could not move a channel away from it (measured: 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +39,9 @@ class LiftTestData:
     channel ``[E]`` long; regions: E index tensors ``[S_e]`` (test regions); test_weeks, measured_weeks
     ``[E, T]`` bool; multiplier ``[E]`` (the test's own-activity factor); lift, lift_se ``[E]`` KPI units;
     kpi_scale ``[R]`` KPI units per scaled unit; observed ``[R, T]`` bool; adjacency ``[C, C]`` the channel graph
-    the change propagates along."""
+    the change propagates along; reach ``[E, C]`` bool, the channels each test's change reaches (its channel and
+    the channel's descendants in the graph); n_channels the panel's channels with spend (``lift_test_term``'s C).
+    Built once per fit: nothing here changes while the network trains."""
 
     channel: torch.Tensor
     regions: list[torch.Tensor]
@@ -50,6 +53,8 @@ class LiftTestData:
     kpi_scale: torch.Tensor
     observed: torch.Tensor
     adjacency: torch.Tensor
+    reach: torch.Tensor
+    n_channels: int
 
     def __len__(self) -> int:
         return len(self.regions)
@@ -60,12 +65,11 @@ class LiftTestData:
         return LiftTestData(self.channel.to(device), [r.to(device) for r in self.regions],
                             self.test_weeks.to(device), self.measured_weeks.to(device), real(self.multiplier),
                             real(self.lift), real(self.lift_se), real(self.kpi_scale), self.observed.to(device),
-                            real(self.adjacency))
+                            real(self.adjacency), self.reach.to(device), self.n_channels)
 
     def with_lift(self, lift: torch.Tensor) -> "LiftTestData":
         """The same experiments with other measured lifts ``[E]`` (an ensemble member's draw)."""
-        return LiftTestData(self.channel, self.regions, self.test_weeks, self.measured_weeks, self.multiplier,
-                            lift.to(self.lift.dtype), self.lift_se, self.kpi_scale, self.observed, self.adjacency)
+        return dataclasses.replace(self, lift=lift.to(self.lift.dtype))
 
 
 def usable(tests: tuple[LiftTest, ...] | list[LiftTest], panel: Panel) -> tuple[LiftTest, ...]:
@@ -83,17 +87,20 @@ def lift_test_data(tests: tuple[LiftTest, ...], panel: Panel, kpi_scale: np.ndar
     if not tests:
         return None
     C = panel.n_channels
+    graph = np.zeros((C, C)) if adjacency is None else np.asarray(adjacency, dtype=np.float64)
+    channel = torch.as_tensor([panel.channels.index(t.channel) for t in tests], dtype=torch.long)
     cells = [t.cells(panel.regions, panel.weeks) for t in tests]
     f64 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+    spend = np.where(panel.observed[..., None], np.nan_to_num(panel.spend), 0.0).sum(axis=(0, 1))
     return LiftTestData(
-        channel=torch.as_tensor([panel.channels.index(t.channel) for t in tests], dtype=torch.long),
+        channel=channel,
         regions=[torch.as_tensor(rows) for rows, _, _ in cells],
         test_weeks=torch.as_tensor(np.stack([test for _, test, _ in cells])),
         measured_weeks=torch.as_tensor(np.stack([measured for _, _, measured in cells])),
         multiplier=f64([t.spend_multiplier for t in tests]), lift=f64([t.lift for t in tests]),
         lift_se=f64([t.lift_se for t in tests]), kpi_scale=f64(kpi_scale),
-        observed=torch.as_tensor(panel.observed),
-        adjacency=f64(np.zeros((C, C)) if adjacency is None else adjacency))
+        observed=torch.as_tensor(panel.observed), adjacency=f64(graph),
+        reach=torch.as_tensor(descendants(graph))[channel] != 0, n_channels=int((spend > 0).sum()))
 
 
 def model_lifts(net, media: torch.Tensor, modulation: torch.Tensor, data: LiftTestData,
@@ -106,13 +113,12 @@ def model_lifts(net, media: torch.Tensor, modulation: torch.Tensor, data: LiftTe
     gradient reaches only what every region shares (the channel's level, bound, carry-over and curve), not
     the test regions' own deviations nor the modulation of the test weeks: a test in a random sample of
     regions measures the channel, and the local parameters would otherwise absorb it."""
-    reach = torch.as_tensor(descendants(data.adjacency.detach().cpu().double().numpy()))
     adjacency = data.adjacency.to(media.dtype)
     C = media.shape[-1]
     out = []
     for e, rows in enumerate(data.regions):
         c = int(data.channel[e])
-        channels = torch.nonzero(reach[c]).flatten().to(media.device)
+        channels = torch.nonzero(data.reach[e]).flatten()
         sub = media[rows]  # [S, T, C]
         factor = torch.ones_like(sub)
         factor[:, data.test_weeks[e], c] = data.multiplier[e].to(media.dtype)
@@ -137,8 +143,8 @@ def concavity_term(net, channels: torch.Tensor) -> torch.Tensor:
     return torch.log(net.saturation.slope()[channels]).clamp_min(0.0).square().sum()
 
 
-def lift_test_term(lifts: torch.Tensor, data: LiftTestData, n_channels: int) -> torch.Tensor:
-    """``ROI_PRIOR_LOG_SD**2 / n_channels * sum_e z_e**2`` (module docstring; times the weight in the loss):
-    the experiments in the exchangeable-ROI prior's units. lifts ``[E]`` KPI units (``model_lifts``)."""
+def lift_test_term(lifts: torch.Tensor, data: LiftTestData) -> torch.Tensor:
+    """``ROI_PRIOR_LOG_SD**2 / C * sum_e z_e**2`` with C = ``data.n_channels`` (module docstring; times the weight
+    in the loss): the experiments in the exchangeable-ROI prior's units. lifts ``[E]`` KPI units (``model_lifts``)."""
     z = (lifts - data.lift) / data.lift_se
-    return ROI_PRIOR_LOG_SD ** 2 / max(n_channels, 1) * z.square().sum()
+    return ROI_PRIOR_LOG_SD ** 2 / max(data.n_channels, 1) * z.square().sum()

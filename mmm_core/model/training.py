@@ -203,8 +203,7 @@ def compute_loss(net: MMMNet, out: ModelOutput, data: TrainingData, mask: torch.
                                                                      prior.channel_weight, prior.centre_log_shift)
     if data.lift_tests is not None and len(data.lift_tests):
         lifts = model_lifts(net, data.inputs.media, out.modulation, data.lift_tests, shared_only=True)
-        n_channels = int((data.roi_prior.spend.sum((0, 1)) > 0).sum()) if data.roi_prior is not None else net.n_channels
-        parts["lift_tests"] = config.lift_tests * lift_test_term(lifts, data.lift_tests, n_channels)
+        parts["lift_tests"] = config.lift_tests * lift_test_term(lifts, data.lift_tests)
         parts["concavity"] = CONCAVITY_WEIGHT * concavity_term(net, torch.unique(data.lift_tests.channel))
     total = sum(parts.values())
     return total, {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in parts.items()}
