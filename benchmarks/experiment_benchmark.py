@@ -17,6 +17,11 @@ Worlds: the own simulator's presets (``sample``, ``benchmark``, ...) and the out
 4. with ``--biased``: the first test's measured lift × 2 (its standard error as stated): the largest
    relative ROI change of the other channels against fit 3, that test's z-score, and its z-score for a fit
    on the other tests only (the leave-one-out z the experiments check reads).
+With ``--ratio-oracle`` nothing is fitted: each channel gets one planned test (noiseless), and the script prints
+each channel's true ratio rho = ROI / the test's incremental ROI (``LiftTest.spend_change``: the chord of the curve
+over the tested range), and the share MAE of reading every channel's contribution as its incremental ROI × its
+spend (any common rho gives the same shares; shares of the tested channels' total) over the channels with a test (a flighted channel dark in its test
+weeks has none): what the tests alone can tell where every channel is tested.
 Never run in tests.
 """
 
@@ -105,6 +110,24 @@ def run_one(name: str, seed: int, threads: int, biased: bool, relative_se: float
     return row
 
 
+def ratio_oracle(name: str, seed: int) -> dict:
+    """The true rho per channel and the common-ratio reading's share MAE (module docstring), no fit."""
+    panel, truth, lift_tests_for = world(name, seed, relative_se=0.25)
+    truth = truth.set_index("channel")
+    simulated = lift_tests_for(list(panel.channels))
+    change = {t.channel: (t.spend_change(panel), lift) for t, lift in zip(simulated.tests, simulated.true_lift)}
+    change = {c: v for c, v in change.items() if v[0] != 0}  # a flighted channel dark over its test weeks: no test
+    channels = list(change)
+    incremental_roi = pd.Series([lift / spend for spend, lift in change.values()], index=channels)
+    contribution = incremental_roi * truth.loc[channels, "spend"]
+    share = contribution / contribution.sum()
+    true_share = truth.loc[channels, "share"] / truth.loc[channels, "share"].sum()  # over the tested channels
+    spend_share = truth["spend"] / truth["spend"].sum()
+    return {"world": name, "seed": seed, "rho": (truth.loc[channels, "roi"] / incremental_roi).round(2).to_dict(),
+            "common_ratio_share_mae_pp": float((share - true_share).abs().mean() * 100),
+            "guess_share_mae_pp": float((spend_share - truth["share"]).abs().mean() * 100)}
+
+
 def _line(row: dict) -> str:
     without = row["without"]
     text = (f"{row['world']:<28} seed {row['seed']}: guess {row['guess_share_mae_pp']:.2f} pp | without "
@@ -131,9 +154,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--relative-se", type=float, default=None,
                         help="tests read to this share of their true lift (powered tests); default: the standard "
                              "error of the planned test against a control group of the other regions")
+    parser.add_argument("--ratio-oracle", action="store_true",
+                        help="fit nothing: each channel's true ROI / incremental ROI of its test, and the share MAE of "
+                             "reading the tests with one common ratio")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args(argv)
     worlds = args.world or ["sample", "outside_always_on_linear", "outside_always_on_saturated"]
+    if args.ratio_oracle:
+        rows = [ratio_oracle(name, int(s)) for name in worlds for s in args.seeds.split(",")]
+        for row in rows:
+            print(f"{row['world']:<28} seed {row['seed']}: common-ratio reading {row['common_ratio_share_mae_pp']:.2f} pp "
+                  f"(guess {row['guess_share_mae_pp']:.2f}); rho {row['rho']}", flush=True)
+        return rows
     rows = []
     for name in worlds:
         for seed in (int(s) for s in args.seeds.split(",")):

@@ -89,6 +89,15 @@ class LiftTest:
         measured = (weeks >= self.first_week) & (weeks <= self.measured_until)
         return rows, test, measured
 
+    def spend_change(self, panel: Panel) -> float:
+        """The test's change of spend in currency: (``spend_multiplier`` - 1) × the spend ``panel`` records in the
+        test regions over the test weeks (negative for a cut). ``lift / spend_change`` is the test's incremental
+        ROI: the slope of the channel's curve between the two spend levels (a chord), not its ROI."""
+        rows, test, _ = self.cells(panel.regions, panel.weeks)
+        c = panel.channels.index(self.channel)
+        spend = np.where(panel.observed[rows][:, test], panel.spend[rows][:, test, c], 0.0)
+        return (self.spend_multiplier - 1.0) * float(spend.sum())
+
     def within(self, weeks: np.ndarray) -> bool:
         """Whether every week of the test and its cool-down lies in ``weeks`` (a panel's, consecutive)."""
         weeks = np.asarray(weeks, dtype="datetime64[D]")
