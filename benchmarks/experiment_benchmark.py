@@ -9,7 +9,7 @@ Worlds: the own simulator's presets (``sample``, ``benchmark``, ...) and the out
 1. a fit without experiments; the channels it leaves to the ROI prior (``roi_prior_weight`` >= 0.5: those
    whose level the data cannot measure) are the ones an analyst would test;
 2. one simulated geo test per such channel (``simulation.experiments``: ~20 % of regions, 4-8 weeks,
-   spend × 0.5 or × 1.5, a 4-week cool-down, measured at the standard error of a read against the other
+   spend × 0.5 or × 1.5 (``--holdout``: × 0), a 4-week cool-down, measured at the standard error of a read against the other
    regions, or with ``--relative-se s`` at s times the true lift: a test powered to that precision);
 3. a fit with those tests. Printed for both: share MAE (pp), ROI Spearman, the largest relative ROI error
    over the tested channels; beside the spend-share guess; for the tests, the model's lift over the true
@@ -40,7 +40,8 @@ from scipy.stats import spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmm_core.model.estimator import MMM  # noqa: E402
-from mmm_core.simulation.experiments import outside_lift_tests, simulation_lift_tests  # noqa: E402
+from mmm_core.simulation.experiments import (SPEND_MULTIPLIERS, outside_lift_tests,  # noqa: E402
+                                             simulation_lift_tests)
 from mmm_core.simulation.recovery import true_contributions  # noqa: E402
 from mmm_core.simulation.simulator import simulate  # noqa: E402
 
@@ -48,17 +49,17 @@ TESTED_ABOVE = 0.5
 """ROI prior weight from which a channel is one the data cannot measure, and gets a test."""
 
 
-def world(name: str, seed: int, relative_se: float | None):
+def world(name: str, seed: int, relative_se: float | None, multipliers: tuple[float, ...] = SPEND_MULTIPLIERS):
     """(panel, true contribution table, function channels -> SimulatedLiftTests)."""
     if name.startswith("outside_"):
         from mmm_core.simulation.outside import simulate_outside
 
         sim = simulate_outside(name.removeprefix("outside_"), seed)
         return (sim.panel, sim.true_contributions(),
-                lambda channels: outside_lift_tests(sim, channels, seed, relative_se))
+                lambda channels: outside_lift_tests(sim, channels, seed, relative_se, multipliers))
     sim = simulate(name, seed=seed)
     return (sim.panel, true_contributions(sim, sim.panel),
-            lambda channels: simulation_lift_tests(sim, channels, relative_se=relative_se))
+            lambda channels: simulation_lift_tests(sim, channels, relative_se=relative_se, multipliers=multipliers))
 
 
 def scores(truth: pd.DataFrame, table: pd.DataFrame, tested: list[str]) -> dict:
@@ -70,8 +71,9 @@ def scores(truth: pd.DataFrame, table: pd.DataFrame, tested: list[str]) -> dict:
             "roi": est["roi"].to_dict()}
 
 
-def run_one(name: str, seed: int, threads: int, biased: bool, relative_se: float | None = None) -> dict:
-    panel, truth, lift_tests_for = world(name, seed, relative_se)
+def run_one(name: str, seed: int, threads: int, biased: bool, relative_se: float | None = None,
+            multipliers: tuple[float, ...] = SPEND_MULTIPLIERS) -> dict:
+    panel, truth, lift_tests_for = world(name, seed, relative_se, multipliers)
     truth = truth.set_index("channel")
     spend_share = truth["spend"] / truth["spend"].sum()
     row = {"world": name, "seed": seed,
@@ -154,6 +156,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--relative-se", type=float, default=None,
                         help="tests read to this share of their true lift (powered tests); default: the standard "
                              "error of the planned test against a control group of the other regions")
+    parser.add_argument("--holdout", action="store_true",
+                        help="geo holdouts (spend x 0 in the test cells) instead of spend x 0.5 / x 1.5")
     parser.add_argument("--ratio-oracle", action="store_true",
                         help="fit nothing: each channel's true ROI / incremental ROI of its test, and the share MAE of "
                              "reading the tests with one common ratio")
@@ -169,7 +173,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = []
     for name in worlds:
         for seed in (int(s) for s in args.seeds.split(",")):
-            row = run_one(name, seed, args.threads, args.biased, args.relative_se)
+            row = run_one(name, seed, args.threads, args.biased, args.relative_se,
+                          (0.0,) if args.holdout else SPEND_MULTIPLIERS)
             print(_line(row), flush=True)
             rows.append(row)
         done = [r for r in rows if r["world"] == name]

@@ -46,9 +46,11 @@ class SimulatedLiftTests:
         return SimulatedLiftTests(tests, self.true_lift)
 
 
-def plan_lift_tests(panel: Panel, channels: tuple[str, ...] | list[str], seed: int) -> tuple[LiftTest, ...]:
+def plan_lift_tests(panel: Panel, channels: tuple[str, ...] | list[str], seed: int,
+                    multipliers: tuple[float, ...] = SPEND_MULTIPLIERS) -> tuple[LiftTest, ...]:
     """One geo test per channel in ``channels`` (module docstring), lift and lift_se still NaN. Tests run in the
-    panel's last 52 weeks (or all of them) where the channel has spend in the test regions."""
+    panel's last 52 weeks (or all of them) where the channel has spend in the test regions; each multiplies the
+    spend by one of ``multipliers`` drawn at random (``(0.0,)``: geo holdouts)."""
     rng = np.random.default_rng([seed, 18])
     T, R = panel.n_weeks, panel.n_regions
     tests = []
@@ -60,7 +62,7 @@ def plan_lift_tests(panel: Panel, channels: tuple[str, ...] | list[str], seed: i
         length = int(rng.integers(TEST_WEEKS[0], TEST_WEEKS[1] + 1))
         earliest = max(0, T - 52)
         start = int(rng.integers(earliest, T - length - COOLDOWN_WEEKS + 1))
-        multiplier = float(rng.choice(SPEND_MULTIPLIERS))
+        multiplier = float(rng.choice(multipliers))
         tests.append(LiftTest(f"geo_{channel}", channel, tuple(panel.regions[r] for r in sorted(rows)),
                               panel.weeks[start], panel.weeks[start + length - 1], COOLDOWN_WEEKS, multiplier,
                               float("nan"), float("nan")))
@@ -94,20 +96,21 @@ def run_lift_tests(plan: tuple[LiftTest, ...], panel: Panel, kpi_for: Callable[[
 
 
 def simulation_lift_tests(sim, channels: tuple[str, ...] | list[str], seed: int | None = None,
-                          relative_se: float | None = None) -> SimulatedLiftTests:
+                          relative_se: float | None = None,
+                          multipliers: tuple[float, ...] = SPEND_MULTIPLIERS) -> SimulatedLiftTests:
     """Geo tests on a ``simulator.Simulation`` (its truth's equation; noise sd per region; ``relative_se`` as in
-    ``run_lift_tests``)."""
+    ``run_lift_tests``, ``multipliers`` as in ``plan_lift_tests``)."""
     seed = sim.seed if seed is None else seed
     truth = sim.truth
-    plan = plan_lift_tests(sim.panel, channels, seed)
+    plan = plan_lift_tests(sim.panel, channels, seed, multipliers)
     return run_lift_tests(plan, sim.panel, lambda f: truth.kpi_noiseless_for(truth.own_activity * f),
                           truth.noise_sd[:, None], seed, relative_se)
 
 
-def outside_lift_tests(sim, channels: tuple[str, ...] | list[str], seed: int,
-                       relative_se: float | None = None) -> SimulatedLiftTests:
+def outside_lift_tests(sim, channels: tuple[str, ...] | list[str], seed: int, relative_se: float | None = None,
+                       multipliers: tuple[float, ...] = SPEND_MULTIPLIERS) -> SimulatedLiftTests:
     """Geo tests on an ``outside.OutsideSimulation`` (its spend × the factor through its own curves; ``relative_se``
-    as in ``run_lift_tests``)."""
-    plan = plan_lift_tests(sim.panel, channels, seed)
+    and ``multipliers`` as in ``run_lift_tests`` and ``plan_lift_tests``)."""
+    plan = plan_lift_tests(sim.panel, channels, seed, multipliers)
     return run_lift_tests(plan, sim.panel, lambda f: sim.media_kpi(sim.panel.spend * f), sim.noise_sd, seed,
                           relative_se)
