@@ -100,6 +100,16 @@ class Deployment:
         return {**os.environ, **self.variables, "PYTHONUNBUFFERED": "1"}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Every in-process fit runs on one torch thread (the pipeline's default, ``MMM_THREADS``) unless its test says
+    otherwise: torch's own default on this 2-core box is two, and two threads spin against the other jobs
+    beside the suite (fits took 10-20x longer under load)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def deployment(tmp_path) -> Deployment:
     return Deployment.create(tmp_path)

@@ -50,7 +50,7 @@ def test_model_recovers_a_function_family_it_does_not_have():
     sim = simulate_outside("flighted", seed=0)
     panel = sim.panel
     train = panel.slice_weeks(0, panel.n_weeks - 13)
-    mmm = MMM(overrides={"train": {"threads": 2}}).fit(train)
+    mmm = MMM(overrides={"train": {"threads": 1}}).fit(train)
     scores = recovery_scores(sim.true_contributions(train), mmm.contributions(train))
     assert scores["share_mae_pp"] <= 2.0
     assert scores["roi_spearman"] >= 0.8
