@@ -1,6 +1,6 @@
 """Response curves from a fitted model on the tiny simulated panel, and allocations judged by the truth.
 
-The model is fitted on the first 91 weeks; the planning window is that panel's last 13 weeks and the
+The model is the shared short fit of the first 91 weeks (``tiny_fit``); the planning window is that panel's last 13 weeks and the
 carry-over runs into the 13 weeks after it, which the simulator's ground truth covers, so an allocation
 can be scored under the true response (``GroundTruth.kpi_noiseless_for`` with scaled own activity).
 """
@@ -15,17 +15,13 @@ from mmm_core.planning.constraints import BudgetScenario, SpendBounds
 from mmm_core.analysis.curves import DEFAULT_MULTIPLIERS, fit_hill, model_response, planning_window, response_curves
 from mmm_core.data.contract import DataContractError
 from mmm_core.planning.scenarios import allocation_multipliers, plan_scenarios
-from mmm_core.model.estimator import MMM
 
 PLANNING_WEEKS = 13
 
 
 @pytest.fixture(scope="module")
-def fitted(tiny_simulation):
-    panel = tiny_simulation.panel
-    train = panel.slice_weeks(0, panel.n_weeks - 13)
-    model = MMM(overrides={"train": {"seed": 0, "epochs": 300, "threads": 1}}).fit(train)
-    return model, train
+def fitted(tiny_fit, tiny_train):
+    return tiny_fit, tiny_train
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,12 @@ from mmm_core.model.estimator import MMM
 from mmm_core.planning.constraints import BudgetScenario
 from mmm_core.planning.scenarios import plan_scenarios
 
-QUICK = {"threads": 1, "epochs": 400, "min_epochs": 150, "patience": 60}
 CONFIG = EnsembleConfig(members=6, epochs=60)
 
 
 @pytest.fixture(scope="module")
-def ensemble(tiny_simulation):
-    train = tiny_simulation.panel.slice_weeks(0, tiny_simulation.panel.n_weeks - 13)
-    mmm = MMM(overrides={"train": QUICK}).fit(train)
-    return Ensemble.fit(mmm, train, CONFIG), train, tiny_simulation
+def ensemble(tiny_fit, tiny_train, tiny_simulation):
+    return Ensemble.fit(tiny_fit, tiny_train, CONFIG), tiny_train, tiny_simulation
 
 
 def test_bootstrap_weights_are_blocks_of_one_draw_with_mean_one_over_observed_weeks():

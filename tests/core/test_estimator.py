@@ -20,8 +20,7 @@ from mmm_core.simulation.recovery import oracle_contributions, recovery_scores, 
 from mmm_core.simulation.simulator import simulate
 from mmm_core.model.training import TrainConfig
 
-HOLDOUT = 13
-QUICK = {"threads": 2, "epochs": 400, "min_epochs": 150, "patience": 60}
+from tests.core.conftest import HOLDOUT, QUICK
 
 
 def _split(panel):
@@ -29,9 +28,8 @@ def _split(panel):
 
 
 @pytest.fixture(scope="module")
-def fitted(tiny_simulation):
-    train = _split(tiny_simulation.panel)
-    return MMM(overrides={"train": QUICK}).fit(train), train, tiny_simulation
+def fitted(tiny_fit, tiny_train, tiny_simulation):
+    return tiny_fit, tiny_train, tiny_simulation
 
 
 def test_predict_before_fit_raises(tiny_panel):
@@ -254,7 +252,7 @@ def test_recovers_the_truth_where_the_data_measure_every_channel():
     ceiling) on a panel whose channels all run in flights, so each channel's level is in the data."""
     sim = simulate("flighted", seed=0)
     train = _split(sim.panel)
-    mmm = MMM(overrides={"train": {"threads": 2}}).fit(train)
+    mmm = MMM(overrides={"train": {"threads": 1}}).fit(train)
     model, oracle = _recovery(sim, train, mmm)
     assert model["share_mae_pp"] <= 2.0, (model, oracle)
     assert model["roi_spearman"] >= 0.8, (model, oracle)

@@ -15,8 +15,7 @@ from mmm_core.data.contract import DataContractError
 from mmm_core.data.experiments import LiftTest, lift_tests_from_frame, read_lift_tests
 from mmm_core.model.estimator import MMM
 from mmm_core.simulation.experiments import simulation_lift_tests
-
-QUICK = {"threads": 1, "epochs": 400, "min_epochs": 150, "patience": 60}
+from tests.core.conftest import QUICK
 
 
 def rows(panel, **changes) -> pd.DataFrame:
@@ -74,8 +73,10 @@ def test_a_spend_change_on_cells_the_data_record_no_spend_for_is_refused(tiny_pa
 
 
 @pytest.fixture(scope="module")
-def plain(tiny_simulation):
-    return MMM(overrides={"train": QUICK}).fit(tiny_simulation.panel)
+def plain(tiny_fit):
+    """The model without experiments: the shared ``QUICK`` fit of the first 91 weeks (``tiny_train``), which the
+    tests below fit on too (their geo tests end by week 78)."""
+    return tiny_fit
 
 
 def geo_test(panel, lift: float, se: float, channel: str = "radio", start: int = 70) -> LiftTest:
@@ -83,46 +84,50 @@ def geo_test(panel, lift: float, se: float, channel: str = "radio", start: int =
                     lift, se)
 
 
-def test_the_models_lift_is_its_counterfactual_over_the_tests_cells(plain, tiny_panel):
-    c = tiny_panel.channels.index("tv")  # tv has a DAG child: the change reaches search too
-    start = next(w for w in range(20, 95) if (tiny_panel.spend[:3, w:w + 6, c] > 0).all())  # a flight
-    test = geo_test(tiny_panel, 0.0, 1.0, channel="tv", start=start)
-    factor = np.ones((tiny_panel.n_regions, tiny_panel.n_weeks, tiny_panel.n_channels))
+def test_the_models_lift_is_its_counterfactual_over_the_tests_cells(plain, tiny_train):
+    c = tiny_train.channels.index("tv")  # tv has a DAG child: the change reaches search too
+    flight = (w for w in range(20, tiny_train.n_weeks - 9) if (tiny_train.spend[:3, w:w + 6, c] > 0).all())
+    start = next(flight)
+    test = geo_test(tiny_train, 0.0, 1.0, channel="tv", start=start)
+    factor = np.ones((tiny_train.n_regions, tiny_train.n_weeks, tiny_train.n_channels))
     factor[:3, start:start + 6, c] = 0.5
-    difference = plain.counterfactual(tiny_panel, factor).prediction - plain.predict(tiny_panel)
-    cells = np.zeros_like(tiny_panel.observed)
+    difference = plain.counterfactual(tiny_train, factor).prediction - plain.predict(tiny_train)
+    cells = np.zeros_like(tiny_train.observed)
     cells[:3, start:start + 9] = True
-    expected = difference[cells & tiny_panel.observed].sum()
+    expected = difference[cells & tiny_train.observed].sum()
     assert expected < 0
-    assert plain.lift_tests(tiny_panel, (test,))["model_lift"].iloc[0] == pytest.approx(expected, rel=1e-8)
+    assert plain.lift_tests(tiny_train, (test,))["model_lift"].iloc[0] == pytest.approx(expected, rel=1e-8)
 
 
-def test_a_precise_experiment_moves_the_channel_to_it_and_a_vague_one_barely(plain, tiny_panel):
-    before = plain.lift_tests(tiny_panel, (geo_test(tiny_panel, 0.0, 1.0),))["model_lift"].iloc[0]
+def test_a_precise_experiment_moves_the_channel_to_it_and_a_vague_one_barely(plain, tiny_train):
+    before = plain.lift_tests(tiny_train, (geo_test(tiny_train, 0.0, 1.0),))["model_lift"].iloc[0]
     target = 2.0 * before
-    precise = MMM(overrides={"train": QUICK}).fit(tiny_panel, lift_tests=(geo_test(tiny_panel, target, 0.05 * abs(target)),))
-    vague = MMM(overrides={"train": QUICK}).fit(tiny_panel, lift_tests=(geo_test(tiny_panel, target, 20 * abs(target)),))
-    after = precise.lift_tests(tiny_panel)["model_lift"].iloc[0]
-    loose = vague.lift_tests(tiny_panel)["model_lift"].iloc[0]
+    precise = MMM(overrides={"train": QUICK}).fit(tiny_train,
+                                                  lift_tests=(geo_test(tiny_train, target, 0.05 * abs(target)),))
+    vague = MMM(overrides={"train": QUICK}).fit(tiny_train,
+                                                lift_tests=(geo_test(tiny_train, target, 20 * abs(target)),))
+    after = precise.lift_tests(tiny_train)["model_lift"].iloc[0]
+    loose = vague.lift_tests(tiny_train)["model_lift"].iloc[0]
     assert abs(after - target) < 0.25 * abs(target - before)  # most of the way to the experiment
     assert abs(loose - before) < 0.25 * abs(target - before)
-    roi = precise.contributions(tiny_panel).set_index("channel")["roi"]
-    assert roi["radio"] > 1.3 * plain.contributions(tiny_panel).set_index("channel")["roi"]["radio"]
+    roi = precise.contributions(tiny_train).set_index("channel")["roi"]
+    assert roi["radio"] > 1.3 * plain.contributions(tiny_train).set_index("channel")["roi"]["radio"]
 
 
-def test_experiments_outside_the_panel_leave_the_fit_exactly_as_without_any(plain, tiny_panel):
+def test_experiments_outside_the_panel_leave_the_fit_exactly_as_without_any(tiny_panel):
     train = tiny_panel.slice_weeks(0, 60)
     late = geo_test(tiny_panel, -1e6, 1.0)  # weeks 70-78: after the training window
-    without = MMM(overrides={"train": {**QUICK, "epochs": 40, "min_epochs": 10}}).fit(train)
-    with_late = MMM(overrides={"train": {**QUICK, "epochs": 40, "min_epochs": 10}}).fit(train, lift_tests=(late,))
+    short = {"train": {**QUICK, "epochs": 10, "min_epochs": 5}}  # plumbing: the same steps either way
+    without = MMM(overrides=short).fit(train)
+    with_late = MMM(overrides=short).fit(train, lift_tests=(late,))
     assert with_late.lift_tests_ == ()
     np.testing.assert_array_equal(with_late.predict(train), without.predict(train))
 
 
-def test_the_experiment_table_and_leave_one_out_score_each_test(plain, tiny_panel):
+def test_the_experiment_table_and_leave_one_out_score_each_test(tiny_panel):
     tests = (geo_test(tiny_panel, -300.0, 100.0), geo_test(tiny_panel, -300.0, 100.0, channel="tv"))
     tests = (dataclasses.replace(tests[0], experiment="a"), dataclasses.replace(tests[1], experiment="b"))
-    quick = {"train": {**QUICK, "epochs": 40, "min_epochs": 10}}
+    quick = {"train": {**QUICK, "epochs": 10, "min_epochs": 5}}  # the table's plumbing, not the fit's quality
     model = MMM(overrides=quick).fit(tiny_panel, lift_tests=tests[:1])
     loo = leave_one_out(tiny_panel, tests, overrides=quick)
     table = experiment_table(model, tiny_panel, tests, loo)

@@ -37,12 +37,12 @@ def test_unknown_holiday_is_refused():
 FAST = {"epochs": 200, "min_epochs": 50, "patience": 50, "threads": 1}
 
 
-def test_holiday_lifts_are_learned(tiny_simulation):
+def test_holiday_lifts_are_learned(tiny_simulation, tiny_fit, tiny_train):
     """The simulated KPI lifts Black Friday, pre-Christmas and Christmas weeks (not New Year): the learned
-    lifts (share of the region mean) are within a factor 2 of the true ones and New Year's is the smallest."""
-    panel = tiny_simulation.panel
-    train = panel.slice_weeks(0, panel.n_weeks - 13)
-    mmm = MMM(overrides={"train": FAST}).fit(train)
+    lifts (share of the region mean) are within a factor 2 of the true ones and New Year's is the smallest.
+    The shared short fit of the first 91 weeks (``tiny_fit``, default holidays)."""
+    mmm, train = tiny_fit, tiny_train
+    assert mmm.model_config_.holidays == DEFAULT_HOLIDAYS
     learned = dict(zip(mmm.model_config_.holidays, mmm.net_.holiday_coef.detach().numpy()))
     lift = tiny_simulation.truth.components()["holiday"][:, :train.n_weeks] / mmm.scaler_.kpi.scale[:, None]
     flags = holiday_indicators(train.weeks, ("black_friday", "pre_christmas", "christmas"))
