@@ -43,6 +43,10 @@ def test_an_experiments_file_reads_into_one_test_per_experiment(tiny_panel, tmp_
     c, weeks = tiny_panel.channels.index("tv"), slice(80, 84)
     recorded = np.where(tiny_panel.observed[:, weeks], tiny_panel.spend[:, weeks, c], 0.0).sum()
     assert tv.spend_multiplier == pytest.approx(1.0 + 1000.0 / recorded)
+    assert tv.spend_change(tiny_panel) == pytest.approx(1000.0)  # the currency the file states, back from the multiplier
+    c, weeks = tiny_panel.channels.index("radio"), slice(60, 66)
+    cut = np.where(tiny_panel.observed[:2, weeks], tiny_panel.spend[:2, weeks, c], 0.0).sum()
+    assert radio.spend_change(tiny_panel) == pytest.approx(-0.5 * cut) and cut > 0
 
 
 @pytest.mark.parametrize("change, column, row", [
@@ -160,6 +164,10 @@ def test_simulated_tests_measure_the_truths_own_counterfactual(tiny_simulation):
         assert true == pytest.approx(expected)
         assert np.sign(true) == np.sign(test.spend_multiplier - 1.0)
         assert test.lift_se == pytest.approx(0.2 * abs(true))
+    holdouts = simulation_lift_tests(tiny_simulation, ["tv", "radio"], relative_se=0.2, multipliers=(0.0,))
+    for test, true in zip(holdouts.tests, holdouts.true_lift):
+        assert test.spend_multiplier == 0.0 and true < 0  # spend to zero in the test cells: the channel's whole effect
+        assert test.spend_change(panel) < 0 and test.lift_se == pytest.approx(0.2 * abs(true))
 
 
 @pytest.mark.slow  # two ensembles: ~35 s
