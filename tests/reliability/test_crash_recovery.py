@@ -1,6 +1,6 @@
 """kill -9 of a refresh mid-way: readers keep the previous complete refresh; the next run recovers alone.
 
-Each refresh is ``python -m mmm_pipeline.run`` in its own process against a throwaway ``DAGSTER_HOME``
+Each refresh under test is ``python -m mmm_pipeline.run`` in its own process against a throwaway ``DAGSTER_HOME``
 (pool ``mmm_training`` limited to 1, as shipped). Without ``mmm_pipeline.recovery`` the killed run held
 that pool slot for ever and the next refresh waited for it, spinning, with no end.
 """
@@ -15,8 +15,9 @@ from tests.reliability.refresh_env import WEEKS, RefreshEnv
 
 @pytest.fixture
 def env(tmp_path) -> RefreshEnv:
+    """The previous complete refresh, run in process (set-up only: the refreshes under test run in their own)."""
     env = RefreshEnv.create(tmp_path)
-    env.refresh(WEEKS[0], log="first")
+    env.refresh_in_process(WEEKS[0])
     return env
 
 
