@@ -43,6 +43,7 @@ def test_same_seed_same_panel():
     assert not np.array_equal(a.panel.kpi, simulate_outside("flighted", seed=3, n_regions=3).panel.kpi)
 
 
+@pytest.mark.slow  # one fit with the default config on 20 regions x 143 weeks: ~40 s alone
 def test_model_recovers_a_function_family_it_does_not_have():
     # Geometric unnormalised adstock and logistic saturation, additive seasonality: none of them the
     # model's own forms. Flighted channels identify the curves, so the default model must recover
