@@ -93,10 +93,8 @@ class LiftTest:
         """The test's change of spend in currency: (``spend_multiplier`` - 1) × the spend ``panel`` records in the
         test regions over the test weeks (negative for a cut). ``lift / spend_change`` is the test's incremental
         ROI: the slope of the channel's curve between the two spend levels (a chord), not its ROI."""
-        rows, test, _ = self.cells(panel.regions, panel.weeks)
-        c = panel.channels.index(self.channel)
-        spend = np.where(panel.observed[rows][:, test], panel.spend[rows][:, test, c], 0.0)
-        return (self.spend_multiplier - 1.0) * float(spend.sum())
+        recorded = _recorded_spend(panel, self.channel, self.regions, self.first_week, self.last_week)
+        return (self.spend_multiplier - 1.0) * recorded
 
     def within(self, weeks: np.ndarray) -> bool:
         """Whether every week of the test and its cool-down lies in ``weeks`` (a panel's, consecutive)."""
@@ -168,8 +166,8 @@ def lift_tests_from_frame(frame: pd.DataFrame, panel: Panel, file: str = "experi
     for name, (i, row) in seen.items():
         regions = tuple(r for r in panel.regions if r in set(row["regions_list"]))
         multiplier = row["spend_multiplier"]
+        recorded = _recorded_spend(panel, row["channel"], regions, row["first_week"], row["last_week"])
         if multiplier is None:  # spend_change: a currency amount over the test cells
-            recorded = _recorded_spend(panel, row, regions)
             if recorded <= 0:
                 raise DataContractError("spend_change needs spend in the test cells, and the data record none "
                                         "there; give spend_multiplier", file=file, column="spend_change", row=i,
@@ -179,7 +177,7 @@ def lift_tests_from_frame(frame: pd.DataFrame, panel: Panel, file: str = "experi
                 raise DataContractError(f"spend_change cuts more than the {recorded:.6g} the data record in the "
                                         "test cells", file=file, column="spend_change", row=i,
                                         value=row["spend_change"])
-        elif _recorded_spend(panel, row, regions) <= 0:
+        elif recorded <= 0:
             raise DataContractError("spend in the test cells is zero, so no multiplier of it changes anything "
                                     "(a holdout already in the data: see the README)", file=file,
                                     column="spend_multiplier", row=i, value=multiplier)
@@ -237,10 +235,12 @@ def _shown(value):
     return str(value) if isinstance(value, np.datetime64) else value
 
 
-def _recorded_spend(panel: Panel, row: dict, regions: tuple[str, ...]) -> float:
-    c = panel.channels.index(row["channel"])
+def _recorded_spend(panel: Panel, channel: str, regions: tuple[str, ...], first_week: np.datetime64,
+                    last_week: np.datetime64) -> float:
+    """The spend ``panel`` records for ``channel`` in ``regions`` over ``first_week`` .. ``last_week`` (currency)."""
+    c = panel.channels.index(channel)
     r = np.array([panel.regions.index(x) for x in regions])
-    weeks = (panel.weeks >= row["first_week"]) & (panel.weeks <= row["last_week"])
+    weeks = (panel.weeks >= first_week) & (panel.weeks <= last_week)
     cells = panel.observed[np.ix_(r, weeks)]
     return float(np.where(cells, panel.spend[np.ix_(r, weeks, [c])][..., 0], 0.0).sum())
 
