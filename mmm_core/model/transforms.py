@@ -100,8 +100,12 @@ def soft_ceiling(x: torch.Tensor, ceiling: torch.Tensor, headroom: float) -> tor
     continuous with slope 1 at m, then flattening, never above ``(1 + h) m``. Nothing in the data pins a
     curve above m, so whatever a fitted curve does there (a Hill curve with its half-saturation above the
     data keeps rising almost linearly) is at most the curve's value at ``(1 + h) m``; h = 0 is a flat cap.
+    Where no element exceeds its ceiling (every training step: the ceiling is the training maximum) ``x`` comes
+    back as it is, the same values and gradient without the capped branch's work.
     """
     ceiling = ceiling.to(x.dtype)
+    if not bool((x > ceiling).any()):  # an infinite ceiling is never exceeded
+        return x
     finite = torch.isfinite(ceiling)
     m = torch.where(finite, ceiling, torch.ones_like(ceiling))
     if headroom > 0:
