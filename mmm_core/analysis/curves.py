@@ -29,11 +29,11 @@ activity of the training weeks; a national point takes its largest region ratio.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
 
 from mmm_core.analysis.observed_range import ObservedRange, beyond_observed_range
 from mmm_core.planning.budget import NATIONAL, ResponseCurve, hill_response
@@ -63,18 +63,19 @@ class PlanningWindow:
     planning_weeks: int
     carryover_weeks: int
 
-    @property
+    @cached_property
     def spend(self) -> np.ndarray:
-        """``[R, C]`` current spend in the planning window (currency, observed region-weeks)."""
+        """``[R, C]`` current spend in the planning window (currency, observed region-weeks). Computed once
+        (a pass over the whole panel) and read-only, as the window is."""
         p = self.panel
-        return np.where(p.observed[..., None] & self.in_window[None, :, None], p.spend, 0.0).sum(axis=1)
+        return _read_only(np.where(p.observed[..., None] & self.in_window[None, :, None], p.spend, 0.0).sum(axis=1))
 
-    @property
+    @cached_property
     def peak_activity(self) -> np.ndarray:
         """``[R, C]`` highest weekly activity in the planning window (input units, observed region-weeks):
-        the week a spend multiplier pushes furthest."""
+        the week a spend multiplier pushes furthest. Computed once and read-only."""
         p = self.panel
-        return np.where(p.observed[..., None] & self.in_window[None, :, None], p.activity, 0.0).max(axis=1)
+        return _read_only(np.where(p.observed[..., None] & self.in_window[None, :, None], p.activity, 0.0).max(axis=1))
 
     def own_multiplier(self, multiplier: np.ndarray) -> np.ndarray:
         """``[R, T', C]`` factors on own activity for ``MMM.counterfactual``: ``multiplier`` (``[R, C]`` or
@@ -156,32 +157,128 @@ def response_points(mmm: MMM, window: PlanningWindow, multipliers: Sequence[floa
     return ResponsePoints(panel.regions, panel.channels, mults, window.spend, response)
 
 
+HILL_STARTS = ((1.0, 1.0), (0.5, 2.0), (2.0, 0.8), (1.0, 3.0))
+"""Starting (half-saturation, slope) of every Hill fit, the half-saturation relative to current spend: the
+least squares is not convex, so each curve keeps the best of these starts (concave, S-shaped, late, steep)."""
+HILL_LOWER = np.array([-np.inf, -np.inf, np.log(1e-3), np.log(0.1)])
+HILL_UPPER = np.array([np.inf, np.inf, np.log(1e3), np.log(10.0)])
+"""Bounds on a Hill fit's (top, bottom, log half-saturation, log slope): half-saturation 1e-3 to 1e3 times
+current spend, slope 0.1 to 10 (top and bottom free)."""
+
+
+def _hill_value_and_jacobian(theta: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted curve and its analytic Jacobian in the fit's parameters.
+
+    theta: ``[P, 4]`` (top, bottom, log k, log s) per problem; u: ``[M]`` spend relative to current spend
+    (>= 0). Returns (``[P, M]`` ``hill_response(u, top, bottom, k, s)``, ``[P, M, 4]`` its derivatives in
+    theta). With h the Hill saturation, ``dh/d log k = -s h (1 - h)`` and
+    ``dh/d log s = s (log u - log k) h (1 - h)`` (both 0 at u = 0, where h is exactly 0)."""
+    top, bottom, log_k, log_s = (theta[:, i:i + 1] for i in range(4))
+    slope = np.exp(log_s)
+    h = hill_response(u[None, :], 1.0, 0.0, np.exp(log_k), slope)  # [P, M]
+    positive = u > 0
+    log_u = np.log(np.where(positive, u, 1.0))[None, :]
+    spread = (top - bottom) * slope * h * (1.0 - h)
+    jac = np.stack([h, 1.0 - h, -spread, np.where(positive, spread * (log_u - log_k), 0.0)], axis=-1)
+    return bottom + (top - bottom) * h, jac
+
+
+def _least_squares_hills(u: np.ndarray, y: np.ndarray, start: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                         max_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """P bounded least-squares Hill fits solved side by side: (``[P, 4]`` parameters, ``[P]`` cost = half the
+    sum of squared residuals) of ``y`` ``[P, M]`` at ``u`` ``[M]`` (``_hill_value_and_jacobian``'s theta).
+
+    Levenberg–Marquardt from ``start`` ``[P, 4]`` with the analytic Jacobian and each problem's own damping
+    (Marquardt's diagonal scaling; divided by 3 after a step that lowers the cost, multiplied by 4 after one
+    that does not); steps are projected onto ``lower`` / ``upper`` ``[4]``, and a parameter at a bound whose
+    gradient points out of the box is held there for the step. A problem stops when an accepted step no
+    longer lowers its cost beyond float rounding (or barely moves it), when its projected gradient vanishes
+    or when no damping finds a lower cost; all stop by ``max_iter`` iterations. Vectorised over P, so one
+    call fits every curve of a refresh."""
+    theta = np.clip(start.astype(np.float64), lower, upper)
+    fitted, jac = _hill_value_and_jacobian(theta, u)
+    resid = fitted - y
+    cost = 0.5 * (resid ** 2).sum(axis=1)
+    damping = np.full(len(theta), 1e-3)
+    todo = np.arange(len(theta))
+    eye = np.eye(4)
+    for _ in range(max_iter):
+        if not len(todo):
+            break
+        th, r, J = theta[todo], resid[todo], jac[todo]
+        grad = np.einsum("pmi,pm->pi", J, r)
+        held = ((th <= lower) & (grad > 0)) | ((th >= upper) & (grad < 0))
+        free = ~held
+        normal = np.einsum("pmi,pmj->pij", J, J) * (free[:, :, None] & free[:, None, :])
+        diag = np.einsum("pii->pi", normal)
+        scale = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
+        system = normal + eye * (damping[todo, None] * scale + held)[:, :, None]
+        step = np.linalg.solve(system, -np.where(free, grad, 0.0)[..., None])[..., 0]
+        trial = np.clip(th + step, lower, upper)
+        trial_fit, trial_jac = _hill_value_and_jacobian(trial, u)
+        trial_resid = trial_fit - y[todo]
+        trial_cost = 0.5 * (trial_resid ** 2).sum(axis=1)
+        better = trial_cost < cost[todo]
+        ok = todo[better]
+        gain = cost[ok] - trial_cost[better]
+        moved = np.abs(trial - th)[better].max(axis=1)
+        theta[ok], fitted[ok], jac[ok], resid[ok], cost[ok] = trial[better], trial_fit[better], trial_jac[better], \
+            trial_resid[better], trial_cost[better]
+        damping[todo] = np.where(better, np.maximum(damping[todo] / 3.0, 1e-12), damping[todo] * 4.0)
+        stalled = np.zeros(len(todo), dtype=bool)
+        stalled[better] = (gain <= 1e-14 * (cost[ok] + 1e-300)) | (moved <= 1e-12 * (1.0 + np.abs(theta[ok]).max(axis=1)))
+        flat = np.abs(np.where(free, grad, 0.0)).max(axis=1) <= 1e-15
+        todo = todo[~(stalled | flat | (damping[todo] > 1e16))]
+    return theta, cost
+
+
+def fit_hills(multipliers: np.ndarray, responses: np.ndarray, current_spends: Sequence[float], channels: Sequence[str],
+              regions: Sequence[str] | None = None) -> tuple[ResponseCurve, ...]:
+    """Least-squares Hill fits (top, bottom, half-saturation, slope) of N response series at once.
+
+    ``responses`` ``[N, M]`` (KPI units) at spend ``multipliers`` ``[M]`` × ``current_spends`` ``[N]``
+    (currency over the window); ``channels`` / ``regions`` ``[N]`` name the curves (``regions`` None: all
+    national). Each series is fitted on its response over its largest |response| with the half-saturation
+    relative to its current spend, from every start in ``HILL_STARTS`` (top 1.5 × the largest scaled
+    response, at least 0.15; bottom 0) within ``HILL_LOWER`` / ``HILL_UPPER``, keeping the start of least
+    cost; all N × starts problems run side by side (``_least_squares_hills``), which is what makes the
+    thousands of region curves of a refresh cheap. A zero-spend or all-zero series gives a flat curve with
+    r2 NaN. ``r2`` is the fit's R² on the points."""
+    u = np.asarray(multipliers, dtype=np.float64)
+    responses = np.asarray(responses, dtype=np.float64).reshape(-1, len(u))
+    spends = np.asarray(current_spends, dtype=np.float64).reshape(-1)
+    regions = [NATIONAL] * len(responses) if regions is None else list(regions)
+    if not len(spends) == len(channels) == len(regions) == len(responses):
+        raise ValueError(f"{len(responses)} response series need as many spends, channels and regions, got "
+                         f"{len(spends)}, {len(channels)}, {len(regions)}")
+    y_scale = np.abs(responses).max(axis=1) if responses.size else np.zeros(len(responses))
+    fitted = np.flatnonzero((spends > 0) & (y_scale > 0))
+    y = responses[fitted] / y_scale[fitted, None]  # [n, M]
+    top0 = np.maximum(y.max(axis=1, initial=-np.inf), 0.1) * 1.5
+    starts = np.concatenate([np.stack([top0, np.zeros_like(top0), np.full_like(top0, np.log(k0)),
+                                       np.full_like(top0, np.log(s0))], axis=1) for k0, s0 in HILL_STARTS])
+    every, cost = _least_squares_hills(u, np.tile(y, (len(HILL_STARTS), 1)), starts, HILL_LOWER, HILL_UPPER)
+    first_least = np.argmin(cost.reshape(len(HILL_STARTS), len(fitted)), axis=0)  # [n]
+    best = every.reshape(len(HILL_STARTS), len(fitted), 4)[first_least, np.arange(len(fitted))]  # [n, 4]
+    resid = hill_response(u, best[:, :1], best[:, 1:2], np.exp(best[:, 2:3]), np.exp(best[:, 3:4])) - y
+    total = ((y - y.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(total > 0, 1.0 - (resid ** 2).sum(axis=1) / total, np.nan)
+    curves = [ResponseCurve(ch, 0.0, 0.0, max(float(spend), 1.0), 1.0, float(spend), region)
+              for ch, spend, region in zip(channels, spends, regions)]
+    for j, n in enumerate(fitted):
+        top, bottom, log_k, log_s = best[j]
+        curves[n] = ResponseCurve(channels[n], float(top * y_scale[n]), float(bottom * y_scale[n]),
+                                  float(np.exp(log_k) * spends[n]), float(np.exp(log_s)), float(spends[n]), regions[n],
+                                  float(r2[j]))
+    return tuple(curves)
+
+
 def fit_hill(multipliers: np.ndarray, response: np.ndarray, current_spend: float, channel: str,
              region: str = NATIONAL) -> ResponseCurve:
-    """Least-squares Hill fit (top, bottom, half-saturation, slope) of ``response`` ``[M]`` at spend
-    ``multipliers * current_spend``. A flat or zero-spend series gives a flat curve with r2 NaN."""
-    y_scale = float(np.max(np.abs(response)))
-    if current_spend <= 0 or y_scale <= 0:
-        return ResponseCurve(channel, 0.0, 0.0, max(current_spend, 1.0), 1.0, float(current_spend), region)
-    y = response / y_scale
-
-    def curve(theta, u):
-        top, bottom, log_k, log_s = theta
-        return hill_response(u, top, bottom, np.exp(log_k), np.exp(log_s))
-
-    best = None
-    for k0, s0 in ((1.0, 1.0), (0.5, 2.0), (2.0, 0.8), (1.0, 3.0)):
-        start = np.array([max(y.max(), 0.1) * 1.5, 0.0, np.log(k0), np.log(s0)])
-        fit = least_squares(lambda th: curve(th, multipliers) - y, start,
-                            bounds=([-np.inf, -np.inf, np.log(1e-3), np.log(0.1)], [np.inf, np.inf, np.log(1e3), np.log(10.0)]))
-        if best is None or fit.cost < best.cost:
-            best = fit
-    top, bottom, log_k, log_s = best.x
-    resid = curve(best.x, multipliers) - y
-    total = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - float((resid ** 2).sum()) / total if total > 0 else float("nan")
-    return ResponseCurve(channel, top * y_scale, bottom * y_scale, float(np.exp(log_k)) * current_spend,
-                         float(np.exp(log_s)), float(current_spend), region, r2)
+    """``fit_hills`` of one series: the Hill fit of ``response`` ``[M]`` at spend ``multipliers * current_spend``."""
+    return fit_hills(multipliers, np.asarray(response, dtype=np.float64)[None, :], [current_spend], [channel],
+                     [region])[0]
 
 
 @dataclass(frozen=True)
@@ -206,9 +303,15 @@ class ResponseCurveSet:
         mult = np.broadcast_to(np.asarray(multiplier, dtype=np.float64), self.window.spend.shape)
         return self.observed_range.ratio(mult * self.window.peak_activity)
 
+    @cached_property
+    def current_ratio(self) -> np.ndarray:
+        """``[R, C]`` ``ratio_to_observed_max`` at current spend (multiplier 1), computed once: every curve's
+        ratio at a multiplier m is m times its entry (a national curve's: its channel's largest)."""
+        return _read_only(self.ratio_to_observed_max(np.ones(len(self.points.channels))))
+
     def _ratio(self, curve: ResponseCurve, multipliers: np.ndarray) -> np.ndarray:
         """``[M]`` ratio to the observed maximum of ``curve`` at each spend multiplier."""
-        current = self.ratio_to_observed_max(np.ones(len(self.points.channels)))[:, self.points.channels.index(curve.channel)]
+        current = self.current_ratio[:, self.points.channels.index(curve.channel)]
         scale = current.max() if curve.region == NATIONAL else current[self.points.regions.index(curve.region)]
         return np.asarray(multipliers, dtype=np.float64) * scale
 
@@ -231,16 +334,17 @@ class ResponseCurveSet:
         return central_interval(statistic(*self._series(curve, self.member_response)), self.interval)
 
     def member_national_curves(self) -> list[tuple[ResponseCurve, ...]]:
-        """Each member's national Hill curves (``fit_hill`` on its own points; one per channel, in channel order),
-        for planning on the members (``optimise_budget_under_risk``). Raises ``ValueError`` without members."""
+        """Each member's national Hill curves (``fit_hills`` on its own points, all members in one batch; one per
+        channel, in channel order), for planning on the members (``optimise_budget_under_risk``). Raises
+        ``ValueError`` without members."""
         if self.member_response is None:
             raise ValueError("the curve set has no ensemble members")
-        out = []
-        for k in range(len(self.member_response)):
-            series = [self._series(curve, self.member_response[k]) for curve in self.national]
-            out.append(tuple(fit_hill(self.points.multipliers, y, spend, curve.channel)
-                             for (y, spend), curve in zip(series, self.national)))
-        return out
+        series = [self._series(curve, self.member_response[k])
+                  for k in range(len(self.member_response)) for curve in self.national]
+        fits = fit_hills(self.points.multipliers, np.stack([y for y, _ in series]), [spend for _, spend in series],
+                         [curve.channel for _ in self.member_response for curve in self.national])
+        n = len(self.national)
+        return [fits[k * n:(k + 1) * n] for k in range(len(self.member_response))]
 
     def _roi_mroi(self, series: np.ndarray, spend: float) -> tuple[np.ndarray, np.ndarray]:
         """(ROI at current spend, model mROI at a +``MROI_STEP`` step) of ``series`` ``[..., M]``."""
@@ -288,19 +392,26 @@ class ResponseCurveSet:
         fitted_response (Hill), ratio_to_observed_max (busiest window week's activity over the highest
         observed weekly activity; national: the largest region's), beyond_observed_range (ratio > 1),
         response_lower / response_upper (central band over the members; NaN without them) and interval."""
-        frames = []
         mults = self.points.multipliers
-        for curve in self.national + self.regional:
+        curves = self.national + self.regional
+        columns = {"spend": [], "response": [], "fitted_response": [], "ratio_to_observed_max": [],
+                   "response_lower": [], "response_upper": []}  # per curve [M] each, joined into one frame below
+        for curve in curves:
             series, spend = self._series(curve)
-            ratio = self._ratio(curve, mults)
             lower, upper = self._member_interval(curve, lambda y, x: y, series)
-            frames.append(pd.DataFrame({
-                "scope": "national" if curve.region == NATIONAL else "region", "region": curve.region,
-                "channel": curve.channel, "multiplier": mults, "spend": mults * spend, "response": series,
-                "fitted_response": curve.response(mults * spend), "ratio_to_observed_max": ratio,
-                "beyond_observed_range": beyond_observed_range(ratio), "response_lower": lower,
-                "response_upper": upper, "interval": np.nan if self.member_response is None else self.interval}))
-        return pd.concat(frames, ignore_index=True)
+            for name, values in zip(columns, (mults * spend, series, curve.response(mults * spend),
+                                              self._ratio(curve, mults), lower, upper)):
+                columns[name].append(values)
+        joined = {name: np.concatenate(values) for name, values in columns.items()}
+        per_curve = lambda values: np.repeat(np.array(values, dtype=object), len(mults))  # noqa: E731
+        return pd.DataFrame({
+            "scope": per_curve(["national" if c.region == NATIONAL else "region" for c in curves]),
+            "region": per_curve([c.region for c in curves]), "channel": per_curve([c.channel for c in curves]),
+            "multiplier": np.tile(mults, len(curves)), "spend": joined["spend"], "response": joined["response"],
+            "fitted_response": joined["fitted_response"], "ratio_to_observed_max": joined["ratio_to_observed_max"],
+            "beyond_observed_range": beyond_observed_range(joined["ratio_to_observed_max"]),
+            "response_lower": joined["response_lower"], "response_upper": joined["response_upper"],
+            "interval": np.nan if self.member_response is None else self.interval})
 
 
 def response_curves(mmm: MMM, panel: Panel, planning_weeks: int = DEFAULT_PLANNING_WEEKS, multipliers: Sequence[float] = DEFAULT_MULTIPLIERS,
@@ -312,12 +423,25 @@ def response_curves(mmm: MMM, panel: Panel, planning_weeks: int = DEFAULT_PLANNI
     window = planning_window(mmm, panel, planning_weeks, carryover_weeks)
     pts = response_points(mmm, window, multipliers)
     member_response = np.stack([response_points(m, window, multipliers).response for m in members]) if members else None
-    national = tuple(fit_hill(pts.multipliers, pts.response[:, :, c].sum(axis=1), float(pts.spend[:, c].sum()), ch)
-                     for c, ch in enumerate(pts.channels))
-    regional = tuple(fit_hill(pts.multipliers, pts.response[:, r, c], float(pts.spend[r, c]), ch, region)
-                     for r, region in enumerate(pts.regions) for c, ch in enumerate(pts.channels)) if per_region else ()
+    R, C = len(pts.regions), len(pts.channels)
+    series = [pts.response[:, :, c].sum(axis=1) for c in range(C)]  # national, then region-major region curves
+    spends = [float(pts.spend[:, c].sum()) for c in range(C)]
+    channels, regions = list(pts.channels), [NATIONAL] * C
+    if per_region:
+        series += list(pts.response.reshape(len(pts.multipliers), R * C).T)
+        spends += list(pts.spend.reshape(R * C))
+        channels += list(pts.channels) * R
+        regions += [region for region in pts.regions for _ in range(C)]
+    curves = fit_hills(pts.multipliers, np.stack(series), spends, channels, regions)  # one batch for all of them
+    national, regional = curves[:C], curves[C:]
     return ResponseCurveSet(national, regional, pts, window, ObservedRange.of(mmm, panel), member_response,
                             None if member_response is None else (EnsembleConfig.interval if interval is None else interval))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """``array``, flagged read-only: a cached value is shared by every reader."""
+    array.setflags(write=False)
+    return array
 
 
 def _spend_at_ratio_one(current_spend: float, current_ratio: float) -> float:

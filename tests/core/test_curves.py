@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmm_core.planning.budget import NATIONAL, optimise_budget, optimise_region_budget
+from mmm_core.planning.budget import NATIONAL, hill_response, optimise_budget, optimise_region_budget
 from mmm_core.planning.constraints import BudgetScenario, SpendBounds
-from mmm_core.analysis.curves import DEFAULT_MULTIPLIERS, fit_hill, model_response, planning_window, response_curves
+from mmm_core.analysis.curves import (DEFAULT_MULTIPLIERS, HILL_LOWER, HILL_STARTS, HILL_UPPER, fit_hill, fit_hills,
+                                     model_response, planning_window, response_curves)
 from mmm_core.data.contract import DataContractError
 from mmm_core.planning.scenarios import allocation_multipliers, plan_scenarios
 
@@ -146,6 +147,60 @@ def test_curves_start_at_zero_and_fit_the_model_points(curves, tiny_panel):
     assert np.allclose(by_scope["national"], by_scope["region"], rtol=1e-9)
     # the Hill fit's derivative roughly agrees with the model's own +1 % step (the model is not exactly Hill)
     assert np.allclose(national.mroi_curve, national.mroi, rtol=0.25)
+
+
+def test_batched_hill_fit_recovers_known_curves_and_agrees_with_the_single_fit():
+    """``fit_hills`` fits many curves side by side: from noiseless points it recovers each curve's parameters
+    (S-shaped, concave, late and almost linear), leaves a zero-spend and an all-zero series flat with r2 NaN,
+    and gives each curve what ``fit_hill`` gives it alone."""
+    mults = np.array(sorted(DEFAULT_MULTIPLIERS))
+    truth = [  # (top, half-saturation, slope, current spend)
+        (120.0, 1.2e4, 2.5, 1.0e4),  # S-shaped
+        (40.0, 600.0, 0.7, 800.0),  # concave
+        (5.0e3, 9.0e5, 1.0, 2.0e5),  # late: nearly linear over the points
+        (1.0, 1.0, 3.0, 2.0),  # steep, small units
+    ]
+    responses = [hill_response(mults * spend, top, 0.0, k, s) for top, k, s, spend in truth]
+    responses += [np.linspace(0.0, 3.0, len(mults)), np.zeros(len(mults))]  # zero spend; no response
+    spends = [spend for *_, spend in truth] + [0.0, 50.0]
+    channels = [f"c{i}" for i in range(len(spends))]
+    regions = ["r1", "r2", NATIONAL, "r1", "r2", "r1"]
+    curves = fit_hills(mults, np.stack(responses), spends, channels, regions)
+    assert [(c.channel, c.region, c.current_spend) for c in curves] == list(zip(channels, regions, spends))
+    for curve, (top, k, s, spend), y in zip(curves, truth, responses):
+        assert curve.r2 > 1 - 1e-10, curve
+        np.testing.assert_allclose(curve.response(mults * spend), y, rtol=0, atol=1e-6 * top)
+        if curve.channel != "c2":  # the late curve's top and half-saturation trade off over the points
+            np.testing.assert_allclose([curve.top, curve.half_saturation, curve.slope], [top, k, s], rtol=1e-4)
+            assert abs(curve.bottom) <= 1e-5 * top
+    for flat in curves[4:]:
+        assert flat.top == flat.bottom == 0.0 and np.isnan(flat.r2)
+    for curve, y, spend, channel, region in zip(curves, responses, spends, channels, regions):
+        alone = fit_hill(mults, y, spend, channel, region)
+        assert (alone.channel, alone.region, alone.current_spend) == (channel, region, spend)
+        np.testing.assert_allclose([alone.top, alone.bottom, alone.half_saturation, alone.slope],
+                                   [curve.top, curve.bottom, curve.half_saturation, curve.slope], rtol=1e-9, atol=0)
+        np.testing.assert_allclose(alone.r2, curve.r2, rtol=1e-12)
+
+
+def test_batched_hill_fit_fits_noisy_points_as_well_as_scipy():
+    """On noisy, non-Hill points the batched Levenberg–Marquardt reaches at least the fit of
+    ``scipy.optimize.least_squares`` from the same starts within the same bounds."""
+    from scipy.optimize import least_squares
+
+    rng = np.random.default_rng(0)
+    mults = np.array(sorted(DEFAULT_MULTIPLIERS))
+    shapes = [np.log1p(2.0 * mults), mults ** 1.8 / (1.0 + mults ** 1.8), np.sqrt(mults), mults, 1.0 - np.exp(-mults)]
+    responses = np.stack([shape * scale + rng.normal(0.0, 0.03 * scale, len(mults)) * (mults > 0)
+                          for shape in shapes for scale in (1.0, 250.0)])
+    curves = fit_hills(mults, responses, np.full(len(responses), 100.0), ["c"] * len(responses))
+    for curve, response in zip(curves, responses):
+        y = response / np.abs(response).max()
+        fit = lambda th: hill_response(mults, th[0], th[1], np.exp(th[2]), np.exp(th[3])) - y  # noqa: E731
+        best = min((least_squares(fit, [max(y.max(), 0.1) * 1.5, 0.0, np.log(k0), np.log(s0)],
+                                  bounds=(HILL_LOWER, HILL_UPPER)) for k0, s0 in HILL_STARTS), key=lambda f: f.cost)
+        scipy_r2 = 1.0 - 2.0 * best.cost / ((y - y.mean()) ** 2).sum()
+        assert curve.r2 >= scipy_r2 - 1e-9, (curve, scipy_r2)
 
 
 def true_response(simulation, window, multiplier: np.ndarray) -> np.ndarray:
