@@ -78,6 +78,11 @@ as two when the machine is quiet (sample panel; 10-20 % slower on the 190-region
 faster when two other processes compete for the cores, where two threads spin in OpenMP barriers (up to 100x
 slower in a bad draw; ``benchmarks/threads_benchmark.py``, figures in the README)."""
 
+TRAINING_WORKERS = 2
+"""Fits of a refresh trained side by side (``ComputeResource.workers``). Independent fits on one torch thread
+each use two cores where two torch threads on one fit do not (its operations are too small to split), and a
+thread that waits for its core does not spin as an OpenMP thread does (figures in the README)."""
+
 
 class ComputeResource(dg.ConfigurableResource):
     """Where the model trains: ``auto`` takes a GPU when torch sees one. Passed to mmm_core as plain values."""
@@ -88,6 +93,11 @@ class ComputeResource(dg.ConfigurableResource):
     threads: int | None = TRAINING_THREADS
     """torch intra-op threads (env ``MMM_THREADS``; ``auto`` or None: torch's own setting, one per core). Default 1:
     see ``TRAINING_THREADS``."""
+
+    workers: int = TRAINING_WORKERS
+    """Fits trained side by side on threads (env ``MMM_WORKERS``): the holdout model beside the refit, then the
+    ensemble's members (``mmm_core.model.parallel``); each fit is the same model whatever the count. See
+    ``TRAINING_WORKERS``."""
 
     def train_overrides(self) -> dict:
         """The ``TrainConfig`` fields this resource sets; unset ones keep the core's defaults."""
@@ -283,12 +293,12 @@ class QualityGatesResource(dg.ConfigurableResource):
 
 
 def resources_for(locations: Locations, device: str = "auto", threads: int | None = TRAINING_THREADS,
-                  quality_gates: QualityGatesResource | None = None) -> dict:
+                  quality_gates: QualityGatesResource | None = None, workers: int = TRAINING_WORKERS) -> dict:
     """Every resource of the code location, bound to one deployment's paths (gates: their defaults unless given)."""
     return {
         "warehouse": WarehouseResource(database=str(locations.warehouse_path)),
         "dataset": DatasetResource(spec_path=str(locations.spec_path)),
-        "compute": ComputeResource(device=device, threads=threads),
+        "compute": ComputeResource(device=device, threads=threads, workers=workers),
         "models": ModelStoreResource(root=str(locations.models_dir)),
         "serving": ServingResource(root=str(locations.serving_dir)),
         "reports": ReportStoreResource(root=str(locations.reports_dir)),
@@ -298,22 +308,32 @@ def resources_for(locations: Locations, device: str = "auto", threads: int | Non
 
 def threads_from_environment(value: str) -> int | None:
     """``MMM_THREADS``: unset or blank -> ``TRAINING_THREADS``; ``auto`` -> None (torch's setting); else a positive int."""
+    return None if value.strip().lower() == "auto" else _count("MMM_THREADS", value, TRAINING_THREADS, " or 'auto'")
+
+
+def workers_from_environment(value: str) -> int:
+    """``MMM_WORKERS``: unset or blank -> ``TRAINING_WORKERS``; else a positive int."""
+    return _count("MMM_WORKERS", value, TRAINING_WORKERS)
+
+
+def _count(variable: str, value: str, default: int, alternatives: str = "") -> int:
+    """A positive whole number from environment variable ``variable``'s ``value`` (blank: ``default``)."""
     value = value.strip()
     if not value:
-        return TRAINING_THREADS
-    if value.lower() == "auto":
-        return None
+        return default
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"environment variable MMM_THREADS={value!r} is not a positive whole number or 'auto'")
+        raise ValueError(f"environment variable {variable}={value!r} is not a positive whole number{alternatives}")
     return int(value)
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """The resources of this deployment, from ``MMM_*`` environment variables (paths: ``storage.locations``;
-    ``MMM_DEVICE``: training device; ``MMM_THREADS``: torch threads, unset 1, ``auto`` torch's setting; quality
+    ``MMM_DEVICE``: training device; ``MMM_THREADS``: torch threads, unset 1, ``auto`` torch's setting;
+    ``MMM_WORKERS``: fits side by side, unset ``TRAINING_WORKERS``; quality
     gates: ``QualityGatesResource.from_environment``)."""
     locations = Locations.from_environment()
     locations.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     return resources_for(locations, device=os.environ.get("MMM_DEVICE", "auto"),
                          threads=threads_from_environment(os.environ.get("MMM_THREADS", "")),
+                         workers=workers_from_environment(os.environ.get("MMM_WORKERS", "")),
                          quality_gates=QualityGatesResource.from_environment())

@@ -7,6 +7,8 @@ published model is refitted on the whole window (``refit=True``) so the newest w
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -20,6 +22,7 @@ from mmm_core.model.ensemble import Ensemble, EnsembleConfig, point_prediction_i
 from mmm_core.model.estimator import MMM
 from mmm_core.analysis.metrics import evaluate_forecast
 from mmm_core.model.network import ModelConfig
+from mmm_core.model.parallel import run_parallel, stop_check
 from mmm_core.model.training import TrainConfig, TrainEvent
 
 DEFAULT_HOLDOUT_WEEKS = 13
@@ -108,7 +111,8 @@ def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, 
                      model_config: ModelConfig | None = None, train_config: TrainConfig | None = None,
                      overrides: dict[str, dict[str, Any]] | None = None,
                      callback: Callable[[TrainEvent], None] | None = None,
-                     ensemble: EnsembleConfig | None = None, lift_tests: tuple[LiftTest, ...] = ()) -> HoldoutFit:
+                     ensemble: EnsembleConfig | None = None, lift_tests: tuple[LiftTest, ...] = (),
+                     workers: int = 1) -> HoldoutFit:
     """Fit on ``window`` minus its last ``holdout_weeks_for(window.n_weeks, holdout_weeks)`` weeks, score the
     forecast, optionally refit on all of it. ``HoldoutFit.holdout_weeks`` is the holdout used. With
     ``ensemble`` (and ``ensemble.members`` > 0), members are refitted from the published model on its weeks.
@@ -116,6 +120,11 @@ def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, 
     (``point_prediction_interval``, ``interval_rows``), with or without members. Both fits train on the
     ``lift_tests`` whose weeks they cover (``MMM.fit``): an experiment in the holdout weeks is not the holdout
     model's to see.
+
+    The holdout model and the refit do not read each other, nor do the members: with ``workers`` > 1 they train
+    side by side on that many threads (``parallel.run_parallel``), each the same model as when trained alone.
+    ``callback(event)`` is called one event at a time, from the thread of the fit it reports on; the holdout
+    model's events (when there is a refit) carry phase ``holdout fit`` / ``holdout refit``.
 
     The holdout model's weeks are a split of a validated window, not input data: they may be fewer than the
     contract's 52 (``Panel.derive``), so a window of the documented minimum still gets a forecast check.
@@ -126,7 +135,24 @@ def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, 
     train = window.derive(weeks=window.weeks[:train_end], kpi=window.kpi[:, :train_end],
                           spend=window.spend[:, :train_end], activity=window.activity[:, :train_end],
                           controls=window.controls[:, :train_end], observed=window.observed[:, :train_end])
-    holdout_model = MMM(model_config, train_config, overrides).fit(train, callback=callback, lift_tests=lift_tests)
+    reporting = threading.Lock()
+
+    def report(label: str) -> Callable[[TrainEvent], None] | None:
+        if callback is None:
+            return None
+
+        def one_at_a_time(event: TrainEvent) -> None:
+            with reporting:
+                callback(dataclasses.replace(event, phase=f"{label}{event.phase}"))
+        return one_at_a_time
+
+    def fit_on(panel: Panel, label: str) -> Callable[[threading.Event], MMM]:
+        return lambda stop: MMM(model_config, train_config, overrides).fit(
+            panel, callback=stop_check(stop, report(label)), lift_tests=lift_tests)
+
+    fits = run_parallel([fit_on(train, "holdout " if refit else "")] + ([fit_on(window, "")] if refit else []),
+                        workers)
+    holdout_model = fits[0]
     predicted = holdout_model.predict(window)
     interval = (ensemble or EnsembleConfig()).interval
     lower, upper = point_prediction_interval(holdout_model, train, window, interval)
@@ -135,11 +161,11 @@ def fit_with_holdout(window: Panel, holdout_weeks: int = DEFAULT_HOLDOUT_WEEKS, 
                         ignore_index=True)
     model, refit_epochs, fitted_on = holdout_model, None, train
     if refit:
-        model = MMM(model_config, train_config, overrides).fit(window, callback=callback, lift_tests=lift_tests)
+        model = fits[1]
         refit_epochs, fitted_on = model.train_result_.epochs_run, window
     members = None
     if ensemble is not None and ensemble.members > 0:
-        members = Ensemble.fit(model, fitted_on, ensemble)
+        members = Ensemble.fit(model, fitted_on, ensemble, workers=workers)
     return HoldoutFit(model=model, holdout_model=holdout_model, metrics=metrics, holdout_weeks=holdout_weeks,
                       epochs=holdout_model.train_result_.epochs_run, refit_epochs=refit_epochs,
                       seconds=time.perf_counter() - started, ensemble=members,

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -47,6 +49,7 @@ from mmm_core.data.contract import Panel
 from mmm_core.model import training
 from mmm_core.model.estimator import MMM
 from mmm_core.model.network import MMMNet
+from mmm_core.model.parallel import run_parallel, stop_check
 from mmm_core.model.priors import ROI_PRIOR_LOG_SD
 
 INTERVAL_COLUMNS = ("direct_contribution", "total_contribution", "share", "roi")
@@ -190,6 +193,16 @@ def _check_interval(interval: float) -> None:
         raise ValueError(f"interval must lie in (0, 1), got {interval}")
 
 
+def _fit_member(k: int, net: MMMNet, data: training.TrainingData, config: training.TrainConfig,
+                callback: Callable[[int, training.TrainResult], None] | None, stop: threading.Event) -> MMMNet:
+    """Train member ``k``'s prepared ``net`` in place (one task of ``Ensemble.fit``) and return it."""
+    result = training.fit(net, data, config, stop_check(stop))
+    net.requires_grad_(True)
+    if callback is not None:
+        callback(k, result)
+    return net
+
+
 class Ensemble:
     """A point ``MMM`` and K member networks refitted from it (``Ensemble.fit``).
 
@@ -203,9 +216,10 @@ class Ensemble:
 
     @classmethod
     def fit(cls, point: MMM, panel: Panel, config: EnsembleConfig = EnsembleConfig(),
-            callback: Callable[[int, training.TrainResult], None] | None = None) -> "Ensemble":
-        """Refit ``config.members`` members from ``point``, fitted on ``panel`` (the same training panel).
-        ``callback(k, result)`` after each member."""
+            callback: Callable[[int, training.TrainResult], None] | None = None, workers: int = 1) -> "Ensemble":
+        """Refit ``config.members`` members from ``point``, fitted on ``panel`` (the same training panel), on
+        ``workers`` threads (``parallel.run_parallel``; the members are the same whatever the count: each one's
+        draws are made up front, in member order). ``callback(k, result)`` after each member."""
         point._check_fitted()
         data = point.training_data(panel, point.adjacency())
         train = point.train_config_
@@ -213,7 +227,7 @@ class Ensemble:
                                            learning_rate=train.learning_rate * config.learning_rate_factor)
         rng = np.random.default_rng([config.seed, 17])
         n_channels = len(point.channels_)
-        nets = []
+        tasks = []
         for k in range(config.members):
             weight = bootstrap_weights(panel.observed, config.block_weeks, rng)
             shift = torch.as_tensor(rng.normal(0.0, ROI_PRIOR_LOG_SD, n_channels), dtype=torch.float32)
@@ -225,12 +239,10 @@ class Ensemble:
             _jitter_shapes(net, config.shape_start_sd, rng)
             if net.dag is not None:  # the point fit's graph: members share the counterfactuals' structure
                 net.dag.requires_grad_(False)
-            result = training.fit(net, dataclasses.replace(data, roi_prior=prior, fit_weight=weight, lift_tests=lifts),
-                                  dataclasses.replace(member_train, seed=train.seed + 1 + k))
-            net.requires_grad_(True)
-            nets.append(net)
-            if callback is not None:
-                callback(k, result)
+            member_data = dataclasses.replace(data, roi_prior=prior, fit_weight=weight, lift_tests=lifts)
+            tasks.append(functools.partial(_fit_member, k, net, member_data,
+                                           dataclasses.replace(member_train, seed=train.seed + 1 + k), callback))
+        nets = run_parallel(tasks, workers)
         return cls(point, nets, noise_scale(point, panel), config)
 
     def members(self) -> list[MMM]:

@@ -30,6 +30,7 @@ from mmm_core.model.decomposition import Decomposition, build_decomposition, cha
 from mmm_core.data.calendar import fourier_basis, holiday_indicators
 from mmm_core.model.network import MMMNet, ModelConfig, ModelInputs, ModelOutput, trend_time
 from mmm_core.model.options import with_changes
+from mmm_core.model.parallel import SEEDED
 from mmm_core.model.persistence import load_model, save_model
 from mmm_core.model.priors import channel_prior_weight, roi_prior_data
 from mmm_core.model.scaling import PanelScaler
@@ -95,8 +96,9 @@ class MMM:
         self.lift_tests_ = calibration.usable(tuple(lift_tests), panel)
         self.scaler_ = PanelScaler.fit(panel)
         kpi_scaled = self.scaler_.kpi.forward(panel.kpi)
-        torch.manual_seed(train_config.seed)
-        net = MMMNet(panel.n_regions, panel.n_channels, panel.n_controls, model_config)
+        with SEEDED:  # the GRU's starting weights come from torch's global generator (fits may run side by side)
+            torch.manual_seed(train_config.seed)
+            net = MMMNet(panel.n_regions, panel.n_channels, panel.n_controls, model_config)
         observed = torch.as_tensor(panel.observed)
         self.seasonality_ = YearlySeasonality(model_config.seasonality_harmonics).fit(
             panel.weeks, kpi_scaled, panel.observed)

@@ -21,6 +21,7 @@ from mmm_core.model.calibration import CONCAVITY_WEIGHT, LiftTestData, concavity
 from mmm_core.model.dag import lasso_rate
 from mmm_core.model.network import MMMNet, ModelInputs, ModelOutput
 from mmm_core.model.options import check_choices
+from mmm_core.model.parallel import SEEDED
 from mmm_core.model.priors import RoiPriorData, roi_pooling_term
 
 
@@ -230,7 +231,8 @@ def fit(net: MMMNet, data: TrainingData, config: TrainConfig = TrainConfig(),
     torch.set_flush_denormal(True)
     if config.threads:
         torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    with SEEDED:  # nothing in training draws from it; seeded for any code that does, never mid-draw of another fit
+        torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     net.to(device=device, dtype=torch.float32)
     data = data.to(device)

@@ -4,6 +4,7 @@ prediction intervals are well formed, curve bands and budget intervals are those
 and budgets, and an ensemble survives a save / load round trip."""
 
 import numpy as np
+import torch
 import pytest
 from scipy.stats import norm
 
@@ -204,3 +205,11 @@ def test_a_risk_averse_plan_sits_beside_the_point_plan_and_trades_mean_for_less_
     assert objective(risky.optimal_spend) >= objective(point.optimal_spend) - 1e-6 * abs(objective(point.optimal_spend))
     with pytest.raises(ValueError, match="members"):
         plan_scenarios(ens.point, banded, [BudgetScenario.from_multiplier(1.0)], risk_aversion=1.0)
+
+
+def test_members_trained_side_by_side_are_the_members_trained_one_after_another(ensemble, tiny_fit):
+    ens, train, _ = ensemble
+    threaded = Ensemble.fit(tiny_fit, train, CONFIG, workers=2)
+    for one, two in zip(ens.nets, threaded.nets):
+        for (name, a), b in zip(one.state_dict().items(), two.state_dict().values()):
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)

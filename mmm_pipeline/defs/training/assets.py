@@ -57,7 +57,8 @@ def mmm_model(context: dg.AssetExecutionContext, config: TrainingConfig, dataset
                          + ("" if event.val_metric is None else f", validation {event.val_metric:.5f}"))
 
     fit = fit_with_holdout(panel, holdout_weeks, config.refit_full_window, overrides=overrides,
-                           callback=log_progress, ensemble=config.ensemble(), lift_tests=lift_tests)
+                           callback=log_progress, ensemble=config.ensemble(), lift_tests=lift_tests,
+                           workers=compute.workers)
     if config.leave_one_out and lift_tests:
         context.log.info(f"leave_one_out: one more fit per experiment in the refresh window (the file has "
                          f"{len(lift_tests)})")
