@@ -249,8 +249,20 @@ class MMM:
         and of their DAG descendants: ``counterfactual(panel, m).prediction`` is ``predict(panel)`` minus the
         factual media part plus this one, up to rounding, and differences between counterfactuals (response
         curves, budgets) are differences of ``media_kpi``. One forward pass gives the modulation and the factual
-        terms; each run then recomputes only the channels it changes (``MMMNet.media_response`` on their columns),
-        ``chunk`` runs at a time, so a response curve's runs cost a fraction of as many forward passes."""
+        terms; each run then recomputes only the channels it changes (``_changed_terms``), ``chunk`` runs at a
+        time, so a response curve's runs cost a fraction of as many forward passes."""
+        terms, runs = self._changed_terms(panel, multipliers, weeks, chunk)
+        R, T, _ = terms.shape
+        scale = torch.as_tensor(self.scaler_.kpi.scale, dtype=torch.float64)[:, None]  # [R, 1]
+        out = [((terms.sum(-1) + (changed - terms[..., channels]).sum(-1)) * scale).numpy()
+               for channels, changed in runs]
+        return np.concatenate(out) if out else np.zeros((0, R, T))
+
+    def _changed_terms(self, panel: Panel, multipliers: np.ndarray, weeks: np.ndarray | None, chunk: int):
+        """(factual media terms ``[R, T, C]``, an iterator over chunks of the runs of ``media_kpi``: (channels
+        ``[S]``, their terms ``[n, R, T, S]`` in the chunk's n runs)), scaled KPI units: the channels a chunk's
+        runs change (scaled, or a DAG descendant of a scaled one) recomputed with ``MMMNet.media_response`` on
+        their columns at the factual modulation; every other channel's term is the factual one."""
         net = self._inference_net()
         factual = self._forward(panel)
         coef, terms = factual.media_coef, factual.media  # [R, T, C] scaled KPI units
@@ -262,22 +274,23 @@ class MMM:
         adjacency = self.adjacency()
         own = own_activity(media, torch.as_tensor(adjacency))
         reach = descendants(adjacency)  # [p, c]: c is p or a descendant of p
-        scale = torch.as_tensor(self.scaler_.kpi.scale, dtype=torch.float64)[:, None]  # [R, 1]
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(multipliers), chunk):
-                mult = torch.tensor(multipliers[start:start + chunk])  # [n, R, C], a copy (the view is read-only)
-                n = mult.shape[0]
-                changed = torch.as_tensor(reach[(mult != 1.0).any(dim=(0, 1)).numpy()].any(axis=0))
-                total = terms.sum(-1).expand(n, R, T).clone()
-                if changed.any():
+
+        def runs():
+            with torch.no_grad():
+                for start in range(0, len(multipliers), chunk):
+                    mult = torch.tensor(multipliers[start:start + chunk])  # [n, R, C], a copy (the view is read-only)
+                    n = mult.shape[0]
+                    changed = torch.as_tensor(reach[(mult != 1.0).any(dim=(0, 1)).numpy()].any(axis=0))
                     channels = torch.nonzero(changed).flatten()
+                    if not len(channels):
+                        yield channels, terms[..., channels].expand(n, R, T, 0)
+                        continue
                     factor = torch.where(weeks[None, None, :, None], mult[:, :, None, :], 1.0)  # [n, R, T, C]
                     scaled = scale_own_activity(media, own, torch.as_tensor(adjacency), factor)[..., channels]
                     response = net.media_response(scaled.reshape(n * R, T, -1), channels).reshape(n, R, T, -1)
-                    total += (coef[..., channels] * response).sum(-1) - terms[..., channels].sum(-1)
-                out.append((total * scale).numpy())
-        return np.concatenate(out) if out else np.zeros((0, R, T))
+                    yield channels, coef[..., channels] * response
+
+        return terms, runs()
 
     def predict_counterfactual(self, panel: Panel, channel: int | str, multiplier: float = 0.0) -> np.ndarray:
         """``[R, T]`` KPI when one channel's own activity is scaled by ``multiplier`` (0: switched off)."""
@@ -294,16 +307,17 @@ class MMM:
         zero activity, so its level is measured; 1 for an always-on channel whose level the data cannot
         measure; 0 when the prior is off)."""
         observed = panel.observed
-        factual = self.decompose(panel)
         C = panel.n_channels
-        direct = np.array([factual.channel(c)[observed].sum() for c in panel.channels])
+        # each run switches one channel's own activity off (run c: channel c); only the channels it reaches change
+        terms, runs = self._changed_terms(panel, 1.0 - np.eye(C), None, chunk=1)
+        to_kpi = torch.as_tensor(np.where(observed, self.scaler_.kpi.scale[:, None], 0.0))[..., None]  # [R, T, 1]
+        per_channel = lambda t: (t * to_kpi).sum(dim=(-3, -2)).numpy()  # noqa: E731  [..., S] KPI units, observed
+        direct = per_channel(terms)
         total, mediated, induced = np.zeros(C), np.zeros(C), np.zeros(C)
-        for c, name in enumerate(panel.channels):
-            switched_off = self.counterfactual(panel, self.own_multiplier(c, 0.0))
-            total[c] = (factual.prediction - switched_off.prediction)[observed].sum()
-            mediated[c] = switched_off.channel(name)[observed].sum()
-            induced[c] = sum((factual.channel(other) - switched_off.channel(other))[observed].sum()
-                             for other in panel.channels if other != name)
+        for c, (channels, changed) in enumerate(runs):
+            lost = direct[channels.numpy()] - per_channel(changed[0])  # [S] each reached channel's term lost
+            is_c = channels.numpy() == c
+            total[c], mediated[c], induced[c] = lost.sum(), per_channel(changed[0])[is_c].sum(), lost[~is_c].sum()
         spend = np.where(observed[..., None], panel.spend, 0.0).sum(axis=(0, 1))
         table = channel_table(panel.channels, spend, direct, total, mediated, induced)
         prior_on = self.train_config_.roi_pooling > 0
