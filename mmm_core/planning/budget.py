@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from scipy.interpolate import PchipInterpolator
 from scipy.optimize import Bounds, LinearConstraint, differential_evolution, minimize
 
-from mmm_core.model.transforms import hill
+from mmm_core.model.transforms import hill, hill_of_log
 from mmm_core.planning.constraints import BoundsSpec, SpendBounds, check_feasible, resolve_channel_bounds
 
 BudgetMethod = Literal["slsqp", "trust-constr", "differential_evolution", "hybrid"]
@@ -203,9 +203,11 @@ class _HillArrays:
         at_upper = self.parts(upper)[1] >= price
         log_lo = np.log(np.maximum(start, 1e-300))
         log_hi = np.log(np.maximum(upper, 1e-300))
-        for _ in range(iterations):
+        log_k, amplitude_slope = np.log(self.half_saturation), (self.top - self.bottom) * self.slope
+        for _ in range(iterations):  # marginal return at x = exp(mid): (top - bottom) s h (1 - h) / x
             mid = 0.5 * (log_lo + log_hi)
-            above = self.parts(np.exp(mid))[1] >= price
+            h = hill_of_log(mid, log_k, self.slope)
+            above = amplitude_slope * h * (1.0 - h) >= price * np.exp(mid)
             log_lo, log_hi = np.where(above, mid, log_lo), np.where(above, log_hi, mid)
         root = np.clip(np.exp(0.5 * (log_lo + log_hi)), lower, upper)
         return np.where(at_upper, upper, np.where(peak < price, lower, root))
