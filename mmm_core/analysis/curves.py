@@ -40,6 +40,7 @@ from mmm_core.planning.budget import NATIONAL, ResponseCurve, hill_response
 from mmm_core.data.contract import Panel
 from mmm_core.model.ensemble import EnsembleConfig, central_interval
 from mmm_core.model.estimator import MMM
+from mmm_core.model.parallel import parallel_map
 
 DEFAULT_MULTIPLIERS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.01, 1.25, 1.5, 2.0, 2.5, 3.0)
 """Spend multipliers at which the model is run (1.01 gives the model's mROI at a +1 % step)."""
@@ -416,13 +417,14 @@ class ResponseCurveSet:
 
 def response_curves(mmm: MMM, panel: Panel, planning_weeks: int = DEFAULT_PLANNING_WEEKS, multipliers: Sequence[float] = DEFAULT_MULTIPLIERS,
                     per_region: bool = True, carryover_weeks: int | None = None, members: Sequence[MMM] = (),
-                    interval: float | None = None) -> ResponseCurveSet:
+                    interval: float | None = None, workers: int = 1) -> ResponseCurveSet:
     """National and (with ``per_region``) per-region Hill response curves of every channel; with ``members``
-    (``Ensemble.members()``) each is run at the same points and the tables carry central ``interval``
-    intervals over them (``EnsembleConfig.interval`` when None)."""
+    (``Ensemble.members()``) each is run at the same points (on ``workers`` threads: ``parallel.parallel_map``)
+    and the tables carry central ``interval`` intervals over them (``EnsembleConfig.interval`` when None)."""
     window = planning_window(mmm, panel, planning_weeks, carryover_weeks)
     pts = response_points(mmm, window, multipliers)
-    member_response = np.stack([response_points(m, window, multipliers).response for m in members]) if members else None
+    member_response = np.stack(parallel_map(lambda member: response_points(member, window, multipliers).response,
+                                            members, workers)) if members else None
     R, C = len(pts.regions), len(pts.channels)
     series = [pts.response[:, :, c].sum(axis=1) for c in range(C)]  # national, then region-major region curves
     spends = [float(pts.spend[:, c].sum()) for c in range(C)]

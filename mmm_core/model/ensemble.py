@@ -49,7 +49,7 @@ from mmm_core.data.contract import Panel
 from mmm_core.model import training
 from mmm_core.model.estimator import MMM
 from mmm_core.model.network import MMMNet
-from mmm_core.model.parallel import run_parallel, stop_check
+from mmm_core.model.parallel import parallel_map, run_parallel, stop_check
 from mmm_core.model.priors import ROI_PRIOR_LOG_SD
 
 INTERVAL_COLUMNS = ("direct_contribution", "total_contribution", "share", "roi")
@@ -258,21 +258,24 @@ class Ensemble:
         return self._members
 
     # -- outputs ------------------------------------------------------------------------------------
-    def draws(self, panel: Panel) -> pd.DataFrame:
+    def draws(self, panel: Panel, workers: int = 1) -> pd.DataFrame:
         """One row per member and channel (``DRAW_COLUMNS``): member, channel, the member's spend, direct and
         total contribution, share, ROI and direct ROI (as in ``MMM.contributions``) over the observed
         region-weeks of ``panel``, plus ``prediction`` and ``non_media`` (the member's predicted KPI summed over
         them, and what its baseline, trend, seasonality and controls give of it): a member's
-        ``direct_contribution`` over channels plus ``non_media`` is its ``prediction``."""
-        frames = []
-        for k, member in enumerate(self.members()):
+        ``direct_contribution`` over channels plus ``non_media`` is its ``prediction``. Members are read on
+        ``workers`` threads (``parallel.parallel_map``)."""
+        def draw(k: int) -> pd.DataFrame:
+            member = self.members()[k]
             table = member.contributions(panel)
             prediction = float(member.predict(panel)[panel.observed].sum())
             table.insert(0, "member", k)
             table["prediction"] = prediction
             table["non_media"] = prediction - float(table["direct_contribution"].sum())
-            frames.append(table[list(DRAW_COLUMNS)])
-        return pd.concat(frames, ignore_index=True)
+            return table[list(DRAW_COLUMNS)]
+
+        self.members()  # built once, before the threads read it
+        return pd.concat(parallel_map(draw, range(len(self.nets)), workers), ignore_index=True)
 
     def contributions(self, panel: Panel, interval: float | None = None,
                       draws: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -14,12 +14,14 @@ interrupted, and ``stop_check(event)`` turns it into a training callback that ra
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 SEEDED = threading.Lock()
 """Held while a fit seeds torch's global generator and draws its network's starting weights."""
@@ -59,3 +61,13 @@ def run_parallel(tasks: Sequence[Callable[[threading.Event], T]], workers: int) 
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def parallel_map(function: Callable[[A], T], items: Sequence[A], workers: int) -> list[T]:
+    """``[function(item) for item in items]`` on ``workers`` threads (``run_parallel``): the same analysis of each
+    ensemble member (curves, budgets, draws), each item's work independent of the others'."""
+    return run_parallel([functools.partial(_apply, function, item) for item in items], workers)
+
+
+def _apply(function: Callable[[A], T], item: A, stop: threading.Event) -> T:
+    return function(item)

@@ -29,6 +29,7 @@ from mmm_core.analysis.curves import ResponseCurveSet
 from mmm_core.analysis.observed_range import beyond_observed_range
 from mmm_core.model.ensemble import EnsembleConfig, central_interval
 from mmm_core.model.estimator import MMM
+from mmm_core.model.parallel import parallel_map
 from mmm_core.planning.budget import (NATIONAL, BudgetMethod, BudgetResult, allocate_to_target_mroi,
                                       optimise_budget, optimise_budget_under_risk, optimise_region_budget)
 from mmm_core.planning.constraints import BudgetScenario, SpendBounds
@@ -70,7 +71,7 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
                    channel_bounds: SpendBounds | dict[str, SpendBounds] | None = DEFAULT_CHANNEL_BOUNDS,
                    region_bounds: SpendBounds | None = None, method: BudgetMethod = "slsqp",
                    seed: int = 0, members: Sequence[MMM] = (), interval: float | None = None,
-                   risk_aversion: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   risk_aversion: float | None = None, workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Optimise every scenario nationally and (when the set has region curves) per region × channel, and
     re-evaluate each allocation with the full model and each of ``members`` (central ``interval`` intervals,
     ``EnsembleConfig.interval`` when None; NaN columns without members). These plans maximise the point
@@ -111,8 +112,8 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
     point = window.counted_media(mmm, runs).sum(axis=1)  # [2 + P]
     response_model = point[1:] - point[0]  # current, then each plan
     current_model = float(response_model[0])
-    member_gain = (np.stack([window.counted_media(m, runs[1:]).sum(axis=1) for m in members])
-                   if len(members) else np.zeros((0, 1 + len(solved))))
+    member_gain = (np.stack(parallel_map(lambda member: window.counted_media(member, runs[1:]).sum(axis=1), members,
+                                         workers)) if len(members) else np.zeros((0, 1 + len(solved))))
     member_gain = member_gain[:, 1:] - member_gain[:, :1]  # [K, P]
     scenario_rows, allocation_frames = [], []
     for i, (scenario, scope, objective, result, _) in enumerate(solved):

@@ -213,3 +213,16 @@ def test_members_trained_side_by_side_are_the_members_trained_one_after_another(
     for one, two in zip(ens.nets, threaded.nets):
         for (name, a), b in zip(one.state_dict().items(), two.state_dict().values()):
             torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_draws_curve_bands_and_budget_intervals_read_on_threads_are_those_read_one_member_at_a_time(ensemble, banded):
+    import pandas as pd
+
+    ens, train, _ = ensemble
+    pd.testing.assert_frame_equal(ens.draws(train, workers=2), ens.draws(train))
+    threaded = response_curves(ens.point, train, planning_weeks=13, members=ens.members(), workers=2)
+    np.testing.assert_array_equal(threaded.member_response, banded.member_response)
+    scenarios = [BudgetScenario("same", 1.0)]
+    one, _ = plan_scenarios(ens.point, banded, scenarios, members=ens.members())
+    two, _ = plan_scenarios(ens.point, banded, scenarios, members=ens.members(), workers=2)
+    pd.testing.assert_frame_equal(one.drop(columns="wall_time_s"), two.drop(columns="wall_time_s"))

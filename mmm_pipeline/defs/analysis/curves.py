@@ -13,7 +13,7 @@ from mmm_pipeline.defs.analysis.config import BudgetPlanConfig
 from mmm_pipeline.metadata import table_asset_spec, table_metadata
 from mmm_pipeline.partitions import weekly_refresh
 from mmm_pipeline.policies import OWNERS
-from mmm_pipeline.resources import DatasetResource, ModelStoreResource, WarehouseResource
+from mmm_pipeline.resources import ComputeResource, DatasetResource, ModelStoreResource, WarehouseResource
 from mmm_pipeline.storage.tables import CURVE_TABLES
 
 
@@ -23,7 +23,7 @@ from mmm_pipeline.storage.tables import CURVE_TABLES
     partitions_def=weekly_refresh,
 )
 def budget_plans(context: dg.AssetExecutionContext, config: BudgetPlanConfig, dataset: DatasetResource,
-                 warehouse: WarehouseResource, models: ModelStoreResource):
+                 warehouse: WarehouseResource, models: ModelStoreResource, compute: ComputeResource):
     refresh_week = dt.date.fromisoformat(context.partition_key)
     panel = warehouse.read_panel(dataset.load_spec(), refresh_week)
     ensemble = models.load_ensemble(refresh_week)
@@ -32,10 +32,11 @@ def budget_plans(context: dg.AssetExecutionContext, config: BudgetPlanConfig, da
     if config.risk_aversion is not None and not members:
         context.log.warning("risk_aversion is set but this refresh has no ensemble members: point plans only")
     curves = response_curves(model, panel, config.planning_weeks, per_region=config.per_region, members=members,
-                             interval=interval)
+                             interval=interval, workers=compute.workers)
     scenarios, allocation = plan_scenarios(model, curves, config.scenarios(), config.channel_bounds(),
                                            config.region_bounds(), config.method, members=members, interval=interval,
-                                           risk_aversion=config.risk_aversion if members else None)
+                                           risk_aversion=config.risk_aversion if members else None,
+                                           workers=compute.workers)
     for row in scenarios.itertuples():
         if not row.converged:
             context.log.warning(f"scenario {row.scenario} ({row.scope}) did not converge: {row.message}")

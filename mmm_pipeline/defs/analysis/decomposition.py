@@ -10,7 +10,7 @@ from mmm_pipeline import keys
 from mmm_pipeline.metadata import table_asset_spec, table_metadata
 from mmm_pipeline.partitions import weekly_refresh
 from mmm_pipeline.policies import OWNERS
-from mmm_pipeline.resources import DatasetResource, ModelStoreResource, WarehouseResource
+from mmm_pipeline.resources import ComputeResource, DatasetResource, ModelStoreResource, WarehouseResource
 from mmm_pipeline.storage.tables import DECOMPOSITION_TABLES
 
 
@@ -20,13 +20,13 @@ from mmm_pipeline.storage.tables import DECOMPOSITION_TABLES
     partitions_def=weekly_refresh,
 )
 def decomposition(context: dg.AssetExecutionContext, dataset: DatasetResource, warehouse: WarehouseResource,
-                  models: ModelStoreResource):
+                  models: ModelStoreResource, compute: ComputeResource):
     refresh_week = dt.date.fromisoformat(context.partition_key)
     panel = warehouse.read_panel(dataset.load_spec(), refresh_week)
     ensemble = models.load_ensemble(refresh_week)
     model = models.load(refresh_week) if ensemble is None else ensemble.point
     decomposition_ = model.decompose(panel)
-    draws = None if ensemble is None else ensemble.draws(panel)
+    draws = None if ensemble is None else ensemble.draws(panel, workers=compute.workers)
     frames = {
         "contributions": decomposition_.to_frame(observed=panel.observed),
         "channel_summary": with_intervals(model.contributions(panel), draws,
