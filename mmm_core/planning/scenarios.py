@@ -79,7 +79,8 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
     them) each budget scenario also gets a national plan that maximises the members' mean response minus λ times
     its sd over the members (``optimise_budget_under_risk`` on ``ResponseCurveSet.member_national_curves``;
     ``objective`` ``mean_minus_<λ>_sd``), reported beside the point plan. Returns ``(scenarios, allocation)``
-    frames; see ``README.md`` (tables ``budget_scenarios``, ``budget_allocation``) for the columns."""
+    frames; see ``README.md`` (tables ``budget_scenarios``, ``budget_allocation``) for the columns. The plans are
+    optimised, and the members re-run, on ``workers`` threads (``parallel.parallel_map``)."""
     window, pts = curves.window, curves.points
     spend = pts.spend
     current_total = float(spend.sum())
@@ -89,23 +90,25 @@ def plan_scenarios(mmm: MMM, curves: ResponseCurveSet, scenarios: Sequence[Budge
     member_curves = curves.member_national_curves() if risk_aversion is not None else None
     risk_objective = None if risk_aversion is None else f"mean_minus_{risk_aversion:g}_sd"
     plans = [("national", "point")] + ([("region", "point")] if curves.regional else [])
-    solved = []  # (scenario, scope, objective, result, [R, C] spend multipliers)
-    for scenario in scenarios:
-        risky = [("national", risk_objective)] if risk_objective and scenario.target_mroi is None else []
-        for scope, objective in plans + risky:
-            scope_curves = curves.national if scope == "national" else curves.regional
-            if objective != "point":
-                result = optimise_budget_under_risk(scenario.budget_for(current_total), member_curves, risk_aversion,
-                                                    channel_bounds)
-            elif scenario.target_mroi is not None:
-                result = allocate_to_target_mroi(scope_curves, scenario.target_mroi, channel_bounds)
-            elif scope == "national":
-                result = optimise_budget(scenario.budget_for(current_total), scope_curves, channel_bounds, method, seed)
-            else:
-                result = optimise_region_budget(scenario.budget_for(current_total), scope_curves, channel_bounds,
-                                                region_bounds, method, seed)
-            solved.append((scenario, scope, objective, result, allocation_multipliers(result, spend, pts.regions,
-                                                                                      pts.channels)))
+    def optimise(plan: tuple[BudgetScenario, str, str]) -> BudgetResult:
+        scenario, scope, objective = plan
+        scope_curves = curves.national if scope == "national" else curves.regional
+        if objective != "point":
+            return optimise_budget_under_risk(scenario.budget_for(current_total), member_curves, risk_aversion,
+                                              channel_bounds)
+        if scenario.target_mroi is not None:
+            return allocate_to_target_mroi(scope_curves, scenario.target_mroi, channel_bounds)
+        if scope == "national":
+            return optimise_budget(scenario.budget_for(current_total), scope_curves, channel_bounds, method, seed)
+        return optimise_region_budget(scenario.budget_for(current_total), scope_curves, channel_bounds, region_bounds,
+                                      method, seed)
+
+    to_solve = [(scenario, scope, objective) for scenario in scenarios
+                for scope, objective in plans + ([("national", risk_objective)]
+                                                 if risk_objective and scenario.target_mroi is None else [])]
+    # (scenario, scope, objective, result, [R, C] spend multipliers); the plans are independent of each other
+    solved = [(*plan, result, allocation_multipliers(result, spend, pts.regions, pts.channels))
+              for plan, result in zip(to_solve, parallel_map(optimise, to_solve, workers))]
     # every allocation re-run through the model and each member in one batch per model: only the media part of a
     # counterfactual differs, so KPI(allocation) - KPI(no media) and - KPI(current) are differences of these runs
     runs = [np.zeros_like(spend), np.ones_like(spend), *(mult for *_, mult in solved)]
