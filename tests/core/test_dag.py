@@ -172,3 +172,19 @@ def test_the_graph_a_full_fit_learns_is_the_structure_only_fit(tiny_simulation):
                            train.dag_acyclicity, train.dag_nonnegativity, 40, train.learning_rate, train.grad_clip)
     np.testing.assert_allclose(alone[0].numpy(), mmm.net_.adjacency().detach().numpy(), atol=1e-4)
     assert mmm.net_.adjacency().abs().max() > 0.05  # the graph moved: the comparison is not between zeros
+
+
+@pytest.mark.parametrize("weighted", [True, False], ids=["resample weights", "all rows"])
+def test_the_structure_problems_closed_form_gradient_is_autograds(weighted):
+    from mmm_core.model.dag import structure_loss, structure_loss_gradient
+
+    generator = torch.Generator().manual_seed(0)
+    B, n, C = 3, 40, 5
+    adjacency = (torch.rand(B, C, C, generator=generator, dtype=torch.float64) * 0.4).requires_grad_(True)
+    rows = torch.rand(n, C, generator=generator, dtype=torch.float64)
+    covariance = torch.stack([rows.T @ rows / n] * B)
+    weights = torch.randint(0, 3, (B, n), generator=generator).double() if weighted else None
+    loss = structure_loss(adjacency, covariance, rows, weights, 0.01, 10.0, 10.0).sum()
+    expected, = torch.autograd.grad(loss, adjacency)
+    torch.testing.assert_close(structure_loss_gradient(adjacency.detach(), covariance, rows, weights, 0.01, 10.0, 10.0),
+                               expected, rtol=1e-10, atol=1e-10)
