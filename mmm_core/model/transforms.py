@@ -19,6 +19,10 @@ DEFAULT_MAX_LAG = 13
 """Weeks of carry-over kept by the finite adstock kernel (one quarter)."""
 
 
+ADSTOCK_BLOCK_WEEKS = 16
+"""Output weeks per banded matrix product in ``adstock``: each costs ``block + max_lag - 1`` multiply-adds per
+week, so small blocks waste little on the band's zeros while keeping the products large enough for BLAS."""
+
 TAIL_SMOOTHING = 1e-4
 """Squared weeks added under the power in the tail-shaped kernel, so ``|l - peak|**q`` has a gradient
 everywhere; at the peak the exponent is ``TAIL_SMOOTHING**(q / 2)`` (at most 0.01) instead of 0."""
@@ -64,14 +68,27 @@ def adstock(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     ``out[..., t, c] = sum_l weights[c, l] * x[..., t - l, c]`` with x = 0 before the first week.
     Causal: week t never sees weeks after t, so running over train + future weeks continues the
     carry-over state from the training weeks into the forecast.
+
+    Computed as one batched matrix product per channel over blocks of ``ADSTOCK_BLOCK_WEEKS`` output weeks
+    (each block reads its weeks and the ``max_lag - 1`` before them through a banded ``[block + max_lag - 1,
+    block]`` matrix of the kernel): the same sums as a grouped ``conv1d``, whose backward pass on CPU is the
+    slower one (README, "Refresh cost").
     """
     *lead, n_weeks, n_channels = x.shape
     max_lag = weights.shape[-1]
-    series = x.reshape(-1, n_weeks, n_channels).transpose(1, 2)  # [B, C, T]
-    padded = F.pad(series, (max_lag - 1, 0))
-    kernel = weights.flip(-1).unsqueeze(1).to(series.dtype)  # [C, 1, L], conv1d correlates
-    out = F.conv1d(padded, kernel, groups=n_channels)
-    return out.transpose(1, 2).reshape(*lead, n_weeks, n_channels)
+    block = min(ADSTOCK_BLOCK_WEEKS, n_weeks)
+    n_blocks = -(-n_weeks // block)
+    width = block + max_lag - 1
+    series = x.reshape(-1, n_weeks, n_channels).permute(2, 0, 1)  # [C, B, T]
+    batch = series.shape[1]
+    padded = F.pad(series, (max_lag - 1, n_blocks * block - n_weeks))  # [C, B, L - 1 + n_blocks * block]
+    windows = padded if n_blocks == 1 else padded.unfold(-1, width, block).reshape(n_channels, batch * n_blocks, width)
+    lag = (torch.arange(block, device=x.device)[None, :] + (max_lag - 1)
+           - torch.arange(width, device=x.device)[:, None])  # [width, block]: lag of input j for output s
+    lag = torch.where((lag >= 0) & (lag < max_lag), lag, max_lag)  # outside the kernel: the appended 0
+    band = F.pad(weights.to(x.dtype), (0, 1))[:, lag]  # [C, width, block]
+    out = torch.bmm(windows, band).reshape(n_channels, batch, n_blocks * block)[..., :n_weeks]
+    return out.permute(1, 2, 0).reshape(*lead, n_weeks, n_channels)
 
 
 def hill(x, half_saturation, slope):

@@ -35,6 +35,24 @@ def test_second_adstock_value_is_x1_plus_decay_times_x0_before_normalising():
     assert float(adstock(x, weights)[0, 1, 0]) == pytest.approx(5.0 + 0.5 * 3.0, rel=1e-12)
 
 
+@pytest.mark.parametrize("n_weeks", [1, 5, 16, 17, 40, 121])
+def test_adstock_is_the_causal_sum_over_lags_with_its_gradients(n_weeks):
+    """Blocks of ``ADSTOCK_BLOCK_WEEKS`` output weeks (and a last partial one) give the defining sum, and the
+    gradients with respect to activity and kernel are the sum's."""
+    torch.manual_seed(0)
+    x = torch.rand(3, n_weeks, 4, dtype=torch.float64, requires_grad=True)
+    weights = torch.rand(4, 13, dtype=torch.float64, requires_grad=True)
+    direct = torch.stack([sum(weights[:, l] * x[:, t - l] for l in range(min(t + 1, 13)))
+                          for t in range(n_weeks)], dim=1)
+    out = adstock(x, weights)
+    torch.testing.assert_close(out, direct, rtol=1e-12, atol=1e-12)
+    upstream = torch.rand_like(out)
+    grads = torch.autograd.grad((out * upstream).sum(), (x, weights))
+    expected = torch.autograd.grad((direct * upstream).sum(), (x, weights))
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_delayed_kernel_peaks_at_its_peak_lag():
     weights = adstock_weights(torch.tensor([0.7], dtype=torch.float64), torch.tensor([3.0], dtype=torch.float64), 13)
     assert int(weights[0].argmax()) == 3
