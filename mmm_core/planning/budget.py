@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from scipy.interpolate import PchipInterpolator
 from scipy.optimize import Bounds, LinearConstraint, differential_evolution, minimize
 
-from mmm_core.model.transforms import hill, hill_of_log
+from mmm_core.model.transforms import hill
 from mmm_core.planning.constraints import BoundsSpec, SpendBounds, check_feasible, resolve_channel_bounds
 
 BudgetMethod = Literal["slsqp", "trust-constr", "differential_evolution", "hybrid"]
@@ -194,23 +194,103 @@ class _HillArrays:
         ratio = np.clip((s - 1.0) / (s + 1.0), 0.0, None)
         return np.where(s > 1.0, self.half_saturation * ratio ** (1.0 / s), 0.0)
 
-    def demand(self, price, lower, upper, iterations: int = 48) -> np.ndarray:
+    def demand(self, price, lower, upper, guess=None) -> np.ndarray:
         """Spend maximising ``f(x) - price * x`` on the concave branch within ``[lower, upper]`` (finite):
-        the largest x with marginal return >= price, ``lower`` when even the peak marginal is below it."""
+        the largest x with marginal return >= price, ``lower`` when even the peak marginal is below it.
+
+        Between the branch start and ``upper`` that x is where the log marginal return, as a function of log
+        spend, falls to ``log price``. This is the inner loop of the region split, so ``_concave_log_root``
+        finds it by safeguarded Newton steps: a few per element where a bisection takes one per bit.
+        ``guess`` (spend, broadcasting with the result), where given, is where that search starts (the
+        region split passes the demand at its previous price): it changes the number of steps, not the
+        result beyond rounding.
+        """
         start = np.maximum(lower, self.inflection())
         start = np.minimum(np.maximum(start, self.half_saturation * 1e-12), upper)  # > 0 unless upper is 0
         peak = self.parts(start)[1]
         at_upper = self.parts(upper)[1] >= price
-        log_lo = np.log(np.maximum(start, 1e-300))
-        log_hi = np.log(np.maximum(upper, 1e-300))
-        log_k, amplitude_slope = np.log(self.half_saturation), (self.top - self.bottom) * self.slope
-        for _ in range(iterations):  # marginal return at x = exp(mid): (top - bottom) s h (1 - h) / x
-            mid = 0.5 * (log_lo + log_hi)
-            h = hill_of_log(mid, log_k, self.slope)
-            above = amplitude_slope * h * (1.0 - h) >= price * np.exp(mid)
-            log_lo, log_hi = np.where(above, mid, log_lo), np.where(above, log_hi, mid)
-        root = np.clip(np.exp(0.5 * (log_lo + log_hi)), lower, upper)
-        return np.where(at_upper, upper, np.where(peak < price, lower, root))
+        amplitude_slope = (self.top - self.bottom) * self.slope
+        out = np.where(at_upper, upper, np.where(peak < price, lower, start))
+        # the root lies inside (start, upper]: marginal(start) >= price > marginal(upper) > 0
+        solve = ~at_upper & (peak >= price) & (amplitude_slope > 0) & (price > 0) & np.isfinite(price)
+        if not solve.any():
+            return out
+        solve = np.broadcast_to(solve, out.shape)
+
+        def pick(a):
+            return np.broadcast_to(a, out.shape)[solve]
+        # in v = log(x / k) (the terms of g stay small near the inflection, so does their rounding error)
+        k = self.half_saturation
+        positive = np.where(amplitude_slope > 0, amplitude_slope, 1.0)
+        tiny = np.finfo(np.float64).tiny
+        log_lo, log_hi = np.log(np.maximum(start / k, tiny)), np.log(np.maximum(upper / k, tiny))
+        price_s = pick(price)
+        # offset log(A s / (price k)): from the ratio where it is a normal number (one rounding), else from logs
+        with np.errstate(over="ignore", under="ignore"):
+            ratio = pick(positive / k) / price_s
+        normal = np.isfinite(ratio) & (ratio >= tiny)
+        offset = np.log(np.where(normal, ratio, 1.0))
+        if not normal.all():
+            offset = np.where(normal, offset, pick(np.log(positive) - np.log(k)) - np.log(price_s))
+        log_lo, log_hi, k_s = pick(log_lo), pick(log_hi), pick(k)
+        first = None
+        if guess is not None:
+            spend = pick(guess)
+            first = np.where(spend > 0, np.log(np.maximum(spend / k_s, tiny)), log_lo)
+        v = _concave_log_root(offset, pick(self.slope), log_lo, log_hi, first)
+        out[solve] = np.clip(k_s * np.exp(v), pick(lower), pick(upper))
+        return out
+
+
+def _concave_log_root(offset, slope, log_lo, log_hi, first=None, tolerance=1e-14, max_steps=100):
+    """Root in ``[log_lo, log_hi]`` of ``g(v) = offset + log h + log(1 - h) - v`` with ``h = sigmoid(s v)``, the
+    log of the Hill marginal return ``A s h (1 - h) / x`` over the price at ``x = k e^v`` (``offset = log(A s
+    / (price k))``). 1-D arrays with g(log_lo) >= 0 > g(log_hi); ``first``: where to start (``log_hi``
+    when None), moved into the bracket.
+
+    Past the inflection g is decreasing and concave (``g'' = -2 s^2 h (1 - h)``): a Newton step from above
+    the root stays above it and converges monotonically (quadratically near the root), and one from below
+    lands above it, so it also bounds the root from above. Safeguarded Newton: the Newton step where it
+    lands inside the bracket, a bisection step otherwise, the bracket moved to each new point by the sign
+    of g. With ``e = exp(-s |v|)``: ``log h + log(1 - h) = -s |v| - 2 log1p(e)`` and ``g' = s (1 - 2h) - 1 =
+    -s sign(v) (1 - e) / (1 + e) - 1``, so nothing overflows or underflows at any spend; ``-s |v| - v`` is
+    one product, ``(s - 1) v`` below v = 0, so where g is flat (near the inflection) it is not a small
+    difference of larger terms.
+
+    An element stops where its Newton step, the error left after it (``|g'' / (2 g')| step^2``, for steps
+    small enough that this holds) or its bracket is below ``tolerance`` relative to ``max(1, |v|)``; only
+    the elements still moving are computed on.
+    """
+    u = log_hi if first is None else np.clip(first, log_lo, log_hi)
+    out = np.empty_like(u)
+    active = np.arange(u.size)
+    for _ in range(max_steps):
+        sign = np.sign(u)
+        e = np.exp(-slope * np.abs(u))
+        g = offset - (slope * sign + 1.0) * u - 2.0 * np.log1p(e)
+        dg = np.minimum(-slope * sign * (1.0 - e) / (1.0 + e) - 1.0, -1e-280)  # 0 only at the inflection
+        step = g / dg
+        newton = u - step
+        below = g >= 0.0
+        log_lo = np.where(below, u, log_lo)
+        log_hi = np.where(below, np.minimum(log_hi, newton), u)
+        scale = tolerance * np.maximum(1.0, np.abs(u))
+        size = np.abs(step)
+        use = (newton > log_lo) & (newton <= log_hi)
+        small = np.minimum(size, 1e-3)
+        left = slope * slope * e / ((1.0 + e) ** 2 * -dg) * small  # |g'' / (2 g')| step, times step: what is left
+        converged = (size <= scale) | (use & (size <= 1e-3) & (left <= 0.1) & (left * small <= 0.05 * scale))
+        u = np.where(use | converged, newton, 0.5 * (log_lo + log_hi))
+        done = converged | (log_hi - log_lo <= scale)
+        if done.any():
+            out[active[done]] = u[done]
+            keep = ~done
+            if not keep.any():
+                return out
+            active = active[keep]
+            offset, slope, log_lo, log_hi, u = (a[keep] for a in (offset, slope, log_lo, log_hi, u))
+    out[active] = u
+    return out
 
 
 class _Stack:
@@ -537,12 +617,13 @@ def split_across_regions(hill: _HillArrays, totals: np.ndarray, lower: np.ndarra
     _, m_upper, _ = hill.parts(upper)
     log_lo = np.full(totals.shape, np.log(max(float(np.min(m_upper[m_upper > 0], initial=1.0)), 1e-300) / 2))
     log_hi = np.full(totals.shape, np.log(max(float(m_lower.max()), 1e-300) * 2))
+    x = None  # each demand starts from the one before: the prices move less and less
     for _ in range(iterations):
         price = np.exp(0.5 * (log_lo + log_hi))  # [G, C]
-        spent = hill.demand(price[:, None, :], lower, upper).sum(axis=1)  # [G, C]
-        over = spent > totals
+        x = hill.demand(price[:, None, :], lower, upper, x)  # [G, R, C]
+        over = x.sum(axis=1) > totals
         log_lo, log_hi = np.where(over, 0.5 * (log_lo + log_hi), log_lo), np.where(over, log_hi, 0.5 * (log_lo + log_hi))
-    x = hill.demand(np.exp(0.5 * (log_lo + log_hi))[:, None, :], lower, upper)  # [G, R, C]
+    x = hill.demand(np.exp(0.5 * (log_lo + log_hi))[:, None, :], lower, upper, x)  # [G, R, C]
     # exact totals: project each (grid point, channel) over its regions
     x_gcr = project_to_budget(np.moveaxis(x, 1, 2), lower.T, upper.T, totals)  # [G, C, R]
     return np.moveaxis(x_gcr, 2, 1)

@@ -203,3 +203,58 @@ def test_risk_aversion_moves_spend_from_the_channel_members_disagree_on_to_the_o
         budget.optimise_budget_under_risk(100.0, members, -1.0)
     with pytest.raises(ValueError, match="same order"):
         budget.optimise_budget_under_risk(100.0, [members[0], members[1][::-1]], 1.0)
+
+
+# -- demand at a price: the region split's inner solve -------------------------------------------------
+def _random_hills(n, seed):
+    rng = np.random.default_rng(seed)
+    slope, k = rng.uniform(0.3, 4.0, n), 10 ** rng.uniform(-3, 6, n)
+    top = 10 ** rng.uniform(-2, 6, n)
+    hills = budget._HillArrays(top, top * rng.uniform(-0.5, 0.9, n), k, slope)
+    lower = k * 10 ** rng.uniform(-6, 0, n) * (rng.random(n) < 0.7)
+    upper = lower + k * 10 ** rng.uniform(-3, 3, n)
+    return rng, hills, lower, upper
+
+
+def test_demand_spends_until_the_marginal_return_falls_to_the_price():
+    rng, hills, lower, upper = _random_hills(20_000, seed=11)
+    start = np.minimum(np.maximum(np.maximum(lower, hills.inflection()), 1e-12 * hills.half_saturation), upper)
+    peak, at_upper = hills.parts(start)[1], hills.parts(upper)[1]
+    keep = peak > 1.01 * at_upper  # an interior root: not where the branch starts at upper (S-curves)
+    assert keep.mean() > 0.5
+    hills = budget._HillArrays(*(a[keep] for a in (hills.top, hills.bottom, hills.half_saturation, hills.slope)))
+    lower, upper, start, peak, at_upper = lower[keep], upper[keep], start[keep], peak[keep], at_upper[keep]
+    # prices strictly between the marginal return at upper and the peak (log-uniform between them)
+    price = np.exp(np.log(at_upper) + rng.uniform(0.01, 0.99, len(lower)) * np.log(peak / at_upper))
+    with np.errstate(all="raise"):
+        x = hills.demand(price, lower, upper)
+    assert ((x >= start) & (x <= upper)).all()  # on the concave branch: the largest x with that marginal return
+    t = (x / hills.half_saturation) ** hills.slope  # h (1 - h) = t / (1 + t)^2, without 1 - h near saturation
+    marginal = (hills.top - hills.bottom) * hills.slope * t / (1.0 + t) ** 2 / x
+    np.testing.assert_allclose(marginal, price, rtol=1e-10)
+    # where it starts changes the steps, not the result
+    for guess in (lower, upper, 0.5 * (lower + upper), x * 1.001):
+        np.testing.assert_allclose(hills.demand(price, lower, upper, guess), x, rtol=1e-12)
+
+
+def test_demand_at_bounds_and_degenerate_curves():
+    _, hills, lower, upper = _random_hills(2_000, seed=12)
+    start = np.minimum(np.maximum(np.maximum(lower, hills.inflection()), 1e-12 * hills.half_saturation), upper)
+    peak, at_upper = hills.parts(start)[1], hills.parts(upper)[1]
+    with np.errstate(all="raise"):
+        np.testing.assert_array_equal(hills.demand(at_upper, lower, upper), upper)  # marginal at upper >= price
+        np.testing.assert_array_equal(hills.demand(0.5 * at_upper, lower, upper), upper)
+        np.testing.assert_array_equal(hills.demand(0.0, lower, upper), upper)
+        np.testing.assert_array_equal(hills.demand(peak * 1.5, lower, upper), lower)  # even the peak is below
+        np.testing.assert_array_equal(hills.demand(np.inf, lower, upper), lower)
+        np.testing.assert_array_equal(hills.demand(peak, lower, lower), lower)  # equal bounds
+        np.testing.assert_array_equal(hills.demand(peak, 0.0, 0.0), 0.0)  # upper 0
+        flat = budget._HillArrays(hills.top, hills.top, hills.half_saturation, hills.slope)  # amplitude 0
+        np.testing.assert_array_equal(flat.demand(peak, lower, upper), lower)
+        # slope <= 1: the branch starts at 1e-12 half-saturations; a price above the marginal there buys nothing
+        concave = budget._HillArrays(10.0, 0.0, 2.0, np.array([0.5, 1.0]))
+        floor = concave.parts(2e-12)[1]
+        np.testing.assert_array_equal(concave.demand(floor * 1.01, 0.0, 100.0), 0.0)
+        x = concave.demand(floor * 0.99, 0.0, 100.0)
+        assert (x > 2e-12).all() and np.isfinite(x).all()
+        np.testing.assert_allclose(concave.parts(x)[1], floor * 0.99, rtol=1e-9)
