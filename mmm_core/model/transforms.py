@@ -100,19 +100,12 @@ def hill(x, half_saturation, slope):
     ``sigmoid(s * (log x - log k))`` for numerical stability; x = 0 gives exactly 0.
     """
     if torch.is_tensor(x):
-        log, where, floored = torch.log, torch.where, x.clamp_min(1e-30)
+        log, where, sigmoid, floored = torch.log, torch.where, torch.sigmoid, x.clamp_min(1e-30)
         zero = torch.zeros_like(x)
     else:
-        log, where, floored = np.log, np.where, np.maximum(x, 1e-30)
+        log, where, sigmoid, floored = np.log, np.where, expit, np.maximum(x, 1e-30)
         zero = 0.0
-    return where(x > 0, hill_of_log(log(floored), log(half_saturation), slope), zero)
-
-
-def hill_of_log(log_x, log_half_saturation, slope):
-    """``hill`` of ``x = exp(log_x)`` > 0 from logs: ``sigmoid(s * (log x - log k))``, for code that searches
-    over log spend (the budget optimiser's split over regions) and would otherwise take logs of exponentials."""
-    sigmoid = torch.sigmoid if torch.is_tensor(log_x) else expit
-    return sigmoid(slope * (log_x - log_half_saturation))
+    return where(x > 0, sigmoid(slope * (log(floored) - log(half_saturation))), zero)
 
 
 def soft_ceiling(x: torch.Tensor, ceiling: torch.Tensor, headroom: float) -> torch.Tensor:
