@@ -120,9 +120,9 @@ def model_lifts(net, media: torch.Tensor, modulation: torch.Tensor, data: LiftTe
         c = int(data.channel[e])
         channels = torch.nonzero(data.reach[e]).flatten()
         sub = media[rows]  # [S, T, C]
-        factor = torch.ones_like(sub)
-        factor[:, data.test_weeks[e], c] = data.multiplier[e].to(media.dtype)
-        scaled = scale_own_activity(sub, own_activity(sub, adjacency), adjacency, factor)[..., channels]
+        factor = torch.ones_like(sub[..., :1])  # [S, T, 1]: the tested channel's
+        factor[:, data.test_weeks[e], 0] = data.multiplier[e].to(media.dtype)
+        scaled = scale_own_activity(sub, own_activity(sub, adjacency), adjacency, factor, torch.tensor([c]), channels)
         change = net.media_response(scaled, channels) - net.media_response(sub[..., channels], channels)
         coef = net.media_coefficient(modulation[rows][..., :C], rows, shared_only)[..., channels]
         delta = (coef * change).sum(-1)  # [S, T] scaled KPI units

@@ -280,13 +280,13 @@ class MMM:
                 for start in range(0, len(multipliers), chunk):
                     mult = torch.tensor(multipliers[start:start + chunk])  # [n, R, C], a copy (the view is read-only)
                     n = mult.shape[0]
-                    changed = torch.as_tensor(reach[(mult != 1.0).any(dim=(0, 1)).numpy()].any(axis=0))
-                    channels = torch.nonzero(changed).flatten()
+                    moved = torch.nonzero((mult != 1.0).any(dim=(0, 1))).flatten()  # the channels the runs scale
+                    channels = torch.nonzero(torch.as_tensor(reach[moved.numpy()].any(axis=0))).flatten()
                     if not len(channels):
                         yield channels, terms[..., channels].expand(n, R, T, 0)
                         continue
-                    factor = torch.where(weeks[None, None, :, None], mult[:, :, None, :], 1.0)  # [n, R, T, C]
-                    scaled = scale_own_activity(media, own, torch.as_tensor(adjacency), factor)[..., channels]
+                    factor = torch.where(weeks[None, None, :, None], mult[:, :, None, moved], 1.0)  # [n, R, T, P]
+                    scaled = scale_own_activity(media, own, torch.as_tensor(adjacency), factor, moved, channels)
                     response = net.media_response(scaled.reshape(n * R, T, -1), channels).reshape(n, R, T, -1)
                     yield channels, coef[..., channels] * response
 

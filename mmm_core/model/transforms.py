@@ -137,25 +137,40 @@ def inverse_softplus(y: float) -> float:
     return y + math.log(-math.expm1(-y))
 
 
+def total_effect(adjacency: torch.Tensor) -> torch.Tensor:
+    """``[C, C]`` ``(I - A)^-1 = I + A + A^2 + ...`` of an acyclic ``adjacency`` ``[C, C]``: row p holds what one unit
+    of channel p's own activity adds to each channel's total activity, along every path of the DAG."""
+    n = adjacency.shape[-1]
+    eye = torch.eye(n, dtype=adjacency.dtype, device=adjacency.device)
+    return torch.linalg.inv(eye - adjacency)
+
+
 def propagate_dag(x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
     """Total activity after effects flow along a DAG among channels.
 
     x: ``[..., channels]`` exogenous (own) activity, already in a common scale. adjacency:
     ``[channels, channels]``, ``adjacency[p, c]`` = units of channel c's activity caused by one unit
-    of channel p's activity; it must be acyclic (nilpotent). Returns ``x (I - A)^-1``, i.e.
+    of channel p's activity; it must be acyclic (nilpotent). Returns ``x (I - A)^-1`` (``total_effect``), i.e.
     ``x + x A + x A^2 + ...``: a parent's activity reaches children and grandchildren, so setting a
     channel's own activity to zero also removes what it caused downstream.
     """
-    n = adjacency.shape[-1]
-    eye = torch.eye(n, dtype=adjacency.dtype, device=adjacency.device)
-    total_effect = torch.linalg.inv(eye - adjacency)
-    return x @ total_effect.to(x.dtype)
+    return x @ total_effect(adjacency).to(x.dtype)
 
 
-def scale_own_activity(media: torch.Tensor, own: torch.Tensor, adjacency: torch.Tensor,
-                       factor: torch.Tensor) -> torch.Tensor:
+def scale_own_activity(media: torch.Tensor, own: torch.Tensor, adjacency: torch.Tensor, factor: torch.Tensor,
+                       scaled: torch.Tensor | None = None, columns: torch.Tensor | None = None) -> torch.Tensor:
     """Scaled media ``[..., R, T, C]`` with each channel's own activity ``own`` ``[R, T, C]`` × ``factor``
     (broadcast), the change propagated along the DAG ``adjacency`` ``[C, C]`` to its descendants and the result
     clipped at 0: the one definition of a counterfactual's media (``MMM.counterfactual``, ``MMM.media_kpi``,
-    the lift tests' term in ``calibration``)."""
-    return torch.clamp_min(media + propagate_dag((factor - 1.0) * own, adjacency), 0.0)
+    the lift tests' term in ``calibration``).
+
+    ``scaled`` (channel indices ``[P]``): ``factor`` holds only those channels' factors, ``[..., R, T, P]``, every
+    other channel's being 1. ``columns`` (indices ``[S]``): only those channels' columns come back,
+    ``[..., R, T, S]``. Either gives the full result's values for a fraction of its work (a response curve's
+    run scales one channel and reads the few it reaches)."""
+    effect = total_effect(adjacency).to(media.dtype)  # [C, C]
+    if scaled is not None:
+        own, effect = own[..., scaled], effect[scaled]
+    if columns is not None:
+        media, effect = media[..., columns], effect[:, columns]
+    return torch.clamp_min(media + ((factor - 1.0) * own) @ effect, 0.0)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from mmm_core.model.components import Adstock, HillSaturation
-from mmm_core.model.transforms import adstock, adstock_weights, hill, inverse_softplus, propagate_dag, soft_ceiling
+from mmm_core.model.transforms import (adstock, adstock_weights, hill, inverse_softplus, propagate_dag,
+                                      scale_own_activity, soft_ceiling)
 
 
 def test_adstock_with_decay_zero_is_the_identity():
@@ -139,3 +140,19 @@ def test_soft_ceiling_is_the_identity_up_to_the_ceiling_and_bounded_above_it(hea
         m = ceiling[:2]
         just_above = soft_ceiling(m + 1e-6, ceiling[:2], headroom)
         torch.testing.assert_close(just_above, m + 1e-6, rtol=0, atol=1e-9)
+
+
+def test_scaling_some_channels_and_reading_some_columns_gives_the_full_counterfactuals_values():
+    """``scale_own_activity`` with ``scaled`` / ``columns`` is the full result's columns (a response curve's run)."""
+    torch.manual_seed(1)
+    adjacency = torch.tensor([[0.0, 0.3, 0.0, 0.1], [0.0, 0.0, 0.5, 0.0], [0.0] * 4, [0.0] * 4], dtype=torch.float64)
+    own = torch.rand(3, 6, 4, dtype=torch.float64)
+    media = propagate_dag(own, adjacency)
+    factor = torch.ones(2, 3, 6, 4, dtype=torch.float64)
+    factor[..., 0] = torch.rand(2, 3, 6, dtype=torch.float64) * 2.0
+    factor[0, :, :2, 2] = 0.0
+    full = scale_own_activity(media, own, adjacency, factor)
+    scaled, columns = torch.tensor([0, 2]), torch.tensor([1, 2, 3])
+    part = scale_own_activity(media, own, adjacency, factor[..., scaled], scaled, columns)
+    torch.testing.assert_close(part, full[..., columns], rtol=1e-14, atol=1e-14)
+    assert float((full[..., 1] - media[..., 1]).abs().max()) > 0.01  # channel 0's change reaches channel 1
