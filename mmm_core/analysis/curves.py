@@ -326,13 +326,34 @@ class ResponseCurveSet:
         r = pts.regions.index(curve.region)
         return response[..., r, c], float(pts.spend[r, c])
 
-    def _member_interval(self, curve: ResponseCurve, statistic, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(lower, upper) central interval over the members of ``statistic(series [K, M], spend)``, or NaN shaped
-        like ``like`` (the point model's statistic) without members."""
+    def _index(self, curve: ResponseCurve) -> tuple[int, int]:
+        """(row, channel) of ``curve`` in ``_member_bands``' arrays: its region's index, R for a national curve."""
+        pts = self.points
+        row = len(pts.regions) if curve.region == NATIONAL else pts.regions.index(curve.region)
+        return row, pts.channels.index(curve.channel)
+
+    @cached_property
+    def _member_bands(self) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+        """Central intervals over the members for every curve at once (None without members): ``response``
+        (lower, upper) ``[M, R + 1, C]``, ``roi`` and ``mroi`` ``[R + 1, C]``; row r is region r's curve, row R the
+        national one (``_index``). Each statistic is computed per member, then its quantiles taken."""
         if self.member_response is None:
+            return None
+        series = np.concatenate([self.member_response, self.member_response.sum(axis=2, keepdims=True)], axis=2)
+        spend = np.concatenate([self.points.spend, self.points.spend.sum(axis=0, keepdims=True)])  # [R + 1, C]
+        roi, mroi = self._roi_mroi(np.moveaxis(series, 1, -1), spend)  # [K, R + 1, C] each
+        return {"response": central_interval(series, self.interval), "roi": central_interval(roi, self.interval),
+                "mroi": central_interval(mroi, self.interval)}
+
+    def _member_interval(self, curve: ResponseCurve, statistic: str, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) central interval over the members of ``statistic`` (a key of ``_member_bands``) for
+        ``curve``, or NaN shaped like ``like`` (the point model's statistic) without members."""
+        bands = self._member_bands
+        if bands is None:
             nan = np.full(np.shape(like), np.nan)
             return nan, nan
-        return central_interval(statistic(*self._series(curve, self.member_response)), self.interval)
+        row, c = self._index(curve)
+        return tuple(bound[..., row, c] for bound in bands[statistic])
 
     def member_national_curves(self) -> list[tuple[ResponseCurve, ...]]:
         """Each member's national Hill curves (``fit_hills`` on its own points, all members in one batch; one per
@@ -347,14 +368,17 @@ class ResponseCurveSet:
         n = len(self.national)
         return [fits[k * n:(k + 1) * n] for k in range(len(self.member_response))]
 
-    def _roi_mroi(self, series: np.ndarray, spend: float) -> tuple[np.ndarray, np.ndarray]:
-        """(ROI at current spend, model mROI at a +``MROI_STEP`` step) of ``series`` ``[..., M]``."""
+    def _roi_mroi(self, series: np.ndarray, spend) -> tuple[np.ndarray, np.ndarray]:
+        """(ROI at current spend, model mROI at a +``MROI_STEP`` step) of ``series`` ``[..., M]`` at window spend
+        ``spend`` (broadcasting with ``series[..., 0]``); NaN where the spend is 0."""
         mults = self.points.multipliers
         current = series[..., np.flatnonzero(mults == 1.0)[0]]
         step = np.flatnonzero(np.isclose(mults, 1.0 + MROI_STEP))
-        nan = np.full_like(current, np.nan)
-        roi = current / spend if spend > 0 else nan
-        mroi = (series[..., step[0]] - current) / (MROI_STEP * spend) if len(step) and spend > 0 else nan
+        spend = np.asarray(spend, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            roi = np.where(spend > 0, current / spend, np.nan)
+            mroi = (np.where(spend > 0, (series[..., step[0]] - current) / (MROI_STEP * spend), np.nan) if len(step)
+                    else np.full_like(roi, np.nan))
         return roi, mroi
 
     def table(self) -> pd.DataFrame:
@@ -370,8 +394,8 @@ class ResponseCurveSet:
         for curve in self.national + self.regional:
             series, spend = self._series(curve)
             roi, mroi = self._roi_mroi(series, spend)
-            roi_lower, roi_upper = self._member_interval(curve, lambda y, x: self._roi_mroi(y, x)[0], roi)
-            mroi_lower, mroi_upper = self._member_interval(curve, lambda y, x: self._roi_mroi(y, x)[1], mroi)
+            roi_lower, roi_upper = self._member_interval(curve, "roi", roi)
+            mroi_lower, mroi_upper = self._member_interval(curve, "mroi", mroi)
             rows.append({
                 "scope": "national" if curve.region == NATIONAL else "region", "region": curve.region,
                 "channel": curve.channel, "hill_top": curve.top, "hill_bottom": curve.bottom,
@@ -399,7 +423,7 @@ class ResponseCurveSet:
                    "response_lower": [], "response_upper": []}  # per curve [M] each, joined into one frame below
         for curve in curves:
             series, spend = self._series(curve)
-            lower, upper = self._member_interval(curve, lambda y, x: y, series)
+            lower, upper = self._member_interval(curve, "response", series)
             for name, values in zip(columns, (mults * spend, series, curve.response(mults * spend),
                                               self._ratio(curve, mults), lower, upper)):
                 columns[name].append(values)
