@@ -35,7 +35,7 @@ def plot_response_curves(curve_points: pd.DataFrame, allocation: pd.DataFrame | 
     optimal_contribution (marker heights; else read off the curve), and scenario (the first one is used).
     """
     require_columns(curve_points, CURVE_COLUMNS, "response curve points")
-    channels = list(dict.fromkeys(curve_points["channel"]))
+    channels = list(curve_points["channel"].unique())
     colors = style.channel_colors(channels)
     marks, scenario = _first_scenario(allocation)
     fitted = "fitted_contribution" in curve_points.columns

@@ -144,7 +144,7 @@ def plot_scaled_inputs(inputs: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE)
     means = shown.groupby(["kind", "name", "week"], sort=False)["scaled_value"].mean()
     kind_order = {"kpi": 0, "activity": 1, "control": 2}
     channel_rank = {c: i for i, c in enumerate(style.channel_order)}  # channels in the report's order
-    series = sorted(dict.fromkeys(zip(shown["kind"], shown["name"])),
+    series = sorted(shown[["kind", "name"]].drop_duplicates().itertuples(index=False, name=None),
                     key=lambda key: (kind_order[key[0]], channel_rank.get(key[1], len(channel_rank))))
     columns = min(SMALL_MULTIPLE_COLUMNS, len(series))
     rows = -(-len(series) // columns)
@@ -170,7 +170,7 @@ def plot_scaled_inputs(inputs: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE)
 def plot_roi_history(roi_history: pd.DataFrame, style: FigureStyle = DEFAULT_STYLE) -> go.Figure:
     """Panel 16: each channel's ROI (total contribution / spend) per published refresh."""
     require_columns(roi_history, ("refresh_week", "channel", "roi"), "channel_summary history")
-    colors = style.channel_colors(dict.fromkeys(roi_history["channel"]))
+    colors = style.channel_colors(roi_history["channel"].unique())
     fig = go.Figure()
     for channel, rows in roi_history.groupby("channel", sort=False):
         rows = rows.sort_values("refresh_week")
