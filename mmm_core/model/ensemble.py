@@ -14,9 +14,12 @@ trains on, for ``EnsembleConfig.epochs``, under a randomised objective of its ow
   its region and its block of ``block_weeks`` weeks (Gamma(1, 1) draws over the cells, mean 1), so
   members see the data's sampling variation with the weeks' autocorrelation kept within a block;
 - the exchangeable-ROI prior centres each channel at the pooled ROI times ``exp(e_c)``, e_c drawn from
-  ``N(0, ROI_PRIOR_LOG_SD**2)``: the prior's own spread. A channel whose level the data measure
-  (prior weight 0) ignores the draw and stays as tight as the bootstrap leaves it; a channel whose level
-  only the prior sets (an always-on channel, weight 1) spreads as widely as the prior lets it.
+  ``N(0, prior_centre_log_sd**2)``. A channel whose level the data measure (prior weight 0) ignores the
+  draw and stays as tight as the bootstrap leaves it; a channel whose level only the prior sets (an
+  always-on channel, weight 1) spreads as widely as the draw lets it. The draw is wider than the spread
+  the point fit's prior states (``ROI_PRIOR_LOG_SD``): that prior is a regulariser for the point estimate,
+  while the members' spread is what is not known about where such a channel's ROI lies, and true ROIs
+  spread further from the pooled one than the prior states on every generator measured (README);
 - the member's carry-over and Hill parameters start from the point fit's plus a normal draw
   (``shape_start_sd`` on their unconstrained scales): the fit's shapes are weakly identified where a channel
   is rarely seen away from its level, and a member that starts elsewhere on such a ridge stays there, while
@@ -72,6 +75,11 @@ class EnsembleConfig:
     """Members' learning rate over the point fit's (the point fit's refit uses the same factor)."""
     block_weeks: int = 13
     """Weeks per Bayesian-bootstrap block (one quarter), per region."""
+    prior_centre_log_sd: float = 1.0
+    """Sd of each member's draw of its channels' ROI-prior centres around the pooled ROI, log scale (90 % within a
+    factor exp(1.645) = 5.2; the point fit's prior states ``ROI_PRIOR_LOG_SD``). Sets the width of the intervals
+    of channels whose level only the prior sets; chosen by measured coverage on the own and outside generators
+    (README)."""
     shape_start_sd: float = 0.6
     """Sd of the normal draw added to each member's starting carry-over and Hill parameters (decay, peak lag,
     tail, log half-saturation, slope: on their unconstrained scales) before it trains: where the data pin a
@@ -230,7 +238,7 @@ class Ensemble:
         tasks = []
         for k in range(config.members):
             weight = bootstrap_weights(panel.observed, config.block_weeks, rng)
-            shift = torch.as_tensor(rng.normal(0.0, ROI_PRIOR_LOG_SD, n_channels), dtype=torch.float32)
+            shift = torch.as_tensor(rng.normal(0.0, config.prior_centre_log_sd, n_channels), dtype=torch.float32)
             prior = None if data.roi_prior is None else dataclasses.replace(data.roi_prior, centre_log_shift=shift)
             lifts = data.lift_tests  # randomize-then-optimize: each member fits its own draw of the measured lifts
             if lifts is not None:
@@ -318,7 +326,9 @@ class Ensemble:
         if not (directory / "members.safetensors").exists():
             raise ValueError(f"{directory}: no members.safetensors (a point model without an ensemble)")
         tensors = load_file(str(directory / "members.safetensors"))
-        config = EnsembleConfig(**json.loads((directory / "members.json").read_text()))
+        # members saved before prior_centre_log_sd existed drew their centres at the point fit's prior spread
+        config = EnsembleConfig(**{"prior_centre_log_sd": ROI_PRIOR_LOG_SD,
+                                   **json.loads((directory / "members.json").read_text())})
         stacked = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("net.")}
         nets = []
         for k in range(next(iter(stacked.values())).shape[0]):

@@ -43,7 +43,8 @@ class RoiPriorData:
     channel_weight: torch.Tensor
     centre_log_shift: torch.Tensor | None = None
     """``[C]`` log of each channel's prior centre over the pooled ROI (None: 0, every channel centred on the
-    pooled ROI). An ensemble member draws it from ``N(0, ROI_PRIOR_LOG_SD**2)`` (randomize-then-optimize)."""
+    pooled ROI). An ensemble member draws it from ``N(0, EnsembleConfig.prior_centre_log_sd**2)``
+    (randomize-then-optimize)."""
 
     def to(self, device: torch.device) -> "RoiPriorData":
         """A copy on ``device`` in float32."""
@@ -55,7 +56,8 @@ ROI_PRIOR_LOG_SD = 0.5
 """Spread of a channel's ROI around the pooled ROI that the exchangeable prior states, on the log scale:
 90 % of channels within a factor exp(1.645 * 0.5) = 2.3 of the pooled ROI. A stated prior, not a fitted
 value: true ROI ratios in the worlds this project measures on reach 3.1 (README), and a channel that far
-from the pooled ROI, with a level only the prior sets, falls outside its 90 % interval."""
+from the pooled ROI, with a level only the prior sets, lies outside this range (the ensemble's members draw
+their centres wider: ``EnsembleConfig.prior_centre_log_sd``)."""
 
 
 EXTRAPOLATION_QUANTILES = (0.1, 0.9)

@@ -72,7 +72,7 @@ def adstock(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     Computed as one batched matrix product per channel over blocks of ``ADSTOCK_BLOCK_WEEKS`` output weeks
     (each block reads its weeks and the ``max_lag - 1`` before them through a banded ``[block + max_lag - 1,
     block]`` matrix of the kernel): the same sums as a grouped ``conv1d``, whose backward pass on CPU is the
-    slower one (README, "Refresh cost").
+    slower one (figures: README, "Tests and benchmarks").
     """
     *lead, n_weeks, n_channels = x.shape
     max_lag = weights.shape[-1]

@@ -3,6 +3,8 @@ prior and stay close where the data measure it, every member's decomposition add
 prediction intervals are well formed, curve bands and budget intervals are those of the members' own curves
 and budgets, and an ensemble survives a save / load round trip."""
 
+import json
+
 import numpy as np
 import torch
 import pytest
@@ -12,6 +14,7 @@ from mmm_core.analysis.curves import model_response, response_curves
 from mmm_core.model.ensemble import (INTERVAL_COLUMNS, Ensemble, EnsembleConfig, bootstrap_weights, mixture_interval,
                                      noise_scale)
 from mmm_core.model.estimator import MMM
+from mmm_core.model.priors import ROI_PRIOR_LOG_SD
 from mmm_core.planning.constraints import BudgetScenario
 from mmm_core.planning.scenarios import plan_scenarios
 
@@ -102,6 +105,11 @@ def test_an_ensemble_round_trips_through_safetensors(ensemble, tmp_path):
     ens.point.save(tmp_path / "point")
     with pytest.raises(ValueError, match="members"):
         Ensemble.load(tmp_path / "point")
+    # an ensemble saved before prior_centre_log_sd existed drew its centres at the point fit's prior spread
+    saved = json.loads((tmp_path / "model" / "members.json").read_text())
+    del saved["prior_centre_log_sd"]
+    (tmp_path / "model" / "members.json").write_text(json.dumps(saved))
+    assert Ensemble.load(tmp_path / "model").config.prior_centre_log_sd == ROI_PRIOR_LOG_SD
 
 
 def test_prediction_noise_is_the_training_residual_sd_scaled_by_how_much_more_validation_weeks_erred(ensemble,
