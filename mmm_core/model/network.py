@@ -31,6 +31,7 @@ from mmm_core.model import transforms
 from mmm_core.model.components import Adstock, HillSaturation, logit
 from mmm_core.model.options import check_choices
 from mmm_core.model.dag import ChannelDag
+from mmm_core.model.recurrence import gru_hidden
 from mmm_core.data.calendar import DEFAULT_HOLIDAYS, check_holidays
 from mmm_core.model.seasonality import POOLED_HARMONICS
 
@@ -233,7 +234,7 @@ class MMMNet(nn.Module):
         n_weeks = media.shape[1]
         media = self.within_observed_range(media)
         features = self._pad(torch.cat([torch.log1p(media), controls], dim=-1))  # [R, L-1+T, C+K]
-        hidden, _ = self.gru(features)
+        hidden = gru_hidden(self.gru, features)
         return self.config.modulation_max * torch.tanh(self.head(hidden[:, -n_weeks:]))
 
     def forward(self, inputs: ModelInputs, media_override: torch.Tensor | None = None) -> ModelOutput:

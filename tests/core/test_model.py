@@ -135,3 +135,28 @@ def test_config_changes_reject_unknown_fields():
 def test_enumerated_options_are_checked_when_the_config_is_built(build, field):
     with pytest.raises(ValueError, match=f"{field} must be one of"):
         build()
+
+
+@pytest.mark.parametrize("regions, weeks", [(7, 30), (1, 1), (3, 2)])
+def test_the_modulation_gru_matches_torchs_gru_in_values_and_gradients(regions, weeks):
+    """``recurrence.gru_hidden`` (the hand-written backward the modulation trains with) computes nn.GRU's
+    recurrence: same hidden states and the same gradients for inputs and every weight, float64."""
+    from mmm_core.model.recurrence import gru_hidden
+
+    torch.manual_seed(3)
+    gru = torch.nn.GRU(5, 4, batch_first=True).double()
+    with torch.no_grad():
+        for parameter in gru.parameters():
+            parameter.mul_(3.0)  # saturating gates too, not only the near-linear start
+    x = torch.randn(regions, weeks, 5, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(regions, weeks, 4, dtype=torch.float64)
+    results = []
+    for run in (lambda: gru(x)[0], lambda: gru_hidden(gru, x)):
+        gru.zero_grad()
+        x.grad = None
+        hidden = run()
+        (hidden * upstream).sum().backward()
+        results.append([hidden.detach()] + [p.grad.clone() for p in gru.parameters()] + [x.grad.clone()])
+    for reference, ours in zip(*results):
+        assert ours.shape == reference.shape
+        torch.testing.assert_close(ours, reference, rtol=1e-11, atol=1e-12)
