@@ -62,9 +62,14 @@ class _GruSequence(torch.autograd.Function):
         r, z = gates[:, :H], gates[:, H:]
         # Given g = dL/dh' of a week: d r_pre = g a gh_n r (1 - r), d z_pre = g (h - n) z (1 - z),
         # d(W_hn h + b_hn) = g a r, the direct path d h = g z and d n_pre = g a (a = (1 - z)(1 - n^2));
-        # the first four stacked as [S, B, 4, H]
+        # the first four as [S, B, 4, H]
         a = (1 - z) * (1 - cand * cand)
-        coef = torch.stack([a * gh_n * r * (1 - r), (h_prev - cand) * z * (1 - z), a * r, z], dim=1).view(S, B, 4, H)
+        coef = x.new_empty(S * B, 4, H)
+        torch.mul(a * gh_n, r * (1 - r), out=coef[:, 0])
+        torch.mul(h_prev - cand, z * (1 - z), out=coef[:, 1])
+        torch.mul(a, r, out=coef[:, 2])
+        coef[:, 3] = z
+        coef = coef.view(S, B, 4, H)
         w4 = torch.cat([w_hh, torch.eye(H, dtype=w_hh.dtype, device=w_hh.device)])  # [4H, H]: gh's rows, then identity
         grad_out = grad_out.contiguous()
         total = torch.empty_like(grad_out)  # dL/dh of each week through every path
@@ -76,8 +81,15 @@ class _GruSequence(torch.autograd.Function):
             torch.mul(coefs[t], totals[t].unsqueeze(1), out=dghs[t])
             torch.addmm(incoming[t - 1], rows[t], w4, out=totals[t - 1])
         torch.mul(coefs[0], totals[0].unsqueeze(1), out=dghs[0])
-        d_hidden = dgh[:, :, :3].reshape(S * B, 3 * H)  # d(W_hh h + b_hh)
-        d_input = torch.cat([dgh[:, :, :2].reshape(S * B, 2 * H), total.view(S * B, H) * a], dim=-1)  # d(W_ih x + b_ih)
-        grad_x = (d_input @ w_ih).view(S, B, -1) if ctx.needs_input_grad[0] else None
-        return (grad_x, d_input.t() @ x.reshape(S * B, -1), d_hidden.t() @ h_prev,
-                d_input.sum(0), d_hidden.sum(0))
+        # the direct block is spent: it takes d n_pre, so d(W_hh h + b_hh) = columns [0, 3H) and
+        # d(W_ih x + b_ih) = columns [0, 2H) and [3H, 4H), read in place
+        grads = dgh.view(S * B, 4 * H)
+        torch.mul(total.view(S * B, H), a, out=grads[:, 3 * H:])
+        d_rz, d_hidden, d_n = grads[:, :2 * H], grads[:, :3 * H], grads[:, 3 * H:]
+        flat_x = x.reshape(S * B, -1)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.addmm(d_n @ w_ih[2 * H:], d_rz, w_ih[:2 * H]).view(S, B, -1)
+        sums = grads.sum(0)
+        return (grad_x, torch.cat([d_rz.t() @ flat_x, d_n.t() @ flat_x]), d_hidden.t() @ h_prev,
+                torch.cat([sums[:2 * H], sums[3 * H:]]), sums[:3 * H])
