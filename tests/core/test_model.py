@@ -137,10 +137,24 @@ def test_enumerated_options_are_checked_when_the_config_is_built(build, field):
         build()
 
 
-@pytest.mark.parametrize("regions, weeks", [(7, 30), (1, 1), (3, 2)])
-def test_the_modulation_gru_matches_torchs_gru_in_values_and_gradients(regions, weeks):
+def _graph_nodes(tensor: torch.Tensor) -> set[str]:
+    """Names of the autograd nodes behind ``tensor``."""
+    seen, stack, names = set(), [tensor.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(type(node).__name__)
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return names
+
+
+@pytest.mark.parametrize("regions, weeks, input_grad", [(7, 30, True), (7, 30, False), (1, 1, True), (3, 2, True)])
+def test_the_modulation_gru_matches_torchs_gru_in_values_and_gradients(regions, weeks, input_grad):
     """``recurrence.gru_hidden`` (the hand-written backward the modulation trains with) computes nn.GRU's
-    recurrence: same hidden states and the same gradients for inputs and every weight, float64."""
+    recurrence: same hidden states and the same gradients for every weight (and the inputs, when they need
+    one; the model's features do not), float64; and the hand-written backward is what ran."""
     from mmm_core.model.recurrence import gru_hidden
 
     torch.manual_seed(3)
@@ -148,7 +162,7 @@ def test_the_modulation_gru_matches_torchs_gru_in_values_and_gradients(regions, 
     with torch.no_grad():
         for parameter in gru.parameters():
             parameter.mul_(3.0)  # saturating gates too, not only the near-linear start
-    x = torch.randn(regions, weeks, 5, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(regions, weeks, 5, dtype=torch.float64, requires_grad=input_grad)
     upstream = torch.randn(regions, weeks, 4, dtype=torch.float64)
     results = []
     for run in (lambda: gru(x)[0], lambda: gru_hidden(gru, x)):
@@ -156,7 +170,10 @@ def test_the_modulation_gru_matches_torchs_gru_in_values_and_gradients(regions, 
         x.grad = None
         hidden = run()
         (hidden * upstream).sum().backward()
-        results.append([hidden.detach()] + [p.grad.clone() for p in gru.parameters()] + [x.grad.clone()])
+        results.append([hidden.detach()] + [p.grad.clone() for p in gru.parameters()]
+                       + ([x.grad.clone()] if input_grad else []))
+    assert any("GruSequence" in name for name in _graph_nodes(hidden))
+    assert len(results[1]) == 5 + input_grad
     for reference, ours in zip(*results):
         assert ours.shape == reference.shape
         torch.testing.assert_close(ours, reference, rtol=1e-11, atol=1e-12)
