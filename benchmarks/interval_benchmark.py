@@ -16,6 +16,8 @@ timed side by side. Printed per fit, and per world over (channel, seed) pairs:
   85-95 %), and the 50 % one; beside it ("point") the interval a refresh scores in ``model_metrics``: the
   point fit's forecast plus noise, without the members (``point_prediction_interval``);
 - cost: the ensemble's wall time over the point fit's; the process's peak RSS at the end.
+``--csv FILE`` writes each (world, seed, quantity, channel): truth, point estimate, 90 % interval and ROI prior
+weight, to see which way the misses fall.
 Never run in tests.
 """
 
@@ -28,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -72,6 +75,7 @@ def run_one(world: str, seed: int, threads: int, config: EnsembleConfig) -> dict
     truth = truth_of(train).set_index("channel")
     draws = ensemble.draws(train)
     row = {"world": world, "seed": seed, "point_s": point_seconds, "ensemble_s": ensemble_seconds}
+    point = mmm.contributions(train).set_index("channel").loc[truth.index]
     held = panel.observed[:, start:]
     actual = panel.kpi[:, start:][held]
     for level in LEVELS:
@@ -79,6 +83,11 @@ def run_one(world: str, seed: int, threads: int, config: EnsembleConfig) -> dict
         for what in ("total_contribution", "roi"):
             inside = (table[f"{what}_lower"] <= truth[what]) & (truth[what] <= table[f"{what}_upper"])
             row[f"cover_{what}_{int(level * 100)}"] = inside.to_numpy()
+            if level == 0.9:
+                row[f"{what}_table"] = pd.DataFrame({
+                    "world": world, "seed": seed, "what": what, "channel": truth.index, "truth": truth[what].to_numpy(),
+                    "point": point[what].to_numpy(), "lower": table[f"{what}_lower"].to_numpy(),
+                    "upper": table[f"{what}_upper"].to_numpy(), "roi_prior_weight": table["roi_prior_weight"].to_numpy()})
         if level == 0.9:
             width = ((table["roi_upper"] - table["roi_lower"]) / truth["roi"]).to_numpy()
             measured = table["roi_prior_weight"].to_numpy() < MEASURED_BELOW
@@ -101,6 +110,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--members", type=int, default=EnsembleConfig.members)
     parser.add_argument("--epochs", type=int, default=EnsembleConfig.epochs)
+    parser.add_argument("--csv", help="one row per (world, seed, quantity, channel): truth, point, 90 %% interval")
     args = parser.parse_args(argv)
     config = EnsembleConfig(members=args.members, epochs=args.epochs)
     rows = []
@@ -126,6 +136,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
               f"{np.mean([r['holdout_point_90'] for r in mine]):.2f} / {np.mean([r['holdout_point_50'] for r in mine]):.2f}); "
               f"cost x{np.median([r['ensemble_s'] / r['point_s'] for r in mine]):.2f}", flush=True)
         rows += mine
+    if args.csv:
+        pd.concat([r[f"{what}_table"] for r in rows for what in ("total_contribution", "roi")]).to_csv(args.csv, index=False)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", flush=True)
     return rows
 
