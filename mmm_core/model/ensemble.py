@@ -24,7 +24,12 @@ trains on, for ``EnsembleConfig.epochs``, under a randomised objective of its ow
   (``shape_start_sd`` on their unconstrained scales): the fit's shapes are weakly identified where a channel
   is rarely seen away from its level, and a member that starts elsewhere on such a ridge stays there, while
   a shape the data pin pulls every member back. Without it members only moved where the bootstrap and the
-  prior draw pushed them, and intervals held the truth for a third of flighted channels (README).
+  prior draw pushed them, and intervals held the truth for a third of flighted channels (README);
+- where no channel's level is measured (every channel always-on), the member's media level starts at the
+  point fit's times ``exp(u w_c z)``, one draw ``z`` (``level_start_sd``), the baseline lowered to keep
+  the fit (``_jitter_unmeasured_level``): the pooled ROI the prior centres on is then itself unmeasured
+  (media level and baseline trade off along a ridge the fit cannot see), the point fit's level is where its
+  start and the L1 on media left it, and members started at it stayed there (README).
 
 For a linear-Gaussian model the optimum of such a randomised objective is an exact posterior draw; here
 it is an approximation, judged by measured coverage against ground truth (README). The channel graph,
@@ -47,6 +52,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from mmm_core.data.contract import Panel
 from mmm_core.model import training
@@ -85,6 +91,11 @@ class EnsembleConfig:
     tail, log half-saturation, slope: on their unconstrained scales) before it trains: where the data pin a
     channel's shape the member returns to it, where they do not it stays apart. Chosen by measured coverage on
     the own, outside and external generators (README); 0 starts every member at the point fit's shapes."""
+    level_start_sd: float = 1.0
+    """Sd of the one log-scale draw that moves every channel's media level before a member trains, in
+    proportion to how far the pooled ROI is extrapolated (``_jitter_unmeasured_level``: nothing moves once one
+    channel's level is measured). Chosen equal to ``prior_centre_log_sd``: the same spread of what is not known
+    about an unmeasured level, here the common one; measured against 0 on the outside generator (README)."""
     seed: int = 0
     interval: float = 0.9
     """Central level of the intervals published from the members (0.9: the 5 % and 95 % quantiles)."""
@@ -112,6 +123,44 @@ def _jitter_shapes(net: MMMNet, sd: float, rng: np.random.Generator) -> None:
                           net.saturation.log_half_saturation, net.saturation.slope_raw):
             if parameter is not None:
                 parameter.add_(torch.as_tensor(rng.normal(0.0, sd, tuple(parameter.shape)), dtype=parameter.dtype))
+
+
+def _jitter_unmeasured_level(net: MMMNet, data: training.TrainingData, sd: float, rng: np.random.Generator) -> None:
+    """Scale each channel's media by ``exp(u * w_c * z)``, one draw ``z ~ N(0, sd**2)`` for all channels, and
+    lower each region's baseline by what that adds over its observed weeks, in place. ``w_c`` is the ROI
+    prior's channel weight (how far the channel's level is extrapolated) and ``u`` its smallest value over the
+    channels with spend: how far the pooled ROI the prior centres on is extrapolated itself. 0 as soon as one
+    channel's level is measured (the pooled ROI then rests on it, and nothing moves); near 1 when every
+    channel is always-on, where media level and baseline trade off along a ridge the fit cannot see: the
+    member starts elsewhere on it with the same fit where the media do not move, and stays apart. ``z`` is
+    halved until every region keeps at least a tenth of its baseline."""
+    z = float(rng.normal(0.0, sd))
+    if sd <= 0 or data.roi_prior is None:
+        return
+    prior = data.roi_prior
+    has_spend = prior.spend.sum((0, 1)) > 0
+    if not bool(has_spend.any()):
+        return
+    weight = prior.channel_weight.to(torch.float64)  # [C]
+    exponent = weight * weight[has_spend].min()
+    if not bool((exponent > 0).any()):
+        return
+    with torch.no_grad():
+        out = net(data.inputs)
+        mask = data.observed.to(torch.float64)
+        media = (out.media.to(torch.float64) * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
+        baseline = F.softplus(net.baseline_raw.to(torch.float64))  # [R]
+        for _ in range(10):
+            added = (media * torch.expm1(exponent * z)).sum(-1)  # [R]
+            if bool((baseline - added >= 0.1 * baseline).all()):
+                break
+            z *= 0.5
+        else:
+            return
+        new_baseline = baseline - added
+        net.baseline_raw.copy_(new_baseline + torch.log(-torch.expm1(-new_baseline)))
+        new_max = F.softplus(net.media_max_raw.to(torch.float64)) * torch.exp(exponent * z)
+        net.media_max_raw.copy_(new_max + torch.log(-torch.expm1(-new_max)))
 
 
 def empty_draws() -> pd.DataFrame:
@@ -234,6 +283,7 @@ class Ensemble:
         member_train = dataclasses.replace(train, epochs=config.epochs, validation_weeks=0, min_epochs=0,
                                            learning_rate=train.learning_rate * config.learning_rate_factor)
         rng = np.random.default_rng([config.seed, 17])
+        level_rng = np.random.default_rng([config.seed, 23])
         n_channels = len(point.channels_)
         tasks = []
         for k in range(config.members):
@@ -245,6 +295,7 @@ class Ensemble:
                 lifts = lifts.with_lift(lifts.lift + lifts.lift_se * torch.as_tensor(rng.normal(size=len(lifts))))
             net = copy.deepcopy(point.net_)
             _jitter_shapes(net, config.shape_start_sd, rng)
+            _jitter_unmeasured_level(net, data, config.level_start_sd, level_rng)
             if net.dag is not None:  # the point fit's graph: members share the counterfactuals' structure
                 net.dag.requires_grad_(False)
             member_data = dataclasses.replace(data, roi_prior=prior, fit_weight=weight, lift_tests=lifts)
@@ -326,8 +377,9 @@ class Ensemble:
         if not (directory / "members.safetensors").exists():
             raise ValueError(f"{directory}: no members.safetensors (a point model without an ensemble)")
         tensors = load_file(str(directory / "members.safetensors"))
-        # members saved before prior_centre_log_sd existed drew their centres at the point fit's prior spread
-        config = EnsembleConfig(**{"prior_centre_log_sd": ROI_PRIOR_LOG_SD,
+        # members saved before prior_centre_log_sd / level_start_sd existed drew their centres at the point fit's
+        # prior spread and started at its media level
+        config = EnsembleConfig(**{"prior_centre_log_sd": ROI_PRIOR_LOG_SD, "level_start_sd": 0.0,
                                    **json.loads((directory / "members.json").read_text())})
         stacked = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("net.")}
         nets = []

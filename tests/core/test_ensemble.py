@@ -3,6 +3,8 @@ prior and stay close where the data measure it, every member's decomposition add
 prediction intervals are well formed, curve bands and budget intervals are those of the members' own curves
 and budgets, and an ensemble survives a save / load round trip."""
 
+import copy
+import dataclasses
 import json
 
 import numpy as np
@@ -11,8 +13,8 @@ import pytest
 from scipy.stats import norm
 
 from mmm_core.analysis.curves import model_response, response_curves
-from mmm_core.model.ensemble import (INTERVAL_COLUMNS, Ensemble, EnsembleConfig, bootstrap_weights, mixture_interval,
-                                     noise_scale)
+from mmm_core.model.ensemble import (INTERVAL_COLUMNS, Ensemble, EnsembleConfig, _jitter_unmeasured_level,
+                                     bootstrap_weights, mixture_interval, noise_scale)
 from mmm_core.model.estimator import MMM
 from mmm_core.model.priors import ROI_PRIOR_LOG_SD
 from mmm_core.planning.constraints import BudgetScenario
@@ -35,6 +37,35 @@ def test_bootstrap_weights_are_blocks_of_one_draw_with_mean_one_over_observed_we
     assert weight[observed].mean() == pytest.approx(1.0, rel=1e-6)
     assert np.unique(weight[0, :13]).size == 1 and np.unique(weight[0, 13:26]).size == 1
     assert weight[0, 0] != weight[0, 13]
+
+
+def test_a_members_media_level_starts_elsewhere_only_when_no_channels_level_is_measured(tiny_fit, tiny_train):
+    data = tiny_fit.training_data(tiny_train, tiny_fit.adjacency())
+    weight = data.roi_prior.channel_weight
+    assert (weight == 0).any() and (weight > 0.5).any(), weight
+    # a flighted channel measures the pooled ROI the prior centres on: nothing moves
+    net = copy.deepcopy(tiny_fit.net_)
+    _jitter_unmeasured_level(net, data, 1.0, np.random.default_rng(3))
+    for (name, a), b in zip(tiny_fit.net_.state_dict().items(), net.state_dict().values()):
+        assert torch.equal(a, b), name
+    # every channel extrapolated (the least at 0.6): the media move by exp(0.6 w_c z), each region's mean stays
+    unmeasured = torch.tensor([0.6, 1.0, 0.8])
+    data = dataclasses.replace(data, roi_prior=dataclasses.replace(data.roi_prior, channel_weight=unmeasured))
+    for seed in (0, 3):
+        net = copy.deepcopy(tiny_fit.net_)
+        _jitter_unmeasured_level(net, data, 1.0, np.random.default_rng(seed))
+        z = np.random.default_rng(seed).normal(0.0, 1.0)
+        with torch.no_grad():
+            before, after = tiny_fit.net_(data.inputs), net(data.inputs)
+        observed = data.observed
+        ratio = after.media[observed].double().sum(0) / before.media[observed].double().sum(0)  # [C]
+        assert torch.allclose(ratio, torch.exp(0.6 * unmeasured.double() * z), rtol=1e-4), (ratio, z)
+        assert not torch.allclose(ratio, torch.ones_like(ratio), atol=1e-2)
+        for r in range(observed.shape[0]):
+            mean_before = before.prediction[r][observed[r]].double().mean()
+            mean_after = after.prediction[r][observed[r]].double().mean()
+            assert float(mean_after) == pytest.approx(float(mean_before), rel=1e-5)
+        assert (after.baseline > 0).all()
 
 
 def test_an_always_on_channel_spreads_more_across_members_than_a_flighted_one(ensemble):
@@ -105,11 +136,13 @@ def test_an_ensemble_round_trips_through_safetensors(ensemble, tmp_path):
     ens.point.save(tmp_path / "point")
     with pytest.raises(ValueError, match="members"):
         Ensemble.load(tmp_path / "point")
-    # an ensemble saved before prior_centre_log_sd existed drew its centres at the point fit's prior spread
+    # an ensemble saved before prior_centre_log_sd / level_start_sd existed drew its centres at the point fit's
+    # prior spread and started at its media level
     saved = json.loads((tmp_path / "model" / "members.json").read_text())
-    del saved["prior_centre_log_sd"]
+    del saved["prior_centre_log_sd"], saved["level_start_sd"]
     (tmp_path / "model" / "members.json").write_text(json.dumps(saved))
-    assert Ensemble.load(tmp_path / "model").config.prior_centre_log_sd == ROI_PRIOR_LOG_SD
+    old = Ensemble.load(tmp_path / "model").config
+    assert old.prior_centre_log_sd == ROI_PRIOR_LOG_SD and old.level_start_sd == 0.0
 
 
 def test_prediction_noise_is_the_training_residual_sd_scaled_by_how_much_more_validation_weeks_erred(ensemble,
