@@ -28,8 +28,9 @@ trains on, for ``EnsembleConfig.epochs``, under a randomised objective of its ow
 - where no channel's level is measured (every channel always-on), the member's media level starts at the
   point fit's times ``exp(u w_c z)``, one draw ``z`` (``level_start_sd``), the baseline lowered to keep
   the fit (``_jitter_unmeasured_level``): the pooled ROI the prior centres on is then itself unmeasured
-  (media level and baseline trade off along a ridge the fit cannot see), the point fit's level is where its
-  start and the L1 on media left it, and members started at it stayed there (README).
+  (media level and baseline trade off along a ridge the fit cannot see), the point fit's level rests on its
+  start and its priors (L1 on media, the curves' shape prior) more than on the data, and members started at
+  it stayed there (README).
 
 For a linear-Gaussian model the optimum of such a randomised objective is an exact posterior draw; here
 it is an approximation, judged by measured coverage against ground truth (README). The channel graph,
