@@ -61,6 +61,7 @@ from mmm_core.model.estimator import MMM
 from mmm_core.model.network import MMMNet
 from mmm_core.model.parallel import parallel_map, run_parallel, stop_check
 from mmm_core.model.priors import ROI_PRIOR_LOG_SD
+from mmm_core.model.transforms import inverse_softplus
 
 INTERVAL_COLUMNS = ("direct_contribution", "total_contribution", "share", "roi")
 """Columns of ``MMM.contributions`` that ``Ensemble.contributions`` gives intervals for."""
@@ -135,7 +136,7 @@ def _jitter_unmeasured_level(net: MMMNet, data: training.TrainingData, sd: float
     channel is always-on, where media level and baseline trade off along a ridge the fit cannot see: the
     member starts elsewhere on it with the same fit where the media do not move, and stays apart. ``z`` is
     halved until every region keeps at least a tenth of its baseline."""
-    z = float(rng.normal(0.0, sd))
+    z = float(rng.normal(0.0, sd))  # drawn first: every member takes one number, whatever happens below
     if sd <= 0 or data.roi_prior is None:
         return
     prior = data.roi_prior
@@ -159,9 +160,9 @@ def _jitter_unmeasured_level(net: MMMNet, data: training.TrainingData, sd: float
         else:
             return
         new_baseline = baseline - added
-        net.baseline_raw.copy_(new_baseline + torch.log(-torch.expm1(-new_baseline)))
+        net.baseline_raw.copy_(inverse_softplus(new_baseline))
         new_max = F.softplus(net.media_max_raw.to(torch.float64)) * torch.exp(exponent * z)
-        net.media_max_raw.copy_(new_max + torch.log(-torch.expm1(-new_max)))
+        net.media_max_raw.copy_(inverse_softplus(new_max))
 
 
 def empty_draws() -> pd.DataFrame:

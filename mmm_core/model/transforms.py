@@ -132,8 +132,11 @@ def soft_ceiling(x: torch.Tensor, ceiling: torch.Tensor, headroom: float) -> tor
     return torch.where((x > m) & finite, above, x)
 
 
-def inverse_softplus(y: float) -> float:
-    """The x with ``softplus(x) = y`` (y > 0), for starting a parameter that a softplus keeps positive."""
+def inverse_softplus(y: float | torch.Tensor) -> float | torch.Tensor:
+    """The x with ``softplus(x) = y`` (y > 0, a float or a tensor elementwise), for starting or moving a
+    parameter that a softplus keeps positive."""
+    if isinstance(y, torch.Tensor):
+        return y + torch.log(-torch.expm1(-y))
     return y + math.log(-math.expm1(-y))
 
 
