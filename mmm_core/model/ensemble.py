@@ -387,6 +387,8 @@ class Ensemble:
         nets = []
         for k in range(next(iter(stacked.values())).shape[0]):
             net = copy.deepcopy(point.net_)
-            net.load_state_dict({name: value[k] for name, value in stacked.items()})
+            state = {name: value[k] for name, value in stacked.items()}
+            state.setdefault("media_region_scale", point.net_.media_region_scale)  # saved before it existed: the point's
+            net.load_state_dict(state)
             nets.append(net)
         return cls(point, nets, tensors["noise_scale"].numpy(), config)

@@ -33,7 +33,7 @@ from mmm_core.model.options import with_changes
 from mmm_core.model.parallel import SEEDED
 from mmm_core.model.persistence import load_model, save_model
 from mmm_core.model.priors import channel_prior_weight, roi_prior_data
-from mmm_core.model.scaling import PanelScaler
+from mmm_core.model.scaling import PanelScaler, per_capita_region_scale
 from mmm_core.model.seasonality import POOLED_HARMONICS, YearlySeasonality
 from mmm_core.model.training import TrainConfig, TrainResult
 from mmm_core.model.transforms import scale_own_activity
@@ -103,6 +103,7 @@ class MMM:
         self.seasonality_ = YearlySeasonality(model_config.seasonality_harmonics).fit(
             panel.weeks, kpi_scaled, panel.observed)
         net.initialise_from_data(self._inputs(panel, dtype=torch.float32).media, observed)
+        net.media_region_scale.copy_(torch.as_tensor(per_capita_region_scale(self.scaler_.kpi, panel.population)))
         activity_scaled = self.scaler_.media.forward(panel.activity)
         rows = activity_scaled[panel.observed]
         self.dag_support_, graph = None, None

@@ -12,7 +12,10 @@ so a decomposition is the parts themselves. Time-varying coefficients come from 
 regularised per-region deviations: the GRU can bend a channel's effect over time but cannot create one
 where the channel is silent, cannot absorb the baseline and cannot move credit far between channels.
 
-Media coefficients follow the seed: ``softplus(max_c) * sigmoid(level_c + region_rc + modulation_rtc)``.
+Media coefficients follow the seed, ``softplus(max_c) * sigmoid(level_c + region_rc + modulation_rtc)``, times a
+fixed per-region factor ``media_region_scale_r`` (``scaling.per_capita_region_scale``; 1 without a population):
+with it the shared part of a coefficient is one effect per capita (Meridian's convention), not one share of
+each region's KPI, and ``region_rc`` measures departures from that.
 
 Parameters are per channel / region with no batch dimension; a later replicate dimension (K fits at
 once) would lead every parameter shape, which nothing below precludes (all ops broadcast on the left).
@@ -172,6 +175,9 @@ class MMMNet(nn.Module):
         # [C] highest weekly scaled activity over the observed training region-weeks (inf: not set, e.g. a
         # model saved before it existed): the response reads activity through ``transforms.soft_ceiling``.
         self.register_buffer("observed_activity_max", torch.full((C,), float("inf")))
+        # [R] fixed factor of each region's media coefficients (``scaling.per_capita_region_scale``; ones: each
+        # region's coefficient is a share of its own KPI, as models saved before it were fitted).
+        self.register_buffer("media_region_scale", torch.ones(R))
 
     # -- constrained parameters ---------------------------------------------------------------
     def media_coef_max(self) -> torch.Tensor:
@@ -220,14 +226,16 @@ class MMMNet(nn.Module):
 
     def media_coefficient(self, modulation: torch.Tensor, regions: torch.Tensor | None = None,
                           shared_only: bool = False) -> torch.Tensor:
-        """``[R, T, C]`` media coefficients ``softplus(max_c) * sigmoid(level_c + region_rc + modulation_rtc)`` from the
-        media part of the modulation ``[R, T, C]``; with ``regions`` (indices ``[S]``) ``modulation`` holds those
-        regions' rows. ``shared_only`` holds the region deviations and the modulation fixed (no gradient): only
-        the channel's shared level and bound can move the result (the lift tests' term, ``calibration``)."""
+        """``[R, T, C]`` media coefficients ``media_region_scale_r * softplus(max_c) * sigmoid(level_c + region_rc +
+        modulation_rtc)`` from the media part of the modulation ``[R, T, C]``; with ``regions`` (indices ``[S]``)
+        ``modulation`` holds those regions' rows. ``shared_only`` holds the region deviations and the modulation
+        fixed (no gradient): only the channel's shared level and bound can move the result (the lift tests' term,
+        ``calibration``)."""
         region = self.media_region if regions is None else self.media_region[regions]
         if shared_only:
             region, modulation = region.detach(), modulation.detach()
-        return self.media_coef_max() * torch.sigmoid(self.media_level + region[:, None, :] + modulation)
+        scale = self.media_region_scale if regions is None else self.media_region_scale[regions]
+        return self.media_coef_max() * scale[:, None, None] * torch.sigmoid(self.media_level + region[:, None, :] + modulation)
 
     def modulation(self, media: torch.Tensor, controls: torch.Tensor) -> torch.Tensor:
         """GRU modulation ``[R, T, C + K]`` in [-modulation_max, modulation_max]."""

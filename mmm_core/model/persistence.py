@@ -104,6 +104,7 @@ def _network_state(tensors: dict[str, torch.Tensor], version: int) -> dict[str, 
         state = {RENAMED_PARAMETERS_V1.get(k, k): v for k, v in state.items() if k not in REMOVED_PARAMETERS_V1}
     # Saved before the observed range was kept: no ceiling, the response as it was fitted.
     state.setdefault("observed_activity_max", torch.full_like(state["media_max_raw"], float("inf")))
+    state.setdefault("media_region_scale", torch.ones_like(state["baseline_raw"]))
     return state
 
 

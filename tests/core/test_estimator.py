@@ -3,6 +3,7 @@ save/load without pickle, counterfactual contributions, and the truth-recovery c
 (DAG direction, a zero-media world, spend sensitivity); the recovery of shares and ROI ranks on a panel
 whose channels are all measured and the sample-panel recovery check against the oracle are marked slow."""
 
+import copy
 import dataclasses
 import json
 
@@ -335,6 +336,32 @@ def test_activity_far_beyond_the_training_maximum_barely_moves_the_forecast_and_
     assert np.abs(at_300 - at_30).max() < 0.01 * np.abs(raw_300 - raw_30).max()
     np.testing.assert_array_equal(mmm.predict(train), unbounded_train)
     assert torch.isfinite(ceiling).all()
+
+
+def test_the_same_activity_per_capita_buys_the_same_kpi_per_capita_in_every_region(fitted):
+    """The shared part of a media coefficient is one effect per person (``scaling.per_capita_region_scale``): with
+    the region deviations and the modulation at zero, every region at each channel's mean activity per capita
+    gets the same KPI per capita from it, although the regions sell different amounts per person."""
+    mmm, train, sim = fitted
+    net = copy.deepcopy(mmm.net_).double()
+    with torch.no_grad():
+        net.media_region.zero_()
+    R, T, C = train.n_regions, 4, train.n_channels
+    media_part = net.media_coefficient(torch.zeros(R, T, C, dtype=torch.float64)) * net.media_response(
+        torch.ones(R, T, C, dtype=torch.float64))  # scaled activity 1: the same activity per capita everywhere
+    kpi_per_capita = mmm.scaler_.kpi.scale / train.population
+    assert np.ptp(kpi_per_capita) > 0.1 * kpi_per_capita.mean()  # 2.49-3.02 per person here
+    per_capita = media_part.detach().numpy()[:, -1] * kpi_per_capita[:, None]  # [R, C] KPI units per person
+    np.testing.assert_allclose(per_capita, np.broadcast_to(per_capita[0], per_capita.shape), rtol=1e-6)  # float32 scale
+    assert (per_capita > 0).all()
+
+
+def test_a_model_saved_before_per_capita_media_coefficients_loads_as_it_was_fitted(fitted, tmp_path):
+    """Saved before ``media_region_scale``: each region's coefficient was a share of its own KPI (scale 1)."""
+    mmm, train, sim = fitted
+    loaded = _saved_without(mmm, tmp_path / "before_per_capita", "net.media_region_scale")
+    assert torch.equal(loaded.net_.media_region_scale, torch.ones(train.n_regions))
+    assert not torch.allclose(mmm.net_.media_region_scale, torch.ones(train.n_regions))
 
 
 def test_a_model_saved_before_the_activity_ceiling_loads_without_one(fitted, tmp_path):

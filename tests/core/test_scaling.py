@@ -1,10 +1,12 @@
 """Scalers: exact round trips, per-capita media scale that keeps the spend level, loud failures."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from mmm_core.data.contract import DataContractError, Panel
-from mmm_core.model.scaling import ControlScaler, KpiScaler, MediaScaler, PanelScaler
+from mmm_core.model.scaling import ControlScaler, KpiScaler, MediaScaler, PanelScaler, per_capita_region_scale
 
 
 def _panel(population=True, seed=0):
@@ -61,6 +63,16 @@ def test_media_without_population_is_per_region_channel():
     for r in range(panel.n_regions):
         values = scaled[r, :, 1]
         assert values[values > 0].mean() == pytest.approx(1.0)
+
+
+def test_per_capita_region_scale_is_people_per_kpi_unit_relative_to_the_regions_mean():
+    """Regions of 1e5, 2e5, 4e5 people selling 10, 40, 40 per week on average: 1e4, 5e3, 1e4 people per unit
+    of KPI, over their mean 8333: a shared per-capita effect is 1.2, 0.6, 1.2 of the shared scaled coefficient."""
+    panel = _panel()
+    kpi = np.broadcast_to(np.array([[10.0], [40.0], [40.0]]), panel.kpi.shape).copy()
+    scaler = KpiScaler().fit(dataclasses.replace(panel, kpi=kpi))
+    np.testing.assert_allclose(per_capita_region_scale(scaler, panel.population), [1.2, 0.6, 1.2], rtol=1e-12)
+    np.testing.assert_array_equal(per_capita_region_scale(scaler, None), np.ones(3))
 
 
 def test_controls_are_standardised_and_constant_control_gets_unit_sd():
