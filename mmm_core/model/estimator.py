@@ -369,7 +369,8 @@ class MMM:
         """Per channel: adstock_decay, adstock_peak_lag (weeks), adstock_tail (q of ``decay**(|l - peak|**q)``:
         2 for the delayed kernel, 1 for geometric, in between when learned), hill_half_saturation (input activity units
         per region, averaged over regions; per capita when the panel has a population), hill_slope,
-        coefficient_max (scaled KPI units: share of the region mean)."""
+        coefficient_max (scaled KPI units: share of the region mean, in a region selling the regions' average per
+        person; a region's bound is this times its ``MMMNet.media_region_scale``)."""
         self._check_fitted()
         net = self.net_
         adstock, saturation = net.adstock, net.saturation

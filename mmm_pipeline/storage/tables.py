@@ -214,7 +214,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         ("hill_half_saturation", "DOUBLE", "activity at half saturation (activity units, per capita with a "
                                            "population; averaged over regions)"),
         ("hill_slope", "DOUBLE", "Hill curve slope"),
-        ("coefficient_max", "DOUBLE", "channel's largest effect in scaled KPI units (a share of the region mean)"),
+        ("coefficient_max", "DOUBLE", "channel's largest effect in scaled KPI units (a share of the region mean) "
+                                      "in a region selling the regions' average per person"),
         ("adstock_tail", "DOUBLE", "q of the kernel decay**(abs(lag - peak)**q); NULL in refreshes written before "
                                    "the column existed, whose kernel had q = 2"),
     ),
