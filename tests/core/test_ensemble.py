@@ -143,6 +143,14 @@ def test_an_ensemble_round_trips_through_safetensors(ensemble, tmp_path):
     (tmp_path / "model" / "members.json").write_text(json.dumps(saved))
     old = Ensemble.load(tmp_path / "model").config
     assert old.prior_centre_log_sd == ROI_PRIOR_LOG_SD and old.level_start_sd == 0.0
+    # members saved before the per-capita factor existed take the point's (what they were trained with)
+    from safetensors.torch import load_file, save_file
+
+    members = load_file(str(tmp_path / "model" / "members.safetensors"))
+    del members["net.media_region_scale"]
+    save_file(members, str(tmp_path / "model" / "members.safetensors"))
+    for a, b in zip(Ensemble.load(tmp_path / "model").members(), ens.members()):
+        np.testing.assert_array_equal(a.predict(train), b.predict(train))
 
 
 def test_prediction_noise_is_the_training_residual_sd_scaled_by_how_much_more_validation_weeks_erred(ensemble,
