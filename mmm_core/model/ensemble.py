@@ -27,10 +27,14 @@ trains on, for ``EnsembleConfig.epochs``, under a randomised objective of its ow
   prior draw pushed them, and intervals held the truth for a third of flighted channels (README);
 - where no channel's level is measured (every channel always-on), the member's media level starts at the
   point fit's times ``exp(u w_c z)``, one draw ``z`` (``level_start_sd``), the baseline lowered to keep
-  the fit (``_jitter_unmeasured_level``): the pooled ROI the prior centres on is then itself unmeasured
+  the fit (``_jitter_media_level``): the pooled ROI the prior centres on is then itself unmeasured
   (media level and baseline trade off along a ridge the fit cannot see), the point fit's level rests on its
   start and its priors (L1 on media, the curves' shape prior) more than on the data, and members started at
-  it stayed there (README).
+  it stayed there (README);
+- every channel's media level starts at the point fit's times ``exp(e_c)``, one draw per channel
+  (``channel_level_start_sd``), the baseline lowered the same way: fits that differ only in float rounding
+  or a small change of the objective land several percent apart per channel, a spread of the point
+  estimate that a bootstrap around its optimum does not carry (README).
 
 For a linear-Gaussian model the optimum of such a randomised objective is an exact posterior draw; here
 it is an approximation, judged by measured coverage against ground truth (README). The channel graph,
@@ -95,9 +99,14 @@ class EnsembleConfig:
     the own, outside and external generators (README); 0 starts every member at the point fit's shapes."""
     level_start_sd: float = 1.0
     """Sd of the one log-scale draw that moves every channel's media level before a member trains, in
-    proportion to how far the pooled ROI is extrapolated (``_jitter_unmeasured_level``: nothing moves once one
+    proportion to how far the pooled ROI is extrapolated (``_jitter_media_level``: nothing moves once one
     channel's level is measured). Chosen equal to ``prior_centre_log_sd``: the same spread of what is not known
     about an unmeasured level, here the common one; measured against 0 on the outside generator (README)."""
+    channel_level_start_sd: float = 0.15
+    """Sd of each channel's own log-scale draw of its media level before a member trains (``_jitter_media_level``),
+    measured or not: the size of the point fit's own variability (equivalent fits land 5-15 % apart per channel on
+    the outside generator's flighted panels). Chosen by measured coverage on the own, outside and external
+    generators (README); 0: only the common draw above."""
     seed: int = 0
     interval: float = 0.9
     """Central level of the intervals published from the members (0.9: the 5 % and 95 % quantiles)."""
@@ -127,25 +136,31 @@ def _jitter_shapes(net: MMMNet, sd: float, rng: np.random.Generator) -> None:
                 parameter.add_(torch.as_tensor(rng.normal(0.0, sd, tuple(parameter.shape)), dtype=parameter.dtype))
 
 
-def _jitter_unmeasured_level(net: MMMNet, data: training.TrainingData, sd: float, rng: np.random.Generator) -> None:
-    """Scale each channel's media by ``exp(u * w_c * z)``, one draw ``z ~ N(0, sd**2)`` for all channels, and
-    lower each region's baseline by what that adds over its observed weeks, in place. ``w_c`` is the ROI
-    prior's channel weight (how far the channel's level is extrapolated) and ``u`` its smallest value over the
-    channels with spend: how far the pooled ROI the prior centres on is extrapolated itself. 0 as soon as one
-    channel's level is measured (the pooled ROI then rests on it, and nothing moves); near 1 when every
-    channel is always-on, where media level and baseline trade off along a ridge the fit cannot see: the
-    member starts elsewhere on it with the same fit where the media do not move, and stays apart. ``z`` is
-    halved until every region keeps at least a tenth of its baseline."""
-    z = float(rng.normal(0.0, sd))  # drawn first: every member takes one number, whatever happens below
-    if sd <= 0 or data.roi_prior is None:
-        return
+def _jitter_media_level(net: MMMNet, data: training.TrainingData, common_sd: float, channel_sd: float,
+                        common_rng: np.random.Generator, channel_rng: np.random.Generator) -> None:
+    """Scale each channel's media by ``exp(u * w_c * z + e_c)`` and lower each region's baseline by what that
+    adds over its observed weeks, in place (the same fit where the media hold still).
+
+    ``z ~ N(0, common_sd**2)``, one draw for all channels: ``w_c`` is the ROI prior's channel weight (how far
+    the channel's level is extrapolated) and ``u`` its smallest value over the channels with spend, how far the
+    pooled ROI the prior centres on is extrapolated itself. 0 as soon as one channel's level is measured (the
+    pooled ROI then rests on it); near 1 when every channel is always-on, where media level and baseline trade
+    off along a ridge the fit cannot see: the member starts elsewhere on it and stays apart.
+    ``e_c ~ N(0, channel_sd**2)``, one per channel, whatever the data measure: the point fit's own variability
+    (fits that differ only in float rounding or a small change of the objective land several percent apart
+    per channel, README), which members started at the point's optimum do not carry. Where the data pin a
+    level the member moves back toward it while it trains, where they do not it stays apart.
+    The exponent is halved until every region keeps at least a tenth of its baseline."""
+    z = float(common_rng.normal(0.0, common_sd))  # drawn first: every member takes its numbers, whatever happens below
+    e = torch.as_tensor(channel_rng.normal(0.0, channel_sd, net.n_channels), dtype=torch.float64)
+    exponent = e
     prior = data.roi_prior
-    has_spend = prior.spend.sum((0, 1)) > 0
-    if not bool(has_spend.any()):
-        return
-    weight = prior.channel_weight.to(torch.float64)  # [C]
-    exponent = weight * weight[has_spend].min()
-    if not bool((exponent > 0).any()):
+    if common_sd > 0 and prior is not None:
+        has_spend = prior.spend.sum((0, 1)) > 0
+        if bool(has_spend.any()):
+            weight = prior.channel_weight.to(torch.float64)  # [C]
+            exponent = weight * weight[has_spend].min() * z + e
+    if not bool((exponent != 0).any()):
         return
     with torch.no_grad():
         out = net(data.inputs)
@@ -153,15 +168,14 @@ def _jitter_unmeasured_level(net: MMMNet, data: training.TrainingData, sd: float
         media = (out.media.to(torch.float64) * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
         baseline = F.softplus(net.baseline_raw.to(torch.float64))  # [R]
         for _ in range(10):
-            added = (media * torch.expm1(exponent * z)).sum(-1)  # [R]
+            added = (media * torch.expm1(exponent)).sum(-1)  # [R]
             if bool((baseline - added >= 0.1 * baseline).all()):
                 break
-            z *= 0.5
+            exponent = exponent * 0.5
         else:
             return
-        new_baseline = baseline - added
-        net.baseline_raw.copy_(inverse_softplus(new_baseline))
-        new_max = F.softplus(net.media_max_raw.to(torch.float64)) * torch.exp(exponent * z)
+        net.baseline_raw.copy_(inverse_softplus(baseline - added))
+        new_max = F.softplus(net.media_max_raw.to(torch.float64)) * torch.exp(exponent)
         net.media_max_raw.copy_(inverse_softplus(new_max))
 
 
@@ -286,6 +300,7 @@ class Ensemble:
                                            learning_rate=train.learning_rate * config.learning_rate_factor)
         rng = np.random.default_rng([config.seed, 17])
         level_rng = np.random.default_rng([config.seed, 23])
+        channel_level_rng = np.random.default_rng([config.seed, 29])
         n_channels = len(point.channels_)
         tasks = []
         for k in range(config.members):
@@ -297,7 +312,8 @@ class Ensemble:
                 lifts = lifts.with_lift(lifts.lift + lifts.lift_se * torch.as_tensor(rng.normal(size=len(lifts))))
             net = copy.deepcopy(point.net_)
             _jitter_shapes(net, config.shape_start_sd, rng)
-            _jitter_unmeasured_level(net, data, config.level_start_sd, level_rng)
+            _jitter_media_level(net, data, config.level_start_sd, config.channel_level_start_sd, level_rng,
+                                channel_level_rng)
             if net.dag is not None:  # the point fit's graph: members share the counterfactuals' structure
                 net.dag.requires_grad_(False)
             member_data = dataclasses.replace(data, roi_prior=prior, fit_weight=weight, lift_tests=lifts)
@@ -379,9 +395,10 @@ class Ensemble:
         if not (directory / "members.safetensors").exists():
             raise ValueError(f"{directory}: no members.safetensors (a point model without an ensemble)")
         tensors = load_file(str(directory / "members.safetensors"))
-        # members saved before prior_centre_log_sd / level_start_sd existed drew their centres at the point fit's
-        # prior spread and started at its media level
+        # members saved before prior_centre_log_sd / level_start_sd / channel_level_start_sd existed drew their
+        # centres at the point fit's prior spread and started at its media level
         config = EnsembleConfig(**{"prior_centre_log_sd": ROI_PRIOR_LOG_SD, "level_start_sd": 0.0,
+                                   "channel_level_start_sd": 0.0,
                                    **json.loads((directory / "members.json").read_text())})
         stacked = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("net.")}
         nets = []

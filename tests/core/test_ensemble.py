@@ -13,7 +13,7 @@ import pytest
 from scipy.stats import norm
 
 from mmm_core.analysis.curves import model_response, response_curves
-from mmm_core.model.ensemble import (INTERVAL_COLUMNS, Ensemble, EnsembleConfig, _jitter_unmeasured_level,
+from mmm_core.model.ensemble import (INTERVAL_COLUMNS, Ensemble, EnsembleConfig, _jitter_media_level,
                                      bootstrap_weights, mixture_interval, noise_scale)
 from mmm_core.model.estimator import MMM
 from mmm_core.model.priors import ROI_PRIOR_LOG_SD
@@ -45,7 +45,7 @@ def test_a_members_media_level_starts_elsewhere_only_when_no_channels_level_is_m
     assert (weight == 0).any() and (weight > 0.5).any(), weight
     # a flighted channel measures the pooled ROI the prior centres on: nothing moves
     net = copy.deepcopy(tiny_fit.net_)
-    _jitter_unmeasured_level(net, data, 1.0, np.random.default_rng(3))
+    _jitter_media_level(net, data, 1.0, 0.0, np.random.default_rng(3), np.random.default_rng(4))
     for (name, a), b in zip(tiny_fit.net_.state_dict().items(), net.state_dict().values()):
         assert torch.equal(a, b), name
     # every channel extrapolated (the least at 0.6): the media move by exp(0.6 w_c z), each region's mean stays
@@ -53,7 +53,7 @@ def test_a_members_media_level_starts_elsewhere_only_when_no_channels_level_is_m
     data = dataclasses.replace(data, roi_prior=dataclasses.replace(data.roi_prior, channel_weight=unmeasured))
     for seed in (0, 3):
         net = copy.deepcopy(tiny_fit.net_)
-        _jitter_unmeasured_level(net, data, 1.0, np.random.default_rng(seed))
+        _jitter_media_level(net, data, 1.0, 0.0, np.random.default_rng(seed), np.random.default_rng(4))
         z = np.random.default_rng(seed).normal(0.0, 1.0)
         with torch.no_grad():
             before, after = tiny_fit.net_(data.inputs), net(data.inputs)
@@ -66,6 +66,25 @@ def test_a_members_media_level_starts_elsewhere_only_when_no_channels_level_is_m
             mean_after = after.prediction[r][observed[r]].double().mean()
             assert float(mean_after) == pytest.approx(float(mean_before), rel=1e-5)
         assert (after.baseline > 0).all()
+
+
+def test_a_members_channels_each_start_at_their_own_level_measured_or_not(tiny_fit, tiny_train):
+    """The per-channel draw moves every channel, the flighted one too, by exp(e_c), and each region's mean
+    prediction stays (the baseline takes what the media add)."""
+    data = tiny_fit.training_data(tiny_train, tiny_fit.adjacency())
+    assert (data.roi_prior.channel_weight == 0).any()
+    net = copy.deepcopy(tiny_fit.net_)
+    _jitter_media_level(net, data, 1.0, 0.15, np.random.default_rng(3), np.random.default_rng(5))
+    e = np.random.default_rng(5).normal(0.0, 0.15, tiny_fit.net_.n_channels)
+    with torch.no_grad():
+        before, after = tiny_fit.net_(data.inputs), net(data.inputs)
+    observed = data.observed
+    ratio = after.media[observed].double().sum(0) / before.media[observed].double().sum(0)  # [C]
+    assert torch.allclose(ratio, torch.exp(torch.as_tensor(e)), rtol=1e-4), (ratio, e)
+    assert (ratio - 1).abs().min() > 1e-3
+    mean_before = (before.prediction * observed).double().sum(1) / observed.sum(1)
+    mean_after = (after.prediction * observed).double().sum(1) / observed.sum(1)
+    assert torch.allclose(mean_after, mean_before, rtol=1e-5)
 
 
 def test_an_always_on_channel_spreads_more_across_members_than_a_flighted_one(ensemble):
@@ -136,13 +155,14 @@ def test_an_ensemble_round_trips_through_safetensors(ensemble, tmp_path):
     ens.point.save(tmp_path / "point")
     with pytest.raises(ValueError, match="members"):
         Ensemble.load(tmp_path / "point")
-    # an ensemble saved before prior_centre_log_sd / level_start_sd existed drew its centres at the point fit's
-    # prior spread and started at its media level
+    # an ensemble saved before prior_centre_log_sd / level_start_sd / channel_level_start_sd existed drew its
+    # centres at the point fit's prior spread and started at its media level
     saved = json.loads((tmp_path / "model" / "members.json").read_text())
-    del saved["prior_centre_log_sd"], saved["level_start_sd"]
+    del saved["prior_centre_log_sd"], saved["level_start_sd"], saved["channel_level_start_sd"]
     (tmp_path / "model" / "members.json").write_text(json.dumps(saved))
     old = Ensemble.load(tmp_path / "model").config
     assert old.prior_centre_log_sd == ROI_PRIOR_LOG_SD and old.level_start_sd == 0.0
+    assert old.channel_level_start_sd == 0.0
     # members saved before the per-capita factor existed take the point's (what they were trained with)
     from safetensors.torch import load_file, save_file
 
