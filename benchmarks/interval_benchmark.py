@@ -1,7 +1,7 @@
 """Coverage, sharpness and cost of the ensemble's intervals against ground truth (issue 17).
 
     .venv/bin/python benchmarks/interval_benchmark.py [--world flighted --world outside_mixed ...]
-                     [--seeds 0,1,2] [--threads 1] [--members 16] [--epochs 150]
+                     [--seeds 0,1,2] [--threads 1] [--members 16] [--epochs 150] [--set level_start_sd=0.5 ...]
 
 Worlds: the own simulator's presets (``flighted``, ``sample``, ``benchmark``, ...), the outside generator
 (``outside_<scenario>``) and ``pysimmmulator`` (``external_<scenario>``, ``make bench-deps``). Each world
@@ -24,6 +24,7 @@ Never run in tests.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import resource
 import sys
 import time
@@ -110,9 +111,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--members", type=int, default=EnsembleConfig.members)
     parser.add_argument("--epochs", type=int, default=EnsembleConfig.epochs)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="any other EnsembleConfig field, e.g. --set level_start_sd=1.5 (to measure a variant)")
     parser.add_argument("--csv", help="one row per (world, seed, quantity, channel): truth, point, 90 %% interval")
     args = parser.parse_args(argv)
-    config = EnsembleConfig(members=args.members, epochs=args.epochs)
+    fields = {f.name: f.type for f in dataclasses.fields(EnsembleConfig)}
+    settings = dict(item.split("=", 1) for item in args.set)
+    unknown = sorted(set(settings) - set(fields))
+    if unknown:
+        parser.error(f"--set: EnsembleConfig has no field {unknown[0]!r} (fields: {', '.join(fields)})")
+    config = EnsembleConfig(members=args.members, epochs=args.epochs,
+                            **{k: (int if fields[k] in (int, "int") else float)(v) for k, v in settings.items()})
     rows = []
     median = lambda a: float(np.median(a)) if len(a) else float("nan")  # noqa: E731
     for world in args.world or ("flighted", "sample", "outside_flighted", "outside_mixed",

@@ -25,12 +25,11 @@ trains on, for ``EnsembleConfig.epochs``, under a randomised objective of its ow
   is rarely seen away from its level, and a member that starts elsewhere on such a ridge stays there, while
   a shape the data pin pulls every member back. Without it members only moved where the bootstrap and the
   prior draw pushed them, and intervals held the truth for a third of flighted channels (README);
-- where no channel's level is measured (every channel always-on), the member's media level starts at the
-  point fit's times ``exp(u w_c z)``, one draw ``z`` (``level_start_sd``), the baseline lowered to keep
-  the fit (``_jitter_media_level``): the pooled ROI the prior centres on is then itself unmeasured
-  (media level and baseline trade off along a ridge the fit cannot see), the point fit's level rests on its
-  start and its priors (L1 on media, the curves' shape prior) more than on the data, and members started at
-  it stayed there (README);
+- where no channel's level is measured (every channel always-on), the point fit's total media share rests on a
+  stated prior (``priors.media_share_prior_term``: media level and baseline trade off along a ridge the data
+  cannot see). Each member draws that prior's centre, ``z`` (``level_start_sd``) on the log scale, and its media
+  level starts there: the point fit's times ``exp(u w_c z)``, the baseline lowered to keep the fit
+  (``_jitter_media_level``), so the member stays where its own prior holds it (README);
 - every channel's media level starts at the point fit's times ``exp(e_c)``, one draw per channel
   (``channel_level_start_sd``), the baseline lowered the same way: fits that differ only in float rounding
   or a small change of the objective land several percent apart per channel, a spread of the point
@@ -64,7 +63,7 @@ from mmm_core.model import training
 from mmm_core.model.estimator import MMM
 from mmm_core.model.network import MMMNet
 from mmm_core.model.parallel import parallel_map, run_parallel, stop_check
-from mmm_core.model.priors import ROI_PRIOR_LOG_SD
+from mmm_core.model.priors import ROI_PRIOR_LOG_SD, pooled_extrapolation
 from mmm_core.model.transforms import inverse_softplus
 
 INTERVAL_COLUMNS = ("direct_contribution", "total_contribution", "share", "roi")
@@ -98,10 +97,13 @@ class EnsembleConfig:
     channel's shape the member returns to it, where they do not it stays apart. Chosen by measured coverage on
     the own, outside and external generators (README); 0 starts every member at the point fit's shapes."""
     level_start_sd: float = 1.0
-    """Sd of the one log-scale draw that moves every channel's media level before a member trains, in
-    proportion to how far the pooled ROI is extrapolated (``_jitter_media_level``: nothing moves once one
-    channel's level is measured). Chosen equal to ``prior_centre_log_sd``: the same spread of what is not known
-    about an unmeasured level, here the common one; measured against 0 on the outside generator (README)."""
+    """Sd of each member's log-scale draw of the media-share prior's centre, and of the matching move of every
+    channel's media level before it trains, in proportion to how far the pooled ROI is extrapolated
+    (``_jitter_media_level``: nothing moves, and the prior is off, once one channel's level is measured). Equal to
+    ``prior_centre_log_sd`` and wider than the stated prior (``priors.MEDIA_SHARE_PRIOR_LOG_SD``, 0.47), for the
+    same reason: that prior is a regulariser of the point estimate, the members' spread is what is not known
+    about an unmeasured level (true media shares of 11-33 % on the always-on worlds measured, README); at 0.47
+    the outside generator's ``always_on_linear`` intervals held 38 % of the truths."""
     channel_level_start_sd: float = 0.15
     """Sd of each channel's own log-scale draw of its media level before a member trains (``_jitter_media_level``),
     measured or not: the size of the point fit's own variability (equivalent fits land 5-15 % apart per channel on
@@ -136,30 +138,28 @@ def _jitter_shapes(net: MMMNet, sd: float, rng: np.random.Generator) -> None:
                 parameter.add_(torch.as_tensor(rng.normal(0.0, sd, tuple(parameter.shape)), dtype=parameter.dtype))
 
 
-def _jitter_media_level(net: MMMNet, data: training.TrainingData, common_sd: float, channel_sd: float,
-                        common_rng: np.random.Generator, channel_rng: np.random.Generator) -> None:
+def _jitter_media_level(net: MMMNet, data: training.TrainingData, z: float, channel_sd: float,
+                        channel_rng: np.random.Generator) -> None:
     """Scale each channel's media by ``exp(u * w_c * z + e_c)`` and lower each region's baseline by what that
     adds over its observed weeks, in place (the same fit where the media hold still).
 
-    ``z ~ N(0, common_sd**2)``, one draw for all channels: ``w_c`` is the ROI prior's channel weight (how far
-    the channel's level is extrapolated) and ``u`` its smallest value over the channels with spend, how far the
-    pooled ROI the prior centres on is extrapolated itself. 0 as soon as one channel's level is measured (the
-    pooled ROI then rests on it); near 1 when every channel is always-on, where media level and baseline trade
-    off along a ridge the fit cannot see: the member starts elsewhere on it and stays apart.
+    ``z``: the member's draw of the media-share prior's centre, log scale (``EnsembleConfig.level_start_sd``);
+    ``w_c`` is the ROI prior's channel weight (how far the channel's level is extrapolated) and ``u`` its smallest
+    value over the channels with spend (``priors.pooled_extrapolation``), how far the pooled ROI is extrapolated
+    itself. 0 as soon as one channel's level is measured (the pooled ROI then rests on it); near 1 when every
+    channel is always-on, where media level and baseline trade off along a ridge the fit cannot see: the member
+    starts where its own draw of the prior centres it.
     ``e_c ~ N(0, channel_sd**2)``, one per channel, whatever the data measure: the point fit's own variability
     (fits that differ only in float rounding or a small change of the objective land several percent apart
     per channel, README), which members started at the point's optimum do not carry. Where the data pin a
     level the member moves back toward it while it trains, where they do not it stays apart.
     The exponent is halved until every region keeps at least a tenth of its baseline."""
-    z = float(common_rng.normal(0.0, common_sd))  # drawn first: every member takes its numbers, whatever happens below
     e = torch.as_tensor(channel_rng.normal(0.0, channel_sd, net.n_channels), dtype=torch.float64)
     exponent = e
     prior = data.roi_prior
-    if common_sd > 0 and prior is not None:
-        has_spend = prior.spend.sum((0, 1)) > 0
-        if bool(has_spend.any()):
-            weight = prior.channel_weight.to(torch.float64)  # [C]
-            exponent = weight * weight[has_spend].min() * z + e
+    if z != 0 and prior is not None:
+        weight = prior.channel_weight.to(torch.float64)  # [C]
+        exponent = weight * pooled_extrapolation(weight, prior.spend.sum((0, 1)) > 0) * z + e
     if not bool((exponent != 0).any()):
         return
     with torch.no_grad():
@@ -306,14 +306,15 @@ class Ensemble:
         for k in range(config.members):
             weight = bootstrap_weights(panel.observed, config.block_weeks, rng)
             shift = torch.as_tensor(rng.normal(0.0, config.prior_centre_log_sd, n_channels), dtype=torch.float32)
-            prior = None if data.roi_prior is None else dataclasses.replace(data.roi_prior, centre_log_shift=shift)
+            z = float(level_rng.normal(0.0, config.level_start_sd))
+            prior = None if data.roi_prior is None else dataclasses.replace(
+                data.roi_prior, centre_log_shift=shift, share_centre_log_shift=torch.tensor(z))
             lifts = data.lift_tests  # randomize-then-optimize: each member fits its own draw of the measured lifts
             if lifts is not None:
                 lifts = lifts.with_lift(lifts.lift + lifts.lift_se * torch.as_tensor(rng.normal(size=len(lifts))))
             net = copy.deepcopy(point.net_)
             _jitter_shapes(net, config.shape_start_sd, rng)
-            _jitter_media_level(net, data, config.level_start_sd, config.channel_level_start_sd, level_rng,
-                                channel_level_rng)
+            _jitter_media_level(net, data, z, config.channel_level_start_sd, channel_level_rng)
             if net.dag is not None:  # the point fit's graph: members share the counterfactuals' structure
                 net.dag.requires_grad_(False)
             member_data = dataclasses.replace(data, roi_prior=prior, fit_weight=weight, lift_tests=lifts)

@@ -10,6 +10,12 @@ low weeks sit more than one range width above zero (an always-on channel within 
 Its weight in the loss is ``TrainConfig.roi_pooling``; ``channel_prior_weight`` is also what
 ``MMM.contributions`` reports as ``roi_prior_weight``.
 
+Where no channel's level is measured, the pooled ROI itself is extrapolated, and media level and baseline
+trade off along a ridge the data cannot see: ``media_share_prior_term`` then pulls the total media share of
+the KPI toward a stated prior (``MEDIA_SHARE_PRIOR_MEAN`` / ``_SD``, Meridian's default for a KPI that is not
+revenue), weighted by how far the pooled ROI is extrapolated (``pooled_extrapolation``); the same weight
+``TrainConfig.roi_pooling`` carries it.
+
 The same term bounds every channel's ROI, measured or not, at ``ROI_RATIO_CEILING`` times the pooled ROI of
 all media (``roi_ceiling_term``). Activity is scaled by each channel's own mean, so without it a channel
 with a negligible budget is as large as any other to the network and can carry any share of the KPI that
@@ -46,10 +52,15 @@ class RoiPriorData:
     pooled ROI). An ensemble member draws it from ``N(0, EnsembleConfig.prior_centre_log_sd**2)``
     (randomize-then-optimize)."""
 
+    share_centre_log_shift: torch.Tensor | None = None
+    """Scalar: log of the media-share prior's centre over its median ``MEDIA_SHARE_PRIOR_LOG_MEDIAN`` (None: 0).
+    An ensemble member draws it from ``N(0, EnsembleConfig.level_start_sd**2)``."""
+
     def to(self, device: torch.device) -> "RoiPriorData":
         """A copy on ``device`` in float32."""
         return RoiPriorData(*(None if t is None else t.to(device, torch.float32)
-                              for t in (self.region_weight, self.spend, self.channel_weight, self.centre_log_shift)))
+                              for t in (self.region_weight, self.spend, self.channel_weight, self.centre_log_shift,
+                                        self.share_centre_log_shift)))
 
 
 ROI_PRIOR_LOG_SD = 0.5
@@ -58,6 +69,27 @@ ROI_PRIOR_LOG_SD = 0.5
 value: true ROI ratios in the worlds this project measures on reach 3.1 (README), and a channel that far
 from the pooled ROI, with a level only the prior sets, lies outside this range (the ensemble's members draw
 their centres wider: ``EnsembleConfig.prior_centre_log_sd``)."""
+
+
+MEDIA_SHARE_PRIOR_MEAN = 0.4
+MEDIA_SHARE_PRIOR_SD = 0.2
+"""Mean and sd of the stated prior on the share of the KPI that all media together add, used only as far as no
+channel's level is measured (``pooled_extrapolation``): Meridian's default "total paid media contribution prior"
+for a KPI that is not revenue (mean 40 %, sd 20 %), a log-normal here. Why a stated prior: with every channel
+always-on the data do not say whether media carry 3 % or 30 % of the KPI, and without it the level rested on the
+network's start (``ModelConfig.media_init_share``, 5 %), an accident rather than a statement (README)."""
+MEDIA_SHARE_PRIOR_LOG_SD = float(np.sqrt(np.log1p((MEDIA_SHARE_PRIOR_SD / MEDIA_SHARE_PRIOR_MEAN) ** 2)))
+"""The log-normal's sd on the log scale (0.47: 90 % of the prior between 16 % and 77 % of the KPI)."""
+MEDIA_SHARE_PRIOR_LOG_MEDIAN = float(np.log(MEDIA_SHARE_PRIOR_MEAN) - MEDIA_SHARE_PRIOR_LOG_SD ** 2 / 2)
+
+
+def pooled_extrapolation(channel_weight: torch.Tensor, has_spend: torch.Tensor) -> torch.Tensor:
+    """Scalar in [0, 1]: how far the pooled ROI is extrapolated, the smallest ``level_extrapolation`` weight over
+    the channels with spend (``channel_weight``, ``has_spend`` ``[C]``). 0 as soon as one channel's level is
+    measured (the pooled ROI rests on it); near 1 when every channel is always-on; 0 without spend."""
+    if not bool(has_spend.any()):
+        return channel_weight.new_zeros(())
+    return channel_weight[has_spend].min()
 
 
 EXTRAPOLATION_QUANTILES = (0.1, 0.9)
@@ -91,22 +123,30 @@ def level_extrapolation(activity: torch.Tensor, observed: torch.Tensor) -> torch
     return out
 
 
+def media_shares(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor, region_weight: torch.Tensor,
+                 spend: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(share ``[C]``: each channel's direct contribution over the observed region-weeks as a share of the KPI,
+    regions weighted by ``region_weight`` ``[R]`` (scaled units -> KPI units); spend_total ``[C]``: its spend over
+    the same region-weeks). mask ``[R, T]``, spend ``[R, T, C]``."""
+    w = mask.to(out.media.dtype) * region_weight[:, None]  # [R, T]
+    kpi_total = (target * w).sum().clamp_min(1e-12)
+    share = (out.media * w[..., None]).sum((0, 1)) / kpi_total
+    return share, (spend * mask[..., None].to(spend.dtype)).sum((0, 1))
+
+
 def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor, region_weight: torch.Tensor,
                      spend: torch.Tensor, floor: float, channel_weight: torch.Tensor | None = None,
                      centre_log_shift: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over channels of ``w_c * ((roi_c - anchor_c) / max(anchor_c, floor))**2``.
 
-    roi_c = a_c / b_c, with a_c the channel's direct contribution as a share of the KPI and b_c its share
-    of spend (the ROI up to one constant); w_c = ``channel_weight`` (ones when None). ``anchor`` is the
-    pooled ROI of the channels whose level the data measure, weighted by ``1 - w_c`` (all channels
+    roi_c = a_c / b_c, with a_c the channel's direct contribution as a share of the KPI (``media_shares``) and
+    b_c its share of spend (the ROI up to one constant); w_c = ``channel_weight`` (ones when None). ``anchor``
+    is the pooled ROI of the channels whose level the data measure, weighted by ``1 - w_c`` (all channels
     alike when none is), and held fixed: the prior moves extrapolated channels toward the measured ones,
     never the other way; ``anchor_c`` is ``anchor * exp(centre_log_shift_c)`` (``anchor`` when None). Shapes:
     mask ``[R, T]``, region_weight ``[R]``, spend ``[R, T, C]``, centre_log_shift ``[C]``; channels without
     spend are left out."""
-    w = mask.to(out.media.dtype) * region_weight[:, None]  # [R, T]
-    kpi_total = (target * w).sum().clamp_min(1e-12)
-    share = (out.media * w[..., None]).sum((0, 1)) / kpi_total  # [C]
-    spend_total = (spend * mask[..., None].to(spend.dtype)).sum((0, 1))
+    share, spend_total = media_shares(out, target, mask, region_weight, spend)
     has_spend = spend_total > 0
     if not bool(has_spend.any()):
         return out.media.new_zeros(())
@@ -122,6 +162,24 @@ def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,
     roi = share / spend_share.clamp_min(1e-12)
     dev = (roi - anchor) / anchor.clamp_min(floor)
     return (weight * dev.square())[has_spend].mean() + roi_ceiling_term(roi[has_spend], share.sum().detach())
+
+
+def media_share_prior_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor, region_weight: torch.Tensor,
+                           spend: torch.Tensor, channel_weight: torch.Tensor,
+                           centre_log_shift: torch.Tensor | None = None) -> torch.Tensor:
+    """``u * ((log S - m) / s)**2``: the stated prior on the total media share S of the KPI (the channels' shares
+    from ``media_shares`` summed over channels with spend), log-normal with median m (``MEDIA_SHARE_PRIOR_LOG_MEDIAN``
+    plus ``centre_log_shift``, a scalar) and log sd s (``MEDIA_SHARE_PRIOR_LOG_SD``), weighted by u =
+    ``pooled_extrapolation(channel_weight)``: 0, and no term, as soon as one channel's level is measured.
+    Shapes as ``roi_pooling_term``; channel_weight ``[C]``."""
+    share, spend_total = media_shares(out, target, mask, region_weight, spend)
+    has_spend = spend_total > 0
+    extrapolated = pooled_extrapolation(channel_weight, has_spend)
+    if float(extrapolated) <= 0:
+        return out.media.new_zeros(())
+    centre = MEDIA_SHARE_PRIOR_LOG_MEDIAN + (0.0 if centre_log_shift is None else centre_log_shift)
+    z = (torch.log(share[has_spend].sum().clamp_min(1e-6)) - centre) / MEDIA_SHARE_PRIOR_LOG_SD
+    return extrapolated * z.square()
 
 
 ROI_RATIO_CEILING = 10.0

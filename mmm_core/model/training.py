@@ -22,7 +22,7 @@ from mmm_core.model.dag import lasso_rate
 from mmm_core.model.network import MMMNet, ModelInputs, ModelOutput
 from mmm_core.model.options import check_choices
 from mmm_core.model.parallel import SEEDED
-from mmm_core.model.priors import RoiPriorData, roi_pooling_term
+from mmm_core.model.priors import RoiPriorData, media_share_prior_term, roi_pooling_term
 
 
 @dataclass(frozen=True)
@@ -202,6 +202,8 @@ def compute_loss(net: MMMNet, out: ModelOutput, data: TrainingData, mask: torch.
         parts["roi_pooling"] = config.roi_pooling * roi_pooling_term(out, target, mask, prior.region_weight,
                                                                      prior.spend, config.roi_pooling_floor,
                                                                      prior.channel_weight, prior.centre_log_shift)
+        parts["media_share_prior"] = config.roi_pooling * media_share_prior_term(
+            out, target, mask, prior.region_weight, prior.spend, prior.channel_weight, prior.share_centre_log_shift)
     if data.lift_tests is not None and len(data.lift_tests):
         lifts = model_lifts(net, data.inputs.media, out.modulation, data.lift_tests, shared_only=True)
         parts["lift_tests"] = config.lift_tests * lift_test_term(lifts, data.lift_tests)

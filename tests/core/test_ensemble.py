@@ -45,16 +45,15 @@ def test_a_members_media_level_starts_elsewhere_only_when_no_channels_level_is_m
     assert (weight == 0).any() and (weight > 0.5).any(), weight
     # a flighted channel measures the pooled ROI the prior centres on: nothing moves
     net = copy.deepcopy(tiny_fit.net_)
-    _jitter_media_level(net, data, 1.0, 0.0, np.random.default_rng(3), np.random.default_rng(4))
+    _jitter_media_level(net, data, 1.3, 0.0, np.random.default_rng(4))
     for (name, a), b in zip(tiny_fit.net_.state_dict().items(), net.state_dict().values()):
         assert torch.equal(a, b), name
     # every channel extrapolated (the least at 0.6): the media move by exp(0.6 w_c z), each region's mean stays
     unmeasured = torch.tensor([0.6, 1.0, 0.8])
     data = dataclasses.replace(data, roi_prior=dataclasses.replace(data.roi_prior, channel_weight=unmeasured))
-    for seed in (0, 3):
+    for z in (-0.8, 1.3):
         net = copy.deepcopy(tiny_fit.net_)
-        _jitter_media_level(net, data, 1.0, 0.0, np.random.default_rng(seed), np.random.default_rng(4))
-        z = np.random.default_rng(seed).normal(0.0, 1.0)
+        _jitter_media_level(net, data, z, 0.0, np.random.default_rng(4))
         with torch.no_grad():
             before, after = tiny_fit.net_(data.inputs), net(data.inputs)
         observed = data.observed
@@ -74,7 +73,7 @@ def test_a_members_channels_each_start_at_their_own_level_measured_or_not(tiny_f
     data = tiny_fit.training_data(tiny_train, tiny_fit.adjacency())
     assert (data.roi_prior.channel_weight == 0).any()
     net = copy.deepcopy(tiny_fit.net_)
-    _jitter_media_level(net, data, 1.0, 0.15, np.random.default_rng(3), np.random.default_rng(5))
+    _jitter_media_level(net, data, 1.3, 0.15, np.random.default_rng(5))
     e = np.random.default_rng(5).normal(0.0, 0.15, tiny_fit.net_.n_channels)
     with torch.no_grad():
         before, after = tiny_fit.net_(data.inputs), net(data.inputs)

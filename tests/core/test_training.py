@@ -124,6 +124,33 @@ def test_roi_pooling_term_measures_each_channels_roi_against_the_pooled_one():
     assert float(roi_pooling_term(_output_with_media(skewed), target, mask, weight, torch.zeros(R, T, 3), 0.01)) == 0.0
 
 
+def test_media_share_prior_pulls_the_total_media_share_only_as_far_as_no_level_is_measured():
+    from mmm_core.model.priors import MEDIA_SHARE_PRIOR_LOG_MEDIAN, MEDIA_SHARE_PRIOR_LOG_SD, media_share_prior_term
+
+    R, T = 2, 8
+    mask = torch.ones(R, T, dtype=torch.bool)
+    target = torch.ones(R, T)
+    weight = torch.ones(R)
+    spend = torch.ones(R, T, 2)
+    median = float(np.exp(MEDIA_SHARE_PRIOR_LOG_MEDIAN))
+
+    def term(total_share, channel_weight, shift=None):
+        media = torch.full((R, T, 2), total_share / 2)  # two channels, each half of the media share
+        return float(media_share_prior_term(_output_with_media(media), target, mask, weight, spend,
+                                            torch.tensor(channel_weight), shift))
+
+    assert term(median, [1.0, 1.0]) == pytest.approx(0.0, abs=1e-8)
+    # one log sd above or below the median costs 1 (a log-normal's squared z), scaled by the least-extrapolated channel
+    above, below = median * np.exp(MEDIA_SHARE_PRIOR_LOG_SD), median * np.exp(-MEDIA_SHARE_PRIOR_LOG_SD)
+    assert term(above, [1.0, 1.0]) == pytest.approx(1.0, rel=1e-4)
+    assert term(below, [1.0, 1.0]) == pytest.approx(1.0, rel=1e-4)
+    assert term(below, [0.6, 1.0]) == pytest.approx(0.6, rel=1e-4)
+    # one channel whose level the data measure: the pooled ROI rests on it, no term at all
+    assert term(0.01, [0.0, 1.0]) == 0.0
+    # a member's draw moves the centre: its own centre costs nothing
+    assert term(above, [1.0, 1.0], torch.tensor(MEDIA_SHARE_PRIOR_LOG_SD)) == pytest.approx(0.0, abs=1e-8)
+
+
 def test_roi_pooling_pulls_an_always_on_channels_roi_toward_the_pooled_one(train_panel):
     # search run always on: each region-week within about ±15 % of the region's mean
     c = train_panel.channels.index("search")
