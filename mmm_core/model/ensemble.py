@@ -100,10 +100,10 @@ class EnsembleConfig:
     """Sd of each member's log-scale draw of the media-share prior's centre, and of the matching move of every
     channel's media level before it trains, in proportion to how far the pooled ROI is extrapolated
     (``_jitter_media_level``: nothing moves, and the prior is off, once one channel's level is measured). Equal to
-    ``prior_centre_log_sd`` and wider than the stated prior (``priors.MEDIA_SHARE_PRIOR_LOG_SD``, 0.47), for the
+    ``prior_centre_log_sd`` and wider than the stated prior (``TrainConfig.media_share_prior_sd``, log sd 0.47), for the
     same reason: that prior is a regulariser of the point estimate, the members' spread is what is not known
-    about an unmeasured level (true media shares of 11-33 % on the always-on worlds measured, README); at 0.47
-    the outside generator's ``always_on_linear`` intervals held 38 % of the truths."""
+    about an unmeasured level: true media shares on the always-on worlds measured reach into the prior's lower
+    tail (README)."""
     channel_level_start_sd: float = 0.15
     """Sd of each channel's own log-scale draw of its media level before a member trains (``_jitter_media_level``),
     measured or not: the size of the point fit's own variability (equivalent fits land 5-15 % apart per channel on

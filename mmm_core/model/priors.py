@@ -12,9 +12,9 @@ Its weight in the loss is ``TrainConfig.roi_pooling``; ``channel_prior_weight`` 
 
 Where no channel's level is measured, the pooled ROI itself is extrapolated, and media level and baseline
 trade off along a ridge the data cannot see: ``media_share_prior_term`` then pulls the total media share of
-the KPI toward a stated prior (``MEDIA_SHARE_PRIOR_MEAN`` / ``_SD``, Meridian's default for a KPI that is not
-revenue), weighted by how far the pooled ROI is extrapolated (``pooled_extrapolation``); the same weight
-``TrainConfig.roi_pooling`` carries it.
+the KPI toward a stated prior (``TrainConfig.media_share_prior_mean`` / ``_sd``, by default Meridian's for a KPI
+that is not revenue), weighted by how far the pooled ROI is extrapolated (``pooled_extrapolation``); the same
+weight ``TrainConfig.roi_pooling`` carries it.
 
 The same term bounds every channel's ROI, measured or not, at ``ROI_RATIO_CEILING`` times the pooled ROI of
 all media (``roi_ceiling_term``). Activity is scaled by each channel's own mean, so without it a channel
@@ -53,7 +53,7 @@ class RoiPriorData:
     (randomize-then-optimize)."""
 
     share_centre_log_shift: torch.Tensor | None = None
-    """Scalar: log of the media-share prior's centre over its median ``MEDIA_SHARE_PRIOR_LOG_MEDIAN`` (None: 0).
+    """Scalar: log of the media-share prior's centre over its median (None: 0, ``media_share_prior_term``).
     An ensemble member draws it from ``N(0, EnsembleConfig.level_start_sd**2)``."""
 
     def to(self, device: torch.device) -> "RoiPriorData":
@@ -71,16 +71,11 @@ from the pooled ROI, with a level only the prior sets, lies outside this range (
 their centres wider: ``EnsembleConfig.prior_centre_log_sd``)."""
 
 
-MEDIA_SHARE_PRIOR_MEAN = 0.4
-MEDIA_SHARE_PRIOR_SD = 0.2
-"""Mean and sd of the stated prior on the share of the KPI that all media together add, used only as far as no
-channel's level is measured (``pooled_extrapolation``): Meridian's default "total paid media contribution prior"
-for a KPI that is not revenue (mean 40 %, sd 20 %), a log-normal here. Why a stated prior: with every channel
-always-on the data do not say whether media carry 3 % or 30 % of the KPI, and without it the level rested on the
-network's start (``ModelConfig.media_init_share``, 5 %), an accident rather than a statement (README)."""
-MEDIA_SHARE_PRIOR_LOG_SD = float(np.sqrt(np.log1p((MEDIA_SHARE_PRIOR_SD / MEDIA_SHARE_PRIOR_MEAN) ** 2)))
-"""The log-normal's sd on the log scale (0.47: 90 % of the prior between 16 % and 77 % of the KPI)."""
-MEDIA_SHARE_PRIOR_LOG_MEDIAN = float(np.log(MEDIA_SHARE_PRIOR_MEAN) - MEDIA_SHARE_PRIOR_LOG_SD ** 2 / 2)
+def lognormal_log_parameters(mean: float, sd: float) -> tuple[float, float]:
+    """(log median, log sd) of the log-normal with this ``mean`` and ``sd`` (``TrainConfig.media_share_prior_mean``
+    / ``_sd``: 0.4 / 0.2 give a median of 0.36 and a log sd of 0.47, 90 % between 0.16 and 0.78)."""
+    log_sd = float(np.sqrt(np.log1p((sd / mean) ** 2)))
+    return float(np.log(mean) - log_sd ** 2 / 2), log_sd
 
 
 def pooled_extrapolation(channel_weight: torch.Tensor, has_spend: torch.Tensor) -> torch.Tensor:
@@ -165,20 +160,21 @@ def roi_pooling_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor,
 
 
 def media_share_prior_term(out: ModelOutput, target: torch.Tensor, mask: torch.Tensor, region_weight: torch.Tensor,
-                           spend: torch.Tensor, channel_weight: torch.Tensor,
+                           spend: torch.Tensor, channel_weight: torch.Tensor, mean: float, sd: float,
                            centre_log_shift: torch.Tensor | None = None) -> torch.Tensor:
     """``u * ((log S - m) / s)**2``: the stated prior on the total media share S of the KPI (the channels' shares
-    from ``media_shares`` summed over channels with spend), log-normal with median m (``MEDIA_SHARE_PRIOR_LOG_MEDIAN``
-    plus ``centre_log_shift``, a scalar) and log sd s (``MEDIA_SHARE_PRIOR_LOG_SD``), weighted by u =
-    ``pooled_extrapolation(channel_weight)``: 0, and no term, as soon as one channel's level is measured.
+    from ``media_shares`` summed over channels with spend), a log-normal with this ``mean`` and ``sd``
+    (``lognormal_log_parameters``: median m, shifted by ``centre_log_shift`` (a scalar), log sd s), weighted by
+    u = ``pooled_extrapolation(channel_weight)``: 0, and no term, as soon as one channel's level is measured.
     Shapes as ``roi_pooling_term``; channel_weight ``[C]``."""
-    share, spend_total = media_shares(out, target, mask, region_weight, spend)
-    has_spend = spend_total > 0
+    has_spend = (spend * mask[..., None].to(spend.dtype)).sum((0, 1)) > 0
     extrapolated = pooled_extrapolation(channel_weight, has_spend)
     if float(extrapolated) <= 0:
         return out.media.new_zeros(())
-    centre = MEDIA_SHARE_PRIOR_LOG_MEDIAN + (0.0 if centre_log_shift is None else centre_log_shift)
-    z = (torch.log(share[has_spend].sum().clamp_min(1e-6)) - centre) / MEDIA_SHARE_PRIOR_LOG_SD
+    share, _ = media_shares(out, target, mask, region_weight, spend)
+    log_median, log_sd = lognormal_log_parameters(mean, sd)
+    centre = log_median + (0.0 if centre_log_shift is None else centre_log_shift)
+    z = (torch.log(share[has_spend].sum().clamp_min(1e-6)) - centre) / log_sd
     return extrapolated * z.square()
 
 

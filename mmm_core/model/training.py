@@ -93,6 +93,15 @@ class TrainConfig:
     """Lower bound of the anchor ROI in the relative deviations, in media-share-of-KPI units (the anchor
     equals the media share when every ROI is equal): keeps the prior weak where the model finds almost
     no media."""
+    media_share_prior_mean: float = 0.4
+    """Mean of the stated prior on the share of the KPI that all media add together, a log-normal, used only as far
+    as no channel's level is measured (every channel always-on; ``priors.media_share_prior_term``, carried by
+    ``roi_pooling``'s weight). Why: there the data do not say whether media carry 3 % or 30 % of the KPI, and
+    without a prior the level rested on the network's start (``ModelConfig.media_init_share``), an accident rather
+    than a statement (README). 0.4 / 0.2 is Meridian's default "total paid media contribution prior" for a KPI
+    that is not revenue; set what past studies of the business say. 0 turns it off."""
+    media_share_prior_sd: float = 0.2
+    """Sd of that prior (same units: share of the KPI)."""
     lift_tests: float = 1e-2
     """Weight of the lift tests' term (``calibration.lift_test_term``), in ``roi_pooling``'s units: at the same
     value an experiment and the exchangeable-ROI prior weigh as the spreads they state (``lift_se``,
@@ -202,8 +211,10 @@ def compute_loss(net: MMMNet, out: ModelOutput, data: TrainingData, mask: torch.
         parts["roi_pooling"] = config.roi_pooling * roi_pooling_term(out, target, mask, prior.region_weight,
                                                                      prior.spend, config.roi_pooling_floor,
                                                                      prior.channel_weight, prior.centre_log_shift)
-        parts["media_share_prior"] = config.roi_pooling * media_share_prior_term(
-            out, target, mask, prior.region_weight, prior.spend, prior.channel_weight, prior.share_centre_log_shift)
+        if config.media_share_prior_mean > 0:
+            parts["media_share_prior"] = config.roi_pooling * media_share_prior_term(
+                out, target, mask, prior.region_weight, prior.spend, prior.channel_weight,
+                config.media_share_prior_mean, config.media_share_prior_sd, prior.share_centre_log_shift)
     if data.lift_tests is not None and len(data.lift_tests):
         lifts = model_lifts(net, data.inputs.media, out.modulation, data.lift_tests, shared_only=True)
         parts["lift_tests"] = config.lift_tests * lift_test_term(lifts, data.lift_tests)

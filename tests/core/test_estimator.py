@@ -236,20 +236,24 @@ def test_strong_dag_edge_is_found_in_the_right_direction():
 
 def test_where_no_channels_level_is_measured_the_media_share_follows_the_stated_prior_not_the_start():
     """Every channel always-on (the outside generator's saturated scenario): the data do not say how much of the
-    KPI media carry. Started at 5 % or 20 % of the KPI, both fits land at the prior's median (without the prior
-    they stayed near their starts: 4 % and 11 %)."""
-    from mmm_core.model.priors import MEDIA_SHARE_PRIOR_LOG_MEDIAN
+    KPI media carry. Started at 5 % or 20 % of the KPI, both fits land at the default prior's median (without the
+    prior they stayed near their starts: 4 % and 11 %); a prior the user states (mean 15 %, sd 5 %) moves them there."""
+    from mmm_core.model.priors import lognormal_log_parameters
     from mmm_core.simulation.outside import simulate_outside
 
     panel = simulate_outside("always_on_saturated", 0, n_regions=6, n_weeks=104, n_channels=3).panel
     kpi = np.where(panel.observed, panel.kpi, 0.0).sum()
-    shares = []
-    for start in (0.05, 0.2):
-        mmm = MMM(overrides={"train": QUICK, "model": {"media_init_share": start}}).fit(panel)
+
+    def media_share(model: dict, train: dict) -> float:
+        mmm = MMM(overrides={"train": {**QUICK, **train}, "model": model}).fit(panel)
         assert (mmm.contributions(panel)["roi_prior_weight"] > 0.5).all()
         d = mmm.decompose(panel)
-        shares.append(d.values[..., [k == "channel" for k in d.component_kinds]].sum() / kpi)
-    assert shares == pytest.approx([np.exp(MEDIA_SHARE_PRIOR_LOG_MEDIAN)] * 2, rel=0.1), shares
+        return d.values[..., [k == "channel" for k in d.component_kinds]].sum() / kpi
+
+    default = [media_share({"media_init_share": start}, {}) for start in (0.05, 0.2)]
+    assert default == pytest.approx([np.exp(lognormal_log_parameters(0.4, 0.2)[0])] * 2, rel=0.1), default
+    stated = media_share({"media_init_share": 0.05}, {"media_share_prior_mean": 0.15, "media_share_prior_sd": 0.05})
+    assert stated == pytest.approx(np.exp(lognormal_log_parameters(0.15, 0.05)[0]), rel=0.1)
 
 
 def test_zero_media_world_gets_a_media_share_near_zero():

@@ -125,30 +125,39 @@ def test_roi_pooling_term_measures_each_channels_roi_against_the_pooled_one():
 
 
 def test_media_share_prior_pulls_the_total_media_share_only_as_far_as_no_level_is_measured():
-    from mmm_core.model.priors import MEDIA_SHARE_PRIOR_LOG_MEDIAN, MEDIA_SHARE_PRIOR_LOG_SD, media_share_prior_term
+    from mmm_core.model.priors import lognormal_log_parameters, media_share_prior_term
 
     R, T = 2, 8
     mask = torch.ones(R, T, dtype=torch.bool)
     target = torch.ones(R, T)
     weight = torch.ones(R)
     spend = torch.ones(R, T, 2)
-    median = float(np.exp(MEDIA_SHARE_PRIOR_LOG_MEDIAN))
+    log_median, log_sd = lognormal_log_parameters(0.4, 0.2)
+    # the log-normal has the stated mean and sd
+    assert np.exp(log_median + log_sd ** 2 / 2) == pytest.approx(0.4)
+    assert 0.4 * np.sqrt(np.expm1(log_sd ** 2)) == pytest.approx(0.2)
+    median = float(np.exp(log_median))
 
-    def term(total_share, channel_weight, shift=None):
+    def term(total_share, channel_weight, shift=None, mean=0.4, sd=0.2):
         media = torch.full((R, T, 2), total_share / 2)  # two channels, each half of the media share
         return float(media_share_prior_term(_output_with_media(media), target, mask, weight, spend,
-                                            torch.tensor(channel_weight), shift))
+                                            torch.tensor(channel_weight), mean, sd, shift))
 
     assert term(median, [1.0, 1.0]) == pytest.approx(0.0, abs=1e-8)
     # one log sd above or below the median costs 1 (a log-normal's squared z), scaled by the least-extrapolated channel
-    above, below = median * np.exp(MEDIA_SHARE_PRIOR_LOG_SD), median * np.exp(-MEDIA_SHARE_PRIOR_LOG_SD)
+    above, below = median * np.exp(log_sd), median * np.exp(-log_sd)
     assert term(above, [1.0, 1.0]) == pytest.approx(1.0, rel=1e-4)
     assert term(below, [1.0, 1.0]) == pytest.approx(1.0, rel=1e-4)
     assert term(below, [0.6, 1.0]) == pytest.approx(0.6, rel=1e-4)
     # one channel whose level the data measure: the pooled ROI rests on it, no term at all
     assert term(0.01, [0.0, 1.0]) == 0.0
-    # a member's draw moves the centre: its own centre costs nothing
-    assert term(above, [1.0, 1.0], torch.tensor(MEDIA_SHARE_PRIOR_LOG_SD)) == pytest.approx(0.0, abs=1e-8)
+    # a member's draw moves the centre, and so does a prior stated by the user: each costs nothing at its centre
+    assert term(above, [1.0, 1.0], torch.tensor(log_sd)) == pytest.approx(0.0, abs=1e-8)
+    stated_median = float(np.exp(lognormal_log_parameters(0.1, 0.05)[0]))
+    assert term(stated_median, [1.0, 1.0], mean=0.1, sd=0.05) == pytest.approx(0.0, abs=1e-8)
+    stated_log_sd = lognormal_log_parameters(0.1, 0.05)[1]
+    assert term(median, [1.0, 1.0], mean=0.1, sd=0.05) == pytest.approx(
+        (np.log(median / stated_median) / stated_log_sd) ** 2, rel=1e-4)
 
 
 def test_roi_pooling_pulls_an_always_on_channels_roi_toward_the_pooled_one(train_panel):

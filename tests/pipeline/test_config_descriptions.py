@@ -47,3 +47,17 @@ def test_every_resource_field_has_a_description(tmp_path):
                for name, resource in resources.items()}
     assert {name: fields for name, fields in missing.items() if fields} == {}
 
+
+
+def test_the_training_configs_prior_fields_reach_the_models_train_config():
+    """Each prior a user can state in the Launchpad lands in the TrainConfig the run fits with; unset, the core's
+    default stands."""
+    from mmm_core.model.training import TrainConfig
+    from mmm_pipeline.defs.training.config import TrainingConfig
+
+    stated = TrainingConfig(roi_pooling=0.02, media_share_prior_mean=0.15, media_share_prior_sd=0.05).overrides({})
+    train = TrainConfig(**stated["train"])
+    assert (train.roi_pooling, train.media_share_prior_mean, train.media_share_prior_sd) == (0.02, 0.15, 0.05)
+    unset = TrainConfig(**TrainingConfig().overrides({})["train"])
+    assert (unset.media_share_prior_mean, unset.media_share_prior_sd) == (TrainConfig.media_share_prior_mean,
+                                                                         TrainConfig.media_share_prior_sd)

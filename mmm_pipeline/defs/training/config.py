@@ -32,6 +32,11 @@ class TrainingConfig(dg.Config):
     """Adam learning rate; None: ``TrainConfig.learning_rate``."""
     roi_pooling: float | None = None
     """Weight of the exchangeable-ROI prior (``mmm_core.model.training.TrainConfig.roi_pooling``); 0 turns it off."""
+    media_share_prior_mean: float | None = None
+    """Mean of the stated prior on the share of the KPI all media add, used only where no channel's level is
+    measured (``mmm_core.model.training.TrainConfig.media_share_prior_mean``, 0.4); 0 turns it off."""
+    media_share_prior_sd: float | None = None
+    """Sd of that prior (``TrainConfig.media_share_prior_sd``, 0.2)."""
     ensemble_members: int = EnsembleConfig.members
     """Members refitted from the published model for intervals (``mmm_core.model.ensemble``): channel_summary's
     ``*_lower`` / ``*_upper`` columns and channel_draws; 0: point estimates only (those columns NULL)."""
@@ -53,8 +58,9 @@ class TrainingConfig(dg.Config):
             train["epochs"] = self.epochs
         if self.learning_rate is not None:
             train["learning_rate"] = self.learning_rate
-        if self.roi_pooling is not None:
-            train["roi_pooling"] = self.roi_pooling
+        for field in ("roi_pooling", "media_share_prior_mean", "media_share_prior_sd"):
+            if getattr(self, field) is not None:
+                train[field] = getattr(self, field)
         model = {} if self.hidden_size is None else {"hidden_size": self.hidden_size}
         return {"model": model, "train": train}
 
