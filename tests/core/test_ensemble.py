@@ -17,6 +17,7 @@ from mmm_core.model.ensemble import (INTERVAL_COLUMNS, Ensemble, EnsembleConfig,
                                      bootstrap_weights, mixture_interval, noise_scale)
 from mmm_core.model.estimator import MMM
 from mmm_core.model.priors import ROI_PRIOR_LOG_SD
+from mmm_core.model.training import TrainConfig
 from mmm_core.planning.constraints import BudgetScenario
 from mmm_core.planning.scenarios import plan_scenarios
 
@@ -65,6 +66,27 @@ def test_a_members_media_level_starts_elsewhere_only_when_no_channels_level_is_m
             mean_after = after.prediction[r][observed[r]].double().mean()
             assert float(mean_after) == pytest.approx(float(mean_before), rel=1e-5)
         assert (after.baseline > 0).all()
+
+
+def test_where_no_level_is_measured_each_member_holds_its_own_draw_of_the_media_share_prior():
+    """Randomize-then-optimize on the media-share prior: every channel always-on, each member draws the prior's
+    centre z and ends with its total media share at the prior's median times exp(z) (the prior held at the point
+    fit's centre pulled every member back to the median: log shares within 0.2 of it)."""
+    from mmm_core.model.priors import lognormal_log_parameters
+    from mmm_core.simulation.outside import simulate_outside
+    from tests.core.conftest import QUICK
+
+    panel = simulate_outside("always_on_saturated", 0, n_regions=6, n_weeks=104, n_channels=3).panel
+    config = EnsembleConfig(members=6, channel_level_start_sd=0.0)
+    ensemble = Ensemble.fit(MMM(overrides={"train": QUICK}).fit(panel), panel, config)
+    level_rng = np.random.default_rng([config.seed, 23])  # the members' z, drawn in member order
+    z = np.array([level_rng.normal(0.0, config.level_start_sd) for _ in range(config.members)])
+    share = ensemble.draws(panel).groupby("member")["direct_contribution"].sum().to_numpy() / np.where(
+        panel.observed, panel.kpi, 0.0).sum()
+    log_share = np.log(share) - lognormal_log_parameters(TrainConfig.media_share_prior_mean,
+                                                         TrainConfig.media_share_prior_sd)[0]
+    assert np.abs(log_share - z).max() < 0.25, (log_share, z)
+    assert np.ptp(log_share) > 1.0
 
 
 def test_a_members_channels_each_start_at_their_own_level_measured_or_not(tiny_fit, tiny_train):
