@@ -276,6 +276,10 @@ PRESETS: dict[str, SimulationConfig] = {
     # measured (no always-on channel whose level only a prior can settle). Recovery targets are tested here.
     "flighted": SimulationConfig(n_regions=40, n_weeks=156, n_channels=6, n_controls=4, missing_fraction=0.01,
                                  late_start_fraction=0.1, channel_kinds=("tv", "radio", "ooh", "print", "tv", "radio")),
+    # Every channel always-on: no channel is seen near zero, so no channel's level is measured and the media's
+    # share of the KPI is not in the data (the media-share prior's world).
+    "always_on": SimulationConfig(n_regions=40, n_weeks=156, n_channels=4, n_controls=4, missing_fraction=0.01,
+                                  late_start_fraction=0.1, channel_kinds=("search", "social", "display", "affiliate")),
     # Exactly one strong edge (tv -> search) and balanced data: a DAG-recovery check.
     "strong_dag_edge": replace(_TINY, n_regions=20, missing_fraction=0.0, late_start_fraction=0.0,
                                dag_edges=(("tv", "search", 0.8),)),
