@@ -167,11 +167,11 @@ def media_share_prior_term(out: ModelOutput, target: torch.Tensor, mask: torch.T
     (``lognormal_log_parameters``: median m, shifted by ``centre_log_shift`` (a scalar), log sd s), weighted by
     u = ``pooled_extrapolation(channel_weight)``: 0, and no term, as soon as one channel's level is measured.
     Shapes as ``roi_pooling_term``; channel_weight ``[C]``."""
-    has_spend = (spend * mask[..., None].to(spend.dtype)).sum((0, 1)) > 0
+    share, spend_total = media_shares(out, target, mask, region_weight, spend)
+    has_spend = spend_total > 0
     extrapolated = pooled_extrapolation(channel_weight, has_spend)
     if float(extrapolated) <= 0:
         return out.media.new_zeros(())
-    share, _ = media_shares(out, target, mask, region_weight, spend)
     log_median, log_sd = lognormal_log_parameters(mean, sd)
     centre = log_median + (0.0 if centre_log_shift is None else centre_log_shift)
     z = (torch.log(share[has_spend].sum().clamp_min(1e-6)) - centre) / log_sd
