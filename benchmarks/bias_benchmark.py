@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.interval_benchmark import world_truth  # noqa: E402
 from mmm_core.analysis.backtest import DEFAULT_HOLDOUT_WEEKS  # noqa: E402
 from mmm_core.data.contract import Panel  # noqa: E402
+from mmm_core.model.ensemble import wild_bootstrap  # noqa: E402
 from mmm_core.model.estimator import MMM  # noqa: E402
 
 BLOCK_WEEKS = 13
@@ -68,15 +69,6 @@ def totals(overrides: dict, panel: Panel, channels) -> np.ndarray:
         "total_contribution"].to_numpy()
 
 
-def wild_bootstrap(point: MMM, panel: Panel, rng: np.random.Generator) -> Panel:
-    """``panel`` with its KPI replaced by ``point``'s prediction plus its residuals, each (region, block) of weeks
-    with a random sign (Rademacher), floored at 0."""
-    prediction = point.predict(panel)
-    weeks = np.arange(panel.n_weeks) // BLOCK_WEEKS
-    sign = rng.choice([-1.0, 1.0], size=(panel.n_regions, int(weeks.max()) + 1))[:, weeks]
-    return panel.replace(kpi=np.clip(prediction + sign * (panel.kpi - prediction), 0.0, None))
-
-
 def run_one(world: str, seed: int, refits: int, overrides: dict) -> dict:
     panel, truth_of = world_truth(world, seed)
     start = panel.n_weeks - DEFAULT_HOLDOUT_WEEKS
@@ -96,7 +88,7 @@ def run_one(world: str, seed: int, refits: int, overrides: dict) -> dict:
     if refits:
         rng = np.random.default_rng([seed, 41])
         draws = np.stack([totals({**overrides, "train": {**overrides.get("train", {}), "seed": k + 1}},
-                                 wild_bootstrap(point, train, rng), channels) for k in range(refits)])
+                                 wild_bootstrap(point, train, BLOCK_WEEKS, rng), channels) for k in range(refits)])
         lower, upper = np.quantile(draws, 0.05, axis=0), np.quantile(draws, 0.95, axis=0)
         row["refit_cover"] = (lower <= true_total) & (true_total <= upper)
         row["refit_width"] = (upper - lower) / true_total

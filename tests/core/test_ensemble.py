@@ -14,7 +14,7 @@ from scipy.stats import norm
 
 from mmm_core.analysis.curves import model_response, response_curves
 from mmm_core.model.ensemble import (INTERVAL_COLUMNS, Ensemble, EnsembleConfig, _jitter_media_level,
-                                     bootstrap_weights, mixture_interval, noise_scale)
+                                     bootstrap_weights, mixture_interval, noise_scale, wild_bootstrap)
 from mmm_core.model.estimator import MMM
 from mmm_core.model.priors import ROI_PRIOR_LOG_SD
 from mmm_core.model.training import TrainConfig
@@ -38,6 +38,54 @@ def test_bootstrap_weights_are_blocks_of_one_draw_with_mean_one_over_observed_we
     assert weight[observed].mean() == pytest.approx(1.0, rel=1e-6)
     assert np.unique(weight[0, :13]).size == 1 and np.unique(weight[0, 13:26]).size == 1
     assert weight[0, 0] != weight[0, 13]
+
+
+def test_a_wild_bootstrap_flips_each_cells_residuals_with_one_sign_and_keeps_unobserved_weeks(tiny_fit, tiny_train):
+    panel = tiny_train.replace(observed=tiny_train.observed.copy())
+    panel.observed[0, :3] = False
+    prediction = tiny_fit.predict(panel)
+    drawn = wild_bootstrap(tiny_fit, panel, 13, np.random.default_rng(0))
+    observed = panel.observed
+    np.testing.assert_array_equal(drawn.kpi[~observed], panel.kpi[~observed])
+    np.testing.assert_array_equal(drawn.spend, panel.spend)
+    residual, flipped = panel.kpi - prediction, drawn.kpi - prediction
+    kept = observed & (drawn.kpi > 0) & (np.abs(residual) > 1e-9 * np.abs(prediction))
+    sign = np.where(kept, np.round(flipped / np.where(kept, residual, 1.0)), np.nan)
+    assert set(np.unique(sign[kept])) == {-1.0, 1.0}
+    for r in range(panel.n_regions):  # one sign per (region, 13-week block)
+        for start in range(0, panel.n_weeks, 13):
+            block = sign[r, start:start + 13]
+            assert np.unique(block[~np.isnan(block)]).size <= 1
+
+
+def test_bias_refits_widen_each_interval_toward_the_estimators_own_bias_and_round_trip(ensemble, tmp_path):
+    point, train = ensemble[0].point, ensemble[1]
+    ens = Ensemble.fit(point, train, dataclasses.replace(CONFIG, members=4, epochs=20, bias_refits=2))
+    assert set(ens.bias) == set(INTERVAL_COLUMNS)
+    assert all(v.shape == (len(point.channels_),) and np.isfinite(v).all() for v in ens.bias.values())
+    assert any(np.abs(v).max() > 0.01 for v in ens.bias.values())  # refits from scratch land elsewhere
+    draws = ens.draws(train)
+    plain = copy.copy(ens)
+    plain.bias = None
+    widened, before = ens.contributions(train, draws=draws), plain.contributions(train, draws=draws)
+    for column in INTERVAL_COLUMNS:
+        lower, upper = widened[f"{column}_lower"].to_numpy(), widened[f"{column}_upper"].to_numpy()
+        assert (lower <= before[f"{column}_lower"].to_numpy()).all()
+        assert (before[f"{column}_upper"].to_numpy() <= upper).all()
+        bias = ens.bias[column]
+        positive = (before[f"{column}_lower"] > 0).to_numpy()
+        # refits above the point put the truth below it: the lower end moves down, and the other way round
+        assert (lower[positive & (bias > 0.01)] < before[f"{column}_lower"].to_numpy()[positive & (bias > 0.01)]).all()
+        assert (upper[positive & (bias < -0.01)] > before[f"{column}_upper"].to_numpy()[positive & (bias < -0.01)]).all()
+        held = (before[f"{column}_lower"] <= before[column]) & (before[column] <= before[f"{column}_upper"])
+        assert ((lower <= widened[column]) & (widened[column] <= upper))[held.to_numpy()].all()
+    ens.save(tmp_path / "model")
+    loaded = Ensemble.load(tmp_path / "model")
+    assert loaded.config.bias_refits == 2
+    for column in INTERVAL_COLUMNS:
+        np.testing.assert_array_equal(loaded.bias[column], ens.bias[column])
+    ensemble[0].save(tmp_path / "plain")  # an ensemble without refits (or saved before them) has no bias
+    assert Ensemble.load(tmp_path / "plain").bias is None
 
 
 def test_a_members_media_level_starts_elsewhere_only_when_no_channels_level_is_measured(tiny_fit, tiny_train):

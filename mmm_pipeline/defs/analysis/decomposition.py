@@ -29,8 +29,8 @@ def decomposition(context: dg.AssetExecutionContext, dataset: DatasetResource, w
     draws = None if ensemble is None else ensemble.draws(panel, workers=compute.workers)
     frames = {
         "contributions": decomposition_.to_frame(observed=panel.observed),
-        "channel_summary": with_intervals(model.contributions(panel), draws,
-                                          None if ensemble is None else ensemble.config.interval),
+        "channel_summary": (with_intervals(model.contributions(panel), None, None) if ensemble is None
+                            else ensemble.contributions(panel, draws=draws)),
         "channel_draws": empty_draws() if draws is None else draws,
         "dag_edges": model.dag(),
         "channel_parameters": model.channel_parameters(),

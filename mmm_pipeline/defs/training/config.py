@@ -44,6 +44,10 @@ class TrainingConfig(dg.Config):
     """Epochs each member trains from the published model's weights; None: ``EnsembleConfig.epochs``."""
     interval: float = EnsembleConfig.interval
     """Central level of the published intervals (0.9: from the 5 % to the 95 % quantile of the members)."""
+    bias_refits: int = EnsembleConfig.bias_refits
+    """Refits of the whole model from scratch on bootstraps of the published fit that widen channel_summary's
+    intervals toward the model's own bias (``mmm_core.model.ensemble.EnsembleConfig.bias_refits``); each costs one
+    more full fit. 0: none."""
     leave_one_out: bool = False
     """Fill the experiments table's loo_lift / loo_z: per experiment in the window, one extra fit on every other
     experiment, asked for this one's lift (``mmm_core.analysis.experiments.leave_one_out``); the experiments check
@@ -69,4 +73,5 @@ class TrainingConfig(dg.Config):
         if self.ensemble_members <= 0:
             return None
         epochs = {} if self.ensemble_epochs is None else {"epochs": self.ensemble_epochs}
-        return EnsembleConfig(members=self.ensemble_members, seed=self.seed, interval=self.interval, **epochs)
+        return EnsembleConfig(members=self.ensemble_members, seed=self.seed, interval=self.interval,
+                              bias_refits=self.bias_refits, **epochs)
