@@ -1,6 +1,7 @@
 """End-to-end refresh benchmark: ingest → features → model → decomposition → publish, one process.
 
     .venv/bin/python benchmarks/refresh_benchmark.py --preset benchmark [--epochs N] [--ensemble-members K]
+                     [--bias-refits R]
 
 Simulates the preset into a temporary folder, runs the ``mmm_refresh`` job for the data's last week
 in-process against a throwaway Dagster instance, and prints wall time and peak RSS per asset step and
@@ -51,6 +52,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the model's default epochs")
     parser.add_argument("--ensemble-members", type=int, default=None,
                         help="override the ensemble's members (0: point estimates only)")
+    parser.add_argument("--bias-refits", type=int, default=None,
+                        help="refits from scratch that widen the intervals toward the model's bias (EnsembleConfig)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mmm_refresh_bench_"))
@@ -66,8 +69,8 @@ def main() -> int:
     write_simulation(sim, work / "input", name=args.preset)
     last = dt.date.fromisoformat(str(sim.panel.weeks[-1]))
     week = (last - dt.timedelta(days=last.weekday())).isoformat()
-    model_config = {k: v for k, v in (("epochs", args.epochs), ("ensemble_members", args.ensemble_members))
-                    if v is not None}
+    model_config = {k: v for k, v in (("epochs", args.epochs), ("ensemble_members", args.ensemble_members),
+                                      ("bias_refits", args.bias_refits)) if v is not None}
     run_config = {"ops": {"mmm_model": {"config": model_config}}} if model_config else {}
 
     sampler = RssSampler()
