@@ -35,10 +35,10 @@ trains on, for ``EnsembleConfig.epochs``, under a randomised objective of its ow
   or a small change of the objective land several percent apart per channel, a spread of the point
   estimate that a bootstrap around its optimum does not carry (README).
 
-With ``bias_refits`` R > 0, R refits of the whole estimator from scratch on wild bootstraps of the point fit measure
-the bias it repeats on data drawn from its own fit (``estimator_bias``), and the published intervals are widened
-toward where that bias puts the truth (``with_intervals``): members started at the point's optimum do not travel
-the path along which that bias arises (README).
+``bias_refits`` R refits of the whole estimator from scratch on wild bootstraps of the point fit measure the bias
+it repeats on data drawn from its own fit (``estimator_bias``), and the published intervals are widened toward where
+that bias, and its uncertainty, put the truth (``with_intervals``, ``bias_corrected``): members started at the
+point's optimum do not travel the path along which that bias arises (README).
 
 For a linear-Gaussian model the optimum of such a randomised objective is an exact posterior draw; here
 it is an approximation, judged by measured coverage against ground truth (README). The channel graph,
@@ -55,6 +55,7 @@ import functools
 import json
 import threading
 from dataclasses import dataclass
+from statistics import NormalDist
 from pathlib import Path
 from typing import Callable
 
@@ -114,13 +115,15 @@ class EnsembleConfig:
     measured or not: the size of the point fit's own variability (equivalent fits land 5-15 % apart per channel on
     the outside generator's flighted panels). Chosen by measured coverage on the own, outside and external
     generators (README); 0: only the common draw above."""
-    bias_refits: int = 0
+    bias_refits: int = 2
     """R: refits of the whole estimator from scratch, each on its own wild bootstrap of the point fit
     (``wild_bootstrap``) and from its own initial seed, whose mean log ratio to the point is each channel's bias
-    (``estimator_bias``): the published intervals are widened toward where that bias says the truth lies
-    (``with_intervals``). Each refit costs one point fit. Why: the point fit's own bias on small measured channels
-    is larger than its sampling spread on the flighted worlds measured, and members started at its optimum do not
-    repeat it (README); 0: none."""
+    (``estimator_bias``): the published intervals are widened toward where that bias, give or take its standard
+    error over the R refits, says the truth lies (``with_intervals``). Each refit costs less than a point fit (it
+    reuses the point's graph support and stopping epoch). Why: the point fit's own bias on small measured
+    channels is larger than its sampling spread on the flighted worlds measured, and members started at its
+    optimum do not repeat it; 2 is the fewest that give a standard error, chosen by measured coverage on the own
+    and outside generators at the refresh's time budget (README); 0: none."""
     seed: int = 0
     interval: float = 0.9
     """Central level of the intervals published from the members (0.9: the 5 % and 95 % quantiles)."""
@@ -152,18 +155,27 @@ def wild_bootstrap(point: MMM, panel: Panel, block_weeks: int, rng: np.random.Ge
 
 def estimator_bias(point: MMM, panel: Panel, refits: int, block_weeks: int = 13, seed: int = 0,
                    workers: int = 1) -> dict[str, np.ndarray]:
-    """``{column: [C]}`` for each of ``INTERVAL_COLUMNS``: the mean over ``refits`` refits of the whole estimator
-    (``point``'s configs and lift tests, from scratch, each on its own ``wild_bootstrap`` of ``panel`` and from its
-    own initial seed) of log(refit's value / ``point``'s value), over ``panel``: the bias the estimator repeats on
-    data drawn from its own fit, the parametric bootstrap's estimate of its bias at the truth (Efron and
-    Tibshirani 1993, ch. 10). 0 where a value is not positive. Refits run on ``workers`` threads."""
+    """``{column: [R, C]}`` for each of ``INTERVAL_COLUMNS``: log(refit's value / ``point``'s value) over ``panel``
+    for each of R = ``refits`` refits of the whole estimator (``point``'s configs and lift tests, from scratch, each
+    on its own ``wild_bootstrap`` of ``panel`` and from its own initial seed). Their mean is the bias the estimator
+    repeats on data drawn from its own fit, the parametric bootstrap's estimate of its bias at the truth (Efron and
+    Tibshirani 1993, ch. 10); their spread says how well R refits know it (``with_intervals``). 0 where a value
+    is not positive. Refits run on ``workers`` threads.
+
+    Two parts of the point's fit are reused rather than repeated, as the bootstrap holds them fixed: the graph's
+    edge support (the activity, all it reads, is the point's) and the epoch early stopping chose (each refit
+    trains that many epochs and then its refit phase, without waiting out the patience); README gives the time
+    this saves."""
     rng = np.random.default_rng([seed, 37])
     panels = [wild_bootstrap(point, panel, block_weeks, rng) for _ in range(refits)]
     train = point.train_config_
+    stop_epoch = point.train_result_.best_epoch
 
     def refit(k: int, stop: threading.Event) -> pd.DataFrame:
-        config = dataclasses.replace(train, seed=train.seed + 1000 + k)
-        model = MMM(point.model_config_, config).fit(panels[k], stop_check(stop), lift_tests=point.lift_tests_)
+        config = dataclasses.replace(train, seed=train.seed + 1000 + k, epochs=stop_epoch,
+                                     min_epochs=stop_epoch, patience=0)
+        model = MMM(point.model_config_, config).fit(panels[k], stop_check(stop), lift_tests=point.lift_tests_,
+                                                     dag_support=point.dag_support_)
         return model.contributions(panels[k])
 
     tables = run_parallel([functools.partial(refit, k) for k in range(refits)], workers)
@@ -174,8 +186,7 @@ def estimator_bias(point: MMM, panel: Panel, refits: int, block_weeks: int = 13,
         values = np.stack([t.set_index("channel").loc[reference["channel"], column].to_numpy(dtype=np.float64)
                            for t in tables])  # [R, C]
         positive = (base > 0) & (values > 0).all(0)
-        ratio = np.log(np.where(positive, values, 1.0) / np.where(positive, base, 1.0))
-        bias[column] = np.where(positive, ratio.mean(0), 0.0)
+        bias[column] = np.log(np.where(positive, values, 1.0) / np.where(positive, base, 1.0))
     return bias
 
 
@@ -243,9 +254,9 @@ def with_intervals(table: pd.DataFrame, draws: pd.DataFrame | None, interval: fl
     """``table`` (``MMM.contributions``) with ``<column>_lower`` / ``<column>_upper`` after each of
     ``INTERVAL_COLUMNS``: the central ``interval`` quantiles over the members of ``draws`` (``Ensemble.draws``;
     None: no ensemble, the columns NaN) and ``interval`` (the level, in every row; NaN without draws).
-    ``bias`` (``estimator_bias``, ``{column: [C]}`` log scale, in ``table``'s channel order): each interval is
-    widened to also hold itself shifted by ``exp(-bias)``, toward where the estimator's bias says the truth lies;
-    an interval that holds the point still does."""
+    ``bias`` (``estimator_bias``, ``{column: [R, C]}`` log ratios of R refits to the point, in ``table``'s channel
+    order): each interval is widened to also hold the bias-corrected one (``bias_corrected``), toward where the
+    estimator's bias says the truth lies; an interval that holds the point still does."""
     table = table.copy()
     for column in INTERVAL_COLUMNS:
         if draws is None:
@@ -254,13 +265,34 @@ def with_intervals(table: pd.DataFrame, draws: pd.DataFrame | None, interval: fl
             values = draws.pivot(index="member", columns="channel", values=column)[list(table["channel"])]
             lower, upper = central_interval(values.to_numpy(), interval)
             if bias is not None:
-                shift = np.exp(-np.asarray(bias[column], dtype=np.float64))
-                lower, upper = np.minimum(lower, lower * shift), np.maximum(upper, upper * shift)
+                point = table[column].to_numpy(dtype=np.float64)
+                corrected = bias_corrected(point, lower, upper, np.asarray(bias[column], dtype=np.float64), interval)
+                lower, upper = np.minimum(lower, corrected[0]), np.maximum(upper, corrected[1])
         at = table.columns.get_loc(column) + 1
         table.insert(at, f"{column}_upper", upper)
         table.insert(at, f"{column}_lower", lower)
     table["interval"] = np.nan if draws is None else interval
     return table
+
+
+def bias_corrected(point: np.ndarray, lower: np.ndarray, upper: np.ndarray, log_ratios: np.ndarray,
+                   interval: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) ``[C]``: the central ``interval`` interval ``[lower, upper]`` around ``point`` (all ``[C]``,
+    positive) moved by the estimator's bias and widened by that bias's own uncertainty, on the log scale:
+    centred at ``point * exp(-b)``, each half-width ``h`` becoming ``sqrt(h**2 + (z * se)**2)``, where ``b`` and
+    ``se`` are the mean of ``log_ratios`` ``[R, C]`` (``estimator_bias``) and its standard error (0 when R = 1)
+    and ``z`` the normal quantile of the level: the interval's own spread and the error of a bias read off R
+    refits add as independent errors. Where a value is not positive the bound is only shifted."""
+    R = log_ratios.shape[0]
+    b = log_ratios.mean(0)
+    se = log_ratios.std(0, ddof=1) / np.sqrt(R) if R > 1 else np.zeros_like(b)
+    extra = (NormalDist().inv_cdf(0.5 + interval / 2.0) * se) ** 2
+    bounds = []
+    for bound, sign in ((lower, -1.0), (upper, 1.0)):
+        valid = (point > 0) & (bound > 0)
+        h = np.abs(np.log(np.where(valid, bound, 1.0) / np.where(valid, point, 1.0)))  # half-width, log scale
+        bounds.append(np.where(valid, point * np.exp(-b + sign * np.sqrt(h ** 2 + extra)), bound * np.exp(-b)))
+    return bounds[0], bounds[1]
 
 
 def noise_scale(point: MMM, panel: Panel) -> np.ndarray:
@@ -341,7 +373,7 @@ class Ensemble:
 
     Attributes: ``point`` (the point model), ``nets`` (K ``MMMNet``), ``noise_scale`` ``[R]`` (the noise a
     prediction interval adds, scaled KPI units: see ``noise_scale``), ``config``, ``bias`` (``estimator_bias``'s
-    ``{column: [C]}`` when ``config.bias_refits`` > 0, else None).
+    ``{column: [R, C]}`` when ``config.bias_refits`` > 0, else None).
     """
 
     def __init__(self, point: MMM, nets: list[MMMNet], noise_scale: np.ndarray, config: EnsembleConfig,
@@ -476,5 +508,6 @@ class Ensemble:
             state.setdefault("media_region_scale", point.net_.media_region_scale)  # saved before it existed: the point's
             net.load_state_dict(state)
             nets.append(net)
-        bias = {k.split(".", 1)[1]: v.numpy() for k, v in tensors.items() if k.startswith("bias.")} or None
+        # saved before each refit's ratio was kept: the refits' mean, as one refit
+        bias = {k.split(".", 1)[1]: np.atleast_2d(v.numpy()) for k, v in tensors.items() if k.startswith("bias.")} or None
         return cls(point, nets, tensors["noise_scale"].numpy(), config, bias)

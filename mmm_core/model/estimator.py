@@ -77,7 +77,7 @@ class MMM:
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, panel: Panel, callback: Callable[[training.TrainEvent], None] | None = None,
-            lift_tests: tuple[LiftTest, ...] | list[LiftTest] = ()) -> "MMM":
+            lift_tests: tuple[LiftTest, ...] | list[LiftTest] = (), dag_support: np.ndarray | None = None) -> "MMM":
         """Fit on every week of ``panel`` (slice a holdout off beforehand). Returns self.
 
         ``lift_tests`` (``data.experiments.LiftTest``) whose weeks lie in ``panel`` (``calibration.usable``;
@@ -87,7 +87,9 @@ class MMM:
         Before training, each graph edge's bootstrap support is measured (``dag.edge_support``, the structure
         problem alone on ``dag.SUPPORT_RESAMPLES`` resamples; ``dag_support_`` ``[C, C]``): only edges with support
         >= ``dag.MIN_SUPPORT`` are used and published (``adjacency``, ``dag``); the supported graph of the same
-        problem (``dag.structure_graph``) gives the ROI prior each channel's own activity."""
+        problem (``dag.structure_graph``) gives the ROI prior each channel's own activity. ``dag_support`` ``[C, C]``:
+        a support already measured on the same activity (another fit's ``dag_support_``; the structure problem
+        never reads the KPI), used instead of measuring it again."""
         model_config, train_config = self._resolved_configs()
         self.model_config_, self.train_config_ = model_config, train_config
         self.regions_, self.channels_ = panel.regions, panel.channels
@@ -110,8 +112,9 @@ class MMM:
         if net.dag is not None:
             structure = (net.dag.mask, train_config.dag_l1 * lasso_rate(*rows.shape), train_config.dag_acyclicity,
                          train_config.dag_nonnegativity, train_config.learning_rate, train_config.grad_clip)
-            self.dag_support_ = edge_support(activity_scaled, panel.observed, *structure, DAG_THRESHOLD,
-                                             seed=train_config.seed)
+            self.dag_support_ = (np.asarray(dag_support, dtype=np.float64) if dag_support is not None else
+                                 edge_support(activity_scaled, panel.observed, *structure, DAG_THRESHOLD,
+                                              seed=train_config.seed))
             graph = structure_graph(activity_scaled, panel.observed, *structure, DAG_THRESHOLD, self.dag_support_)
         data = self.training_data(panel, graph)
         self.train_result_: TrainResult = training.fit(net, data, train_config, callback)

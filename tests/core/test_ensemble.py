@@ -14,14 +14,16 @@ from scipy.stats import norm
 
 from mmm_core.analysis.curves import model_response, response_curves
 from mmm_core.model.ensemble import (INTERVAL_COLUMNS, Ensemble, EnsembleConfig, _jitter_media_level,
-                                     bootstrap_weights, mixture_interval, noise_scale, wild_bootstrap)
+                                     bias_corrected, bootstrap_weights, mixture_interval, noise_scale,
+                                     wild_bootstrap)
 from mmm_core.model.estimator import MMM
 from mmm_core.model.priors import ROI_PRIOR_LOG_SD
 from mmm_core.model.training import TrainConfig
 from mmm_core.planning.constraints import BudgetScenario
 from mmm_core.planning.scenarios import plan_scenarios
 
-CONFIG = EnsembleConfig(members=6, epochs=60)
+CONFIG = EnsembleConfig(members=6, epochs=60, bias_refits=0)
+"""Members only: the bias refits have their own test."""
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +64,8 @@ def test_bias_refits_widen_each_interval_toward_the_estimators_own_bias_and_roun
     point, train = ensemble[0].point, ensemble[1]
     ens = Ensemble.fit(point, train, dataclasses.replace(CONFIG, members=4, epochs=20, bias_refits=2))
     assert set(ens.bias) == set(INTERVAL_COLUMNS)
-    assert all(v.shape == (len(point.channels_),) and np.isfinite(v).all() for v in ens.bias.values())
-    assert any(np.abs(v).max() > 0.01 for v in ens.bias.values())  # refits from scratch land elsewhere
+    assert all(v.shape == (2, len(point.channels_)) and np.isfinite(v).all() for v in ens.bias.values())
+    assert any(np.abs(v.mean(0)).max() > 0.01 for v in ens.bias.values())  # refits from scratch land elsewhere
     draws = ens.draws(train)
     plain = copy.copy(ens)
     plain.bias = None
@@ -72,7 +74,7 @@ def test_bias_refits_widen_each_interval_toward_the_estimators_own_bias_and_roun
         lower, upper = widened[f"{column}_lower"].to_numpy(), widened[f"{column}_upper"].to_numpy()
         assert (lower <= before[f"{column}_lower"].to_numpy()).all()
         assert (before[f"{column}_upper"].to_numpy() <= upper).all()
-        bias = ens.bias[column]
+        bias = ens.bias[column].mean(0)
         positive = (before[f"{column}_lower"] > 0).to_numpy()
         # refits above the point put the truth below it: the lower end moves down, and the other way round
         assert (lower[positive & (bias > 0.01)] < before[f"{column}_lower"].to_numpy()[positive & (bias > 0.01)]).all()
@@ -86,6 +88,24 @@ def test_bias_refits_widen_each_interval_toward_the_estimators_own_bias_and_roun
         np.testing.assert_array_equal(loaded.bias[column], ens.bias[column])
     ensemble[0].save(tmp_path / "plain")  # an ensemble without refits (or saved before them) has no bias
     assert Ensemble.load(tmp_path / "plain").bias is None
+
+
+def test_a_bias_corrected_interval_moves_by_the_refits_mean_and_widens_by_its_standard_error():
+    point, lower, upper = np.array([10.0, 10.0, 10.0]), np.array([8.0, 8.0, -1.0]), np.array([12.5, 12.5, 12.5])
+    # one refit: no standard error, the interval moves by exp(-bias) and keeps its width on the log scale
+    lo, hi = bias_corrected(point, lower, upper, np.array([[0.2, -0.1, 0.3]]), 0.9)
+    np.testing.assert_allclose(lo[:2], lower[:2] * np.exp([-0.2, 0.1]), rtol=1e-12)
+    np.testing.assert_allclose(hi, upper * np.exp([-0.2, 0.1, -0.3]), rtol=1e-12)
+    assert lo[2] == pytest.approx(-np.exp(-0.3))  # a bound that is not positive is only shifted
+    # two refits 0.2 apart: the same mean, each log half-width h grows to sqrt(h^2 + (z se)^2), se = 0.1
+    ratios = np.array([[0.1, 0.0, 0.3], [0.3, -0.2, 0.3]])
+    lo2, hi2 = bias_corrected(point, lower, upper, ratios, 0.9)
+    z_se = norm.ppf(0.95) * 0.1
+    centre = point[:2] * np.exp([-0.2, 0.1])
+    np.testing.assert_allclose(np.log(centre / lo2[:2]), np.hypot(np.log(10 / 8), z_se), rtol=1e-12)
+    np.testing.assert_allclose(np.log(hi2[:2] / centre), np.hypot(np.log(12.5 / 10), z_se), rtol=1e-12)
+    assert (lo2[:2] < lo[:2]).all() and (hi2[:2] > hi[:2]).all()
+    assert lo2[2] == pytest.approx(lo[2]) and hi2[2] == pytest.approx(hi[2])  # equal refits: no standard error
 
 
 def test_a_members_media_level_starts_elsewhere_only_when_no_channels_level_is_measured(tiny_fit, tiny_train):

@@ -403,3 +403,14 @@ def test_a_channel_with_a_negligible_budget_cannot_take_a_large_share(tiny_simul
     table = MMM(overrides={"train": short}).fit(clone).contributions(clone).set_index("channel")
     assert table.loc["clone", "share"] < 0.01
     assert table.loc["tv", "share"] > 0.2
+
+
+def test_a_fit_given_another_fits_edge_support_uses_it_instead_of_measuring_its_own(fitted):
+    """The bias refits reuse the point's support (their panels share its activity): the support given is the one
+    published, and it prunes the graph (here: every edge unsupported, so none is kept)."""
+    mmm, train, _ = fitted
+    assert np.count_nonzero(mmm.adjacency()) > 0
+    none_supported = np.zeros_like(mmm.dag_support_)
+    refit = MMM(overrides={"train": {**QUICK, "epochs": 5, "min_epochs": 0}}).fit(train, dag_support=none_supported)
+    np.testing.assert_array_equal(refit.dag_support_, none_supported)
+    assert np.count_nonzero(refit.adjacency()) == 0 and refit.dag().empty

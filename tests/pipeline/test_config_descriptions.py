@@ -66,9 +66,11 @@ def test_the_training_configs_prior_fields_reach_the_models_train_config():
 def test_the_training_configs_ensemble_fields_reach_the_ensembles_config():
     """Members, level and bias refits set in the Launchpad are what the run's ensemble is fitted with; no members,
     no ensemble."""
+    from mmm_core.model.ensemble import EnsembleConfig
     from mmm_pipeline.defs.training.config import TrainingConfig
 
-    ensemble = TrainingConfig(ensemble_members=8, interval=0.8, bias_refits=2, seed=3).ensemble()
-    assert (ensemble.members, ensemble.interval, ensemble.bias_refits, ensemble.seed) == (8, 0.8, 2, 3)
-    assert TrainingConfig().ensemble().bias_refits == 0
+    ensemble = TrainingConfig(ensemble_members=8, interval=0.8, bias_refits=3, seed=3).ensemble()
+    assert (ensemble.members, ensemble.interval, ensemble.bias_refits, ensemble.seed) == (8, 0.8, 3, 3)
+    assert TrainingConfig().ensemble().bias_refits == EnsembleConfig.bias_refits > 0
+    assert TrainingConfig(bias_refits=0).ensemble().bias_refits == 0
     assert TrainingConfig(ensemble_members=0, bias_refits=2).ensemble() is None

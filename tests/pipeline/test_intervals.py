@@ -1,10 +1,12 @@
 """Intervals in the published tables (issue 17): channel_summary's *_lower / *_upper columns come from the
-ensemble's members in channel_draws, every member reconciles, curves carry bands and budgets intervals and the
-probability of beating the current allocation, model_metrics scores the holdout prediction interval, the
-wide-interval check names channels, and a refresh trained without an ensemble still publishes (NULL intervals,
-no draws, the check skipped)."""
+ensemble's members in channel_draws and the bias refits saved with the model, every member reconciles, curves
+carry bands and budgets intervals and the probability of beating the current allocation, model_metrics scores
+the holdout prediction interval, the wide-interval check names channels, and a refresh trained without an
+ensemble still publishes (NULL intervals, no draws, the check skipped)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -12,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mmm_core.model.ensemble import INTERVAL_COLUMNS
+from mmm_core.model.ensemble import INTERVAL_COLUMNS, EnsembleConfig, with_intervals
 from mmm_pipeline.resources import QualityGatesResource
+from mmm_pipeline.storage.artifacts import load_ensemble
 from tests.conftest import REFRESH_WEEKS as WEEKS
 from tests.conftest import Deployment, fast_run_config
 from tests.pipeline.conftest import RISK_AVERSION
@@ -27,17 +30,30 @@ def _frame(published, query: str, params=()) -> pd.DataFrame:
         return conn.execute(query, list(params)).df()
 
 
-def test_channel_summary_intervals_are_the_quantiles_of_the_published_draws(published):
-    summary = _frame(published, "SELECT * FROM channel_summary WHERE refresh_week = ? ORDER BY channel", [WEEKS[1]])
+def test_channel_summary_intervals_are_the_published_draws_quantiles_widened_by_the_saved_bias_refits(published):
+    """Without bias refits an interval is the draws' central 90 %; with them (the default) it holds that and the
+    bias-corrected interval of the refits saved with the model: a SQL user gets the draws, the model the rest."""
+    [[path]] = published.sql("SELECT artifact_path FROM model_runs WHERE refresh_week = ?", [WEEKS[1]])
+    ensemble = load_ensemble(Path(path))
+    summary = _frame(published, "SELECT * FROM channel_summary WHERE refresh_week = ?", [WEEKS[1]])
+    summary = summary.set_index("channel").loc[list(ensemble.point.channels_)].reset_index()  # the refits' order
     draws = _frame(published, "SELECT * FROM channel_draws WHERE refresh_week = ?", [WEEKS[1]])
+    assert ensemble.config.bias_refits == EnsembleConfig.bias_refits > 0
+    assert all(v.shape == (EnsembleConfig.bias_refits, len(summary)) for v in ensemble.bias.values())
     assert (summary["interval"] == 0.9).all()
     assert sorted(draws["member"].unique()) == list(range(MEMBERS))
     assert len(draws) == MEMBERS * len(summary)
+    expected = with_intervals(summary[["channel", *INTERVAL_COLUMNS]], draws, 0.9, ensemble.bias)
+    widened = False
     for column in INTERVAL_COLUMNS:
         values = draws.pivot(index="member", columns="channel", values=column)[summary["channel"]].to_numpy()
-        np.testing.assert_allclose(summary[f"{column}_lower"], np.quantile(values, 0.05, axis=0), rtol=1e-9)
-        np.testing.assert_allclose(summary[f"{column}_upper"], np.quantile(values, 0.95, axis=0), rtol=1e-9)
-        assert (summary[f"{column}_lower"] <= summary[f"{column}_upper"]).all()
+        lower, upper = summary[f"{column}_lower"].to_numpy(), summary[f"{column}_upper"].to_numpy()
+        np.testing.assert_allclose(lower, expected[f"{column}_lower"], rtol=1e-9)
+        np.testing.assert_allclose(upper, expected[f"{column}_upper"], rtol=1e-9)
+        q05, q95, slack = np.quantile(values, 0.05, axis=0), np.quantile(values, 0.95, axis=0), 1e-6 * np.abs(values).max(0)
+        assert (lower <= q05 + slack).all() and (upper >= q95 - slack).all()
+        widened |= bool(((lower < q05 - slack) | (upper > q95 + slack)).any())
+    assert widened  # the refits moved some interval beyond the draws' quantiles
 
 
 def test_each_published_member_adds_up_to_its_prediction(published):
