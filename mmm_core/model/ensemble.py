@@ -55,8 +55,8 @@ import functools
 import json
 import threading
 from dataclasses import dataclass
-from statistics import NormalDist
 from pathlib import Path
+from statistics import NormalDist
 from typing import Callable
 
 import numpy as np
