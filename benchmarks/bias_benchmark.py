@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.fit_benchmark import parse_overrides  # noqa: E402
 from benchmarks.interval_benchmark import world_truth  # noqa: E402
 from mmm_core.analysis.backtest import DEFAULT_HOLDOUT_WEEKS  # noqa: E402
 from mmm_core.data.contract import Panel  # noqa: E402
@@ -104,15 +104,6 @@ def run_one(world: str, seed: int, refits: int, overrides: dict) -> dict:
     return row
 
 
-def parse_overrides(items: list[str], threads: int) -> dict:
-    overrides: dict = {"train": {"threads": threads}}
-    for item in items:
-        key, value = item.split("=", 1)
-        section, field = key.split(".", 1)
-        overrides.setdefault(section, {})[field] = json.loads(value)
-    return overrides
-
-
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--world", action="append")
@@ -121,7 +112,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--override", action="append", default=[], metavar="SECTION.FIELD=VALUE")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
-    overrides = parse_overrides(args.override, args.threads)
+    overrides = parse_overrides(args.override)
+    overrides.setdefault("train", {}).setdefault("threads", args.threads)
     rows = []
     log_error = lambda key, mine: float(np.mean(np.abs(np.log(np.concatenate([r[key] for r in mine])))))  # noqa: E731
     for world in args.world or ("flighted", "outside_flighted"):
