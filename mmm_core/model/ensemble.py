@@ -35,10 +35,10 @@ trains on, for ``EnsembleConfig.epochs``, under a randomised objective of its ow
   or a small change of the objective land several percent apart per channel, a spread of the point
   estimate that a bootstrap around its optimum does not carry (README).
 
-``bias_refits`` R refits of the whole estimator from scratch on wild bootstraps of the point fit measure the bias
-it repeats on data drawn from its own fit (``estimator_bias``), and the published intervals are widened toward where
-that bias, and its uncertainty, put the truth (``with_intervals``, ``bias_corrected``): members started at the
-point's optimum do not travel the path along which that bias arises (README).
+``bias_refits`` R refits of the whole estimator from scratch on wild bootstraps of the point fit show the error
+it makes on data drawn from its own fit, bias and spread (``estimator_bias``), and the published intervals are
+widened by the largest of those errors (``with_intervals``, ``widened_by_refits``): members started at the point's
+optimum do not travel the path along which that error arises (README).
 
 For a linear-Gaussian model the optimum of such a randomised objective is an exact posterior draw; here
 it is an approximation, judged by measured coverage against ground truth (README). The channel graph,
@@ -97,11 +97,13 @@ class EnsembleConfig:
     factor exp(1.645) = 5.2; the point fit's prior states ``ROI_PRIOR_LOG_SD``). Sets the width of the intervals
     of channels whose level only the prior sets; chosen by measured coverage on the own and outside generators
     (README)."""
-    shape_start_sd: float = 0.6
+    shape_start_sd: float = 0.3
     """Sd of the normal draw added to each member's starting carry-over and Hill parameters (decay, peak lag,
     tail, log half-saturation, slope: on their unconstrained scales) before it trains: where the data pin a
     channel's shape the member returns to it, where they do not it stays apart. Chosen by measured coverage on
-    the own, outside and external generators (README); 0 starts every member at the point fit's shapes."""
+    the own, outside and external generators together with ``bias_refits`` (README: 0.6 before the refits widened by
+    the estimator's error, wider than needed on own ``flighted`` since); 0 starts every member at the point fit's
+    shapes."""
     level_start_sd: float = 1.0
     """Sd of each member's log-scale draw of the media-share prior's centre, and of the matching move of every
     channel's media level before it trains, in proportion to how far the pooled ROI is extrapolated
@@ -117,13 +119,12 @@ class EnsembleConfig:
     generators (README); 0: only the common draw above."""
     bias_refits: int = 2
     """R: refits of the whole estimator from scratch, each on its own wild bootstrap of the point fit
-    (``wild_bootstrap``) and from its own initial seed, whose mean log ratio to the point is each channel's bias
-    (``estimator_bias``): the published intervals are widened toward where that bias, give or take its standard
-    error over the R refits, says the truth lies (``with_intervals``). Each refit costs less than a point fit (it
-    reuses the point's graph support and stopping epoch). Why: the point fit's own bias on small measured
-    channels is larger than its sampling spread on the flighted worlds measured, and members started at its
-    optimum do not repeat it; 2 is the fewest that give a standard error, chosen by measured coverage on the own
-    and outside generators at the refresh's time budget (README); 0: none."""
+    (``wild_bootstrap``) and from its own initial seed, whose log ratios to the point are draws of the estimator's
+    error, bias and spread (``estimator_bias``): the published intervals are widened by the largest (``with_intervals``,
+    ``widened_by_refits``). Each refit costs less than a point fit (it reuses the point's graph support and stopping
+    epoch). Why: the point fit's own error on small measured channels is larger than the members' spread on the
+    flighted worlds measured, and members started at its optimum do not repeat it; 2 is chosen by measured coverage
+    on the own and outside generators at the refresh's time budget (README); 0: none."""
     seed: int = 0
     interval: float = 0.9
     """Central level of the intervals published from the members (0.9: the 5 % and 95 % quantiles)."""
@@ -157,10 +158,10 @@ def estimator_bias(point: MMM, panel: Panel, refits: int, block_weeks: int = 13,
                    workers: int = 1) -> dict[str, np.ndarray]:
     """``{column: [R, C]}`` for each of ``INTERVAL_COLUMNS``: log(refit's value / ``point``'s value) over ``panel``
     for each of R = ``refits`` refits of the whole estimator (``point``'s configs and lift tests, from scratch, each
-    on its own ``wild_bootstrap`` of ``panel`` and from its own initial seed). Their mean is the bias the estimator
-    repeats on data drawn from its own fit, the parametric bootstrap's estimate of its bias at the truth (Efron and
-    Tibshirani 1993, ch. 10); their spread says how well R refits know it (``with_intervals``). 0 where a value
-    is not positive. Refits run on ``workers`` threads.
+    on its own ``wild_bootstrap`` of ``panel`` and from its own initial seed). Each is one draw of the error the
+    estimator makes on data drawn from its own fit, bias and spread together, the parametric bootstrap's stand-in for
+    its error at the truth (Efron and Tibshirani 1993, ch. 10; used by ``widened_by_refits``). 0 where a value is not
+    positive. Refits run on ``workers`` threads.
 
     Two parts of the point's fit are reused rather than repeated, as the bootstrap holds them fixed: the graph's
     edge support (the activity, all it reads, is the point's) and the epoch early stopping chose (each refit
@@ -255,8 +256,8 @@ def with_intervals(table: pd.DataFrame, draws: pd.DataFrame | None, interval: fl
     ``INTERVAL_COLUMNS``: the central ``interval`` quantiles over the members of ``draws`` (``Ensemble.draws``;
     None: no ensemble, the columns NaN) and ``interval`` (the level, in every row; NaN without draws).
     ``bias`` (``estimator_bias``, ``{column: [R, C]}`` log ratios of R refits to the point, in ``table``'s channel
-    order): each interval is widened to also hold the bias-corrected one (``bias_corrected``), toward where the
-    estimator's bias says the truth lies; an interval that holds the point still does."""
+    order): each interval is widened around the point by the largest error of the refits (``widened_by_refits``); it
+    still holds the members' interval and the point."""
     table = table.copy()
     for column in INTERVAL_COLUMNS:
         if draws is None:
@@ -266,8 +267,8 @@ def with_intervals(table: pd.DataFrame, draws: pd.DataFrame | None, interval: fl
             lower, upper = central_interval(values.to_numpy(), interval)
             if bias is not None:
                 point = table[column].to_numpy(dtype=np.float64)
-                corrected = bias_corrected(point, lower, upper, np.asarray(bias[column], dtype=np.float64), interval)
-                lower, upper = np.minimum(lower, corrected[0]), np.maximum(upper, corrected[1])
+                lower, upper = widened_by_refits(point, lower, upper, np.asarray(bias[column], dtype=np.float64),
+                                                 interval)
         at = table.columns.get_loc(column) + 1
         table.insert(at, f"{column}_upper", upper)
         table.insert(at, f"{column}_lower", lower)
@@ -275,23 +276,25 @@ def with_intervals(table: pd.DataFrame, draws: pd.DataFrame | None, interval: fl
     return table
 
 
-def bias_corrected(point: np.ndarray, lower: np.ndarray, upper: np.ndarray, log_ratios: np.ndarray,
-                   interval: float) -> tuple[np.ndarray, np.ndarray]:
-    """(lower, upper) ``[C]``: the central ``interval`` interval ``[lower, upper]`` around ``point`` (all ``[C]``,
-    positive) moved by the estimator's bias and widened by that bias's own uncertainty, on the log scale:
-    centred at ``point * exp(-b)``, each half-width ``h`` becoming ``sqrt(h**2 + (z * se)**2)``, where ``b`` and
-    ``se`` are the mean of ``log_ratios`` ``[R, C]`` (``estimator_bias``) and its standard error (0 when R = 1)
-    and ``z`` the normal quantile of the level: the interval's own spread and the error of a bias read off R
-    refits add as independent errors. Where a value is not positive the bound is only shifted."""
-    R = log_ratios.shape[0]
-    b = log_ratios.mean(0)
-    se = log_ratios.std(0, ddof=1) / np.sqrt(R) if R > 1 else np.zeros_like(b)
-    extra = (NormalDist().inv_cdf(0.5 + interval / 2.0) * se) ** 2
+def widened_by_refits(point: np.ndarray, lower: np.ndarray, upper: np.ndarray, log_ratios: np.ndarray,
+                      interval: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) ``[C]``: the interval ``[lower, upper]`` (all ``[C]``) widened, on the log scale around
+    ``point``, by the error the estimator makes on data drawn from its own fit: each log half-width ``h`` (from
+    ``point`` to a bound, 0 for a bound on the wrong side of ``point``) becomes ``sqrt(h**2 + (z * m)**2)``, ``m``
+    the largest ``|log_ratios|`` over the R refits (``estimator_bias``, ``[R, C]``), ``z`` the normal quantile of
+    the level. A refit's log ratio is one draw of the
+    estimator's error, bias and spread together (the parametric bootstrap, Efron and Tibshirani 1993); the members'
+    spread and that error add as independent errors; the largest of R (2 by default) draws rather than their rms,
+    because so few draws understate the error's scale (README gives the coverage of each). The result holds
+    ``[lower, upper]`` and ``point``. Where ``point`` or a bound is not positive the bound is kept."""
+    m = np.abs(log_ratios).max(0) if log_ratios.shape[0] else np.zeros_like(point)
+    extra = (NormalDist().inv_cdf(0.5 + interval / 2.0) * m) ** 2
     bounds = []
     for bound, sign in ((lower, -1.0), (upper, 1.0)):
         valid = (point > 0) & (bound > 0)
-        h = np.abs(np.log(np.where(valid, bound, 1.0) / np.where(valid, point, 1.0)))  # half-width, log scale
-        bounds.append(np.where(valid, point * np.exp(-b + sign * np.sqrt(h ** 2 + extra)), bound * np.exp(-b)))
+        # half-width on the log scale, 0 for a bound on the wrong side of the point
+        h = np.clip(sign * np.log(np.where(valid, bound, 1.0) / np.where(valid, point, 1.0)), 0.0, None)
+        bounds.append(np.where(valid, point * np.exp(sign * np.sqrt(h ** 2 + extra)), bound))
     return bounds[0], bounds[1]
 
 

@@ -14,7 +14,7 @@ from scipy.stats import norm
 
 from mmm_core.analysis.curves import model_response, response_curves
 from mmm_core.model.ensemble import (INTERVAL_COLUMNS, Ensemble, EnsembleConfig, _jitter_media_level,
-                                     bias_corrected, bootstrap_weights, mixture_interval, noise_scale,
+                                     bootstrap_weights, mixture_interval, noise_scale, widened_by_refits,
                                      wild_bootstrap)
 from mmm_core.model.estimator import MMM
 from mmm_core.model.priors import ROI_PRIOR_LOG_SD
@@ -90,22 +90,23 @@ def test_bias_refits_widen_each_interval_toward_the_estimators_own_bias_and_roun
     assert Ensemble.load(tmp_path / "plain").bias is None
 
 
-def test_a_bias_corrected_interval_moves_by_the_refits_mean_and_widens_by_its_standard_error():
-    point, lower, upper = np.array([10.0, 10.0, 10.0]), np.array([8.0, 8.0, -1.0]), np.array([12.5, 12.5, 12.5])
-    # one refit: no standard error, the interval moves by exp(-bias) and keeps its width on the log scale
-    lo, hi = bias_corrected(point, lower, upper, np.array([[0.2, -0.1, 0.3]]), 0.9)
-    np.testing.assert_allclose(lo[:2], lower[:2] * np.exp([-0.2, 0.1]), rtol=1e-12)
-    np.testing.assert_allclose(hi, upper * np.exp([-0.2, 0.1, -0.3]), rtol=1e-12)
-    assert lo[2] == pytest.approx(-np.exp(-0.3))  # a bound that is not positive is only shifted
-    # two refits 0.2 apart: the same mean, each log half-width h grows to sqrt(h^2 + (z se)^2), se = 0.1
-    ratios = np.array([[0.1, 0.0, 0.3], [0.3, -0.2, 0.3]])
-    lo2, hi2 = bias_corrected(point, lower, upper, ratios, 0.9)
-    z_se = norm.ppf(0.95) * 0.1
-    centre = point[:2] * np.exp([-0.2, 0.1])
-    np.testing.assert_allclose(np.log(centre / lo2[:2]), np.hypot(np.log(10 / 8), z_se), rtol=1e-12)
-    np.testing.assert_allclose(np.log(hi2[:2] / centre), np.hypot(np.log(12.5 / 10), z_se), rtol=1e-12)
-    assert (lo2[:2] < lo[:2]).all() and (hi2[:2] > hi[:2]).all()
-    assert lo2[2] == pytest.approx(lo[2]) and hi2[2] == pytest.approx(hi[2])  # equal refits: no standard error
+def test_refits_widen_an_interval_around_the_point_by_their_largest_log_ratio_in_quadrature():
+    point, lower, upper = np.array([10.0, 10.0, 10.0]), np.array([8.0, 11.0, -1.0]), np.array([12.5, 12.5, 12.5])
+    ratios = np.array([[0.1, 0.0, 0.3], [-0.3, 0.05, 0.3]])  # the largest |ratio| per channel: 0.3, 0.05, 0.3
+    lo, hi = widened_by_refits(point, lower, upper, ratios, 0.9)
+    z_m = norm.ppf(0.95) * np.array([0.3, 0.05, 0.3])
+    # channel 1's members' interval lies above the point: its lower half-width counts as 0
+    np.testing.assert_allclose(np.log(point[:2] / lo[:2]), np.hypot([np.log(10 / 8), 0.0], z_m[:2]), rtol=1e-12)
+    np.testing.assert_allclose(np.log(hi / point), np.hypot(np.log(upper / point), z_m), rtol=1e-12)
+    assert lo[2] == -1.0  # a bound that is not positive is kept
+    # the result holds the members' interval and the point, also where the members' interval missed the point
+    assert (lo <= lower).all() and (hi >= upper).all() and (lo[:2] < point[:2]).all()
+    # one refit gives its own |ratio|; refits that agree with the point widen nothing
+    lo1, hi1 = widened_by_refits(point, lower, upper, ratios[:1], 0.9)
+    assert lo1[0] > lo[0] and hi1[1] == pytest.approx(upper[1])
+    lo0, hi0 = widened_by_refits(point, lower, upper, np.zeros((2, 3)), 0.9)
+    np.testing.assert_allclose(hi0, upper, rtol=1e-12)
+    np.testing.assert_allclose(lo0, [8.0, 10.0, -1.0], rtol=1e-12)  # a lower bound above the point moves to it
 
 
 def test_a_members_media_level_starts_elsewhere_only_when_no_channels_level_is_measured(tiny_fit, tiny_train):

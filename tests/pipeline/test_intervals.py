@@ -31,8 +31,8 @@ def _frame(published, query: str, params=()) -> pd.DataFrame:
 
 
 def test_channel_summary_intervals_are_the_published_draws_quantiles_widened_by_the_saved_bias_refits(published):
-    """Without bias refits an interval is the draws' central 90 %; with them (the default) it holds that and the
-    bias-corrected interval of the refits saved with the model: a SQL user gets the draws, the model the rest."""
+    """Without bias refits an interval is the draws' central 90 %; with them (the default) it is that interval
+    widened by the error of the refits saved with the model: a SQL user gets the draws, the model the rest."""
     [[path]] = published.sql("SELECT artifact_path FROM model_runs WHERE refresh_week = ?", [WEEKS[1]])
     ensemble = load_ensemble(Path(path))
     summary = _frame(published, "SELECT * FROM channel_summary WHERE refresh_week = ?", [WEEKS[1]])

@@ -46,8 +46,8 @@ class TrainingConfig(dg.Config):
     """Central level of the published intervals (0.9: from the 5 % to the 95 % quantile of the members)."""
     bias_refits: int = EnsembleConfig.bias_refits
     """Refits of the whole model from scratch on bootstraps of the published fit that widen channel_summary's
-    intervals toward the model's own bias (``mmm_core.model.ensemble.EnsembleConfig.bias_refits``, 2); each costs
-    about two thirds of a full fit. 0: none."""
+    intervals by the model's own error on such data (``mmm_core.model.ensemble.EnsembleConfig.bias_refits``, 2);
+    each costs about two thirds of a full fit. 0: none."""
     leave_one_out: bool = False
     """Fill the experiments table's loo_lift / loo_z: per experiment in the window, one extra fit on every other
     experiment, asked for this one's lift (``mmm_core.analysis.experiments.leave_one_out``); the experiments check
