@@ -282,11 +282,10 @@ def widened_by_refits(point: np.ndarray, lower: np.ndarray, upper: np.ndarray, l
     ``point``, by the error the estimator makes on data drawn from its own fit: each log half-width ``h`` (from
     ``point`` to a bound, 0 for a bound on the wrong side of ``point``) becomes ``sqrt(h**2 + (z * m)**2)``, ``m``
     the largest ``|log_ratios|`` over the R refits (``estimator_bias``, ``[R, C]``), ``z`` the normal quantile of
-    the level. A refit's log ratio is one draw of the
-    estimator's error, bias and spread together (the parametric bootstrap, Efron and Tibshirani 1993); the members'
-    spread and that error add as independent errors; the largest of R (2 by default) draws rather than their rms,
-    because so few draws understate the error's scale (README gives the coverage of each). The result holds
-    ``[lower, upper]`` and ``point``. Where ``point`` or a bound is not positive the bound is kept."""
+    the level. A refit's log ratio is one draw of the estimator's error, bias and spread together (the parametric
+    bootstrap, Efron and Tibshirani 1993); the members' spread and that error add as independent errors; the largest
+    of R (2 by default) draws rather than their rms, because so few draws understate the error's scale (README gives
+    the coverage of each). The result holds ``[lower, upper]`` and ``point``. Where ``point`` or a bound is not positive the bound is kept."""
     m = np.abs(log_ratios).max(0) if log_ratios.shape[0] else np.zeros_like(point)
     extra = (NormalDist().inv_cdf(0.5 + interval / 2.0) * m) ** 2
     bounds = []

@@ -50,7 +50,8 @@ def test_channel_summary_intervals_are_the_published_draws_quantiles_widened_by_
         lower, upper = summary[f"{column}_lower"].to_numpy(), summary[f"{column}_upper"].to_numpy()
         np.testing.assert_allclose(lower, expected[f"{column}_lower"], rtol=1e-9)
         np.testing.assert_allclose(upper, expected[f"{column}_upper"], rtol=1e-9)
-        q05, q95, slack = np.quantile(values, 0.05, axis=0), np.quantile(values, 0.95, axis=0), 1e-6 * np.abs(values).max(0)
+        q05, q95 = np.quantile(values, 0.05, axis=0), np.quantile(values, 0.95, axis=0)
+        slack = 1e-6 * np.abs(values).max(0)
         assert (lower <= q05 + slack).all() and (upper >= q95 - slack).all()
         widened |= bool(((lower < q05 - slack) | (upper > q95 + slack)).any())
     assert widened  # the refits moved some interval beyond the draws' quantiles
